@@ -5,7 +5,7 @@
 //! vouches for. Everything to its left was sent by the client and can be forged, which is why
 //! the leftmost entry is never used.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request};
@@ -45,7 +45,8 @@ impl KeyExtractor for ClientIpKey {
 
     fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        client_ip(req.headers(), peer, self.trusted_hops).ok_or(GovernorError::UnableToExtractKey)
+        // Without a peer address (never the case behind `serve`), share one bucket rather than fail.
+        Ok(client_ip(req.headers(), peer, self.trusted_hops).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
     }
 }
 

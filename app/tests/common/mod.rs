@@ -1,0 +1,86 @@
+//! A real server on 127.0.0.1:0 with the production middleware stack, plus two test-only routes
+//! (`/slow`, `/panic`) so timeouts, panics and drains can be provoked.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use app::{AppState, Config};
+use axum::Router;
+use axum::routing::get;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    pub handle: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Begin graceful shutdown (as SIGTERM would).
+    pub fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// Parse a configuration the way the binary does, from flags.
+pub fn config(args: &[&str]) -> Config {
+    let mut argv = vec!["app"];
+    argv.extend_from_slice(args);
+    <app::Cli as clap::Parser>::try_parse_from(argv).expect("test config parses").config
+}
+
+async fn slow() -> &'static str {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    "done"
+}
+
+async fn boom() -> &'static str {
+    panic!("deliberate test panic")
+}
+
+pub async fn start(config: Config) -> TestServer {
+    let state = AppState::new("9.9.9-test");
+    let routes = app::routes(&config, state.clone()).merge(Router::new().route("/slow", get(slow)).route("/panic", get(boom)));
+    let app = app::with_middleware(routes, &config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = rx.await;
+    };
+    let grace = config.request_timeout() + Duration::from_secs(1);
+    let drain = config.shutdown_drain();
+    let st = state.clone();
+    let handle = tokio::spawn(async move { app::serve(listener, app, &st, shutdown, drain, grace).await });
+    TestServer { addr, state, stop: Some(tx), handle }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+}
+
+pub const SECURITY_HEADERS: [(&str, &str); 8] = [
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("permissions-policy", "accelerometer=(), camera=(), geolocation=(), microphone=(), payment=(), usb=()"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+];

@@ -1,0 +1,123 @@
+//! The real binary: configuration errors, SIGTERM drain and the healthcheck subcommand.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_app");
+
+/// The binary with a clean environment apart from `vars`.
+fn app(vars: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+struct Running {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start on 127.0.0.1 with an ephemeral port and read the bound address from the JSON log.
+fn spawn(vars: &[(&str, &str)]) -> Running {
+    let mut all = vec![("BIND", "127.0.0.1"), ("PORT", "0"), ("LOG_FORMAT", "json")];
+    all.extend_from_slice(vars);
+    let mut child = app(&all).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("log line before exit").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("logs are JSON lines");
+        if v["fields"]["message"] == "listening" {
+            break v["fields"]["addr"].as_str().unwrap().to_owned();
+        }
+    };
+    // Keep draining stdout so the process never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Running { child, addr }
+}
+
+fn status_of(url: &str) -> Option<u16> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async { reqwest::Client::new().get(url).timeout(Duration::from_secs(2)).send().await.ok().map(|r| r.status().as_u16()) })
+}
+
+#[test]
+fn invalid_config_exits_2_with_one_line_naming_the_variable() {
+    for (var, value) in [
+        ("PORT", "seventy"),
+        ("RATE_LIMIT_RPS", "0"),
+        ("ALLOWED_ORIGINS", "evil.example"),
+        ("LOG_FORMAT", "xml"),
+        ("TRUSTED_PROXY_HOPS", "-1"),
+        ("REQUEST_TIMEOUT_SECS", "0"),
+        ("BIND", "not-an-ip"),
+    ] {
+        // PORT 1 would need root to bind: if config validation failed to stop startup, the
+        // exit code would be 1 (bind error), not 2.
+        let out = app(&[("PORT", "1"), (var, value)]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line for {var}: {stderr}");
+        assert!(stderr.contains(var), "{var} not named: {stderr}");
+        assert!(out.stdout.is_empty(), "no server output for {var}");
+    }
+}
+
+#[test]
+fn sigterm_drains_with_ready_503_then_exits_0() {
+    let mut srv = spawn(&[("SHUTDOWN_DRAIN_SECS", "2")]);
+    let ready = format!("http://{}/ready", srv.addr);
+    assert_eq!(status_of(&ready), Some(200));
+
+    let pid = srv.child.id().to_string();
+    let sent = Instant::now();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(status_of(&ready), Some(503), "readiness fails during the drain");
+    assert_eq!(status_of(&format!("http://{}/", srv.addr)), Some(200), "still serving during the drain");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(status) = srv.child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "did not exit after the drain");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(0));
+    assert!(sent.elapsed() >= Duration::from_secs(2), "exited before the drain period: {:?}", sent.elapsed());
+}
+
+#[test]
+fn healthcheck_exit_codes() {
+    let srv = spawn(&[]);
+    let port = srv.addr.rsplit(':').next().unwrap().to_owned();
+
+    let ok = app(&[("PORT", &port)]).arg("healthcheck").output().unwrap();
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+
+    let url = format!("http://{}/no-such-path", srv.addr);
+    let not_ok = app(&[]).args(["healthcheck", "--url", &url]).output().unwrap();
+    assert_eq!(not_ok.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&not_ok.stderr).contains("404"));
+
+    drop(srv);
+    let down = app(&[("PORT", &port)]).arg("healthcheck").output().unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&down.stderr);
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+
+    let bad = app(&[]).args(["healthcheck", "--url", "https://127.0.0.1/health"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("only http://"));
+}
