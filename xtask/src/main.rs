@@ -1,1 +1,88 @@
-fn main() {}
+//! `cargo xtask`: the only way anything in this repository is linted, tested, built, planned,
+//! applied or deployed. Every command prints the exact external commands it runs (`--dry-run`
+//! prints them and runs nothing), so a laptop and CI run the same steps.
+
+mod ci;
+mod coverage;
+mod ctx;
+mod doctor;
+mod lint;
+mod terraform;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::ctx::{Ctx, Exit};
+
+#[derive(Debug, Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask", about = "Lint, test, build, plan, apply and deploy this project: the same commands on a laptop and in CI.")]
+#[command(after_help = "Start with `cargo xtask doctor` when anything fails.\nExit codes: 0 ok; 1 a check or step failed; 2 usage or configuration error (deploy documents more).")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+    /// Print the exact commands that would run, and run nothing.
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// Print more: timings of each external command.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Static checks: rustfmt, clippy, shellcheck, cargo-deny, cargo-audit, terraform, checkov, hadolint, actionlint, zizmor.
+    Lint(lint::LintArgs),
+    /// Run every test in the workspace (cargo nextest, or cargo test without it).
+    Test(test::TestArgs),
+    /// Line coverage with cargo-llvm-cov: table, TOTAL, lcov + HTML in target/coverage; fails under 80%.
+    Coverage(coverage::CoverageArgs),
+    /// What CI runs: lint, then test, then coverage, with a timing table.
+    Ci(ci::CiArgs),
+    /// Check every external tool: version found, where, pin, and the command to fix it.
+    Doctor,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => {
+            // Unknown command or bad flag: the error, then the full help, exit 2.
+            eprintln!("{err}");
+            if err.kind() == clap::error::ErrorKind::InvalidSubcommand {
+                eprintln!("{}", <Cli as clap::CommandFactory>::command().render_long_help());
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let root = Ctx::repo_root();
+    let result = Ctx::new(&root, cli.dry_run, cli.verbose).and_then(|ctx| match &cli.command {
+        Cmd::Lint(args) => lint::run(&ctx, args),
+        Cmd::Test(args) => test::run(&ctx, args),
+        Cmd::Coverage(args) => coverage::run(&ctx, args),
+        Cmd::Ci(args) => ci::run(&ctx, args),
+        Cmd::Doctor => doctor::run(&ctx),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = err.downcast_ref::<Exit>().map_or(1, |e| e.code);
+            eprintln!("error: {err:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

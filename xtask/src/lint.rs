@@ -1,0 +1,221 @@
+//! `cargo xtask lint`: every static check, each run only when its target exists.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+use xshell::cmd;
+
+use crate::ctx::{Ctx, Step, StepFailure};
+use crate::terraform;
+use crate::tools::{ACTIONLINT, CARGO_AUDIT, CARGO_DENY, CHECKOV, HADOLINT, SHELLCHECK, ZIZMOR};
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LintArgs {
+    /// Run every check and list all failures at the end (default: stop at the first).
+    #[arg(long)]
+    pub keep_going: bool,
+    /// RustSec advisory database to audit against without fetching (offline machines).
+    /// Default: fetch the current database.
+    #[arg(long, env = "XTASK_ADVISORY_DB", value_name = "DIR")]
+    pub advisory_db: Option<PathBuf>,
+    /// Run only these checks (comma-separated): fmt, clippy, shellcheck, deny, audit, terraform,
+    /// checkov, hadolint, actionlint, zizmor.
+    #[arg(long, value_delimiter = ',', value_name = "CHECK")]
+    pub only: Vec<String>,
+}
+
+/// Checks in the order they run. Each is a group of steps, or a reason it is skipped.
+pub struct Check<'a> {
+    pub name: &'static str,
+    pub steps: Result<Vec<Step<'a>>, String>,
+}
+
+pub const CHECKS: [&str; 10] = ["fmt", "clippy", "shellcheck", "deny", "audit", "terraform", "checkov", "hadolint", "actionlint", "zizmor"];
+
+/// Every lint check for the tree at `ctx.root`, as data.
+pub fn checks<'a>(ctx: &'a Ctx, args: &LintArgs) -> Vec<Check<'a>> {
+    let sh = &ctx.sh;
+    let root = &ctx.root;
+    let exists = |p: &str| root.join(p).exists();
+    let mut all = vec![
+        Check { name: "fmt", steps: Ok(vec![Step::new("rustfmt", None, cmd!(sh, "cargo fmt --all --check"))]) },
+        Check {
+            name: "clippy",
+            steps: Ok(vec![Step::new("clippy", None, cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings"))]),
+        },
+    ];
+
+    let scripts = shell_scripts(root);
+    all.push(Check {
+        name: "shellcheck",
+        steps: if scripts.is_empty() {
+            Err("no shell scripts".into())
+        } else {
+            Ok(vec![Step::new("shellcheck", Some(&SHELLCHECK), cmd!(sh, "shellcheck --severity=style {scripts...}"))])
+        },
+    });
+    all.push(Check {
+        name: "deny",
+        steps: Ok(vec![Step::new("cargo-deny", Some(&CARGO_DENY), cmd!(sh, "cargo deny --locked check licenses bans sources"))]),
+    });
+    let audit = match &args.advisory_db {
+        Some(db) => cmd!(sh, "cargo audit --no-fetch --stale --db {db}"),
+        None => cmd!(sh, "cargo audit"),
+    };
+    all.push(Check { name: "audit", steps: Ok(vec![Step::new("cargo-audit", Some(&CARGO_AUDIT), audit)]) });
+
+    all.push(Check {
+        name: "terraform",
+        steps: if exists("infra") { Ok(terraform::lint_steps(ctx)) } else { Err("no infra/ directory".into()) },
+    });
+    all.push(Check {
+        name: "checkov",
+        steps: if exists("infra") {
+            Ok(vec![Step::new(
+                "checkov",
+                Some(&CHECKOV),
+                cmd!(sh, "checkov --config-file infra/.checkov.yaml --directory infra --framework terraform --skip-download --quiet --compact"),
+            )])
+        } else {
+            Err("no infra/ directory".into())
+        },
+    });
+    all.push(Check {
+        name: "hadolint",
+        steps: if exists("app/Dockerfile") {
+            Ok(vec![Step::new("hadolint", Some(&HADOLINT), cmd!(sh, "hadolint app/Dockerfile"))])
+        } else {
+            Err("no app/Dockerfile".into())
+        },
+    });
+    let workflows = exists(".github/workflows");
+    all.push(Check {
+        name: "actionlint",
+        steps: if workflows { Ok(vec![Step::new("actionlint", Some(&ACTIONLINT), cmd!(sh, "actionlint"))]) } else { Err("no .github/workflows".into()) },
+    });
+    all.push(Check {
+        name: "zizmor",
+        steps: if workflows {
+            Ok(vec![Step::new("zizmor", Some(&ZIZMOR), cmd!(sh, "zizmor --offline --min-severity low .github/workflows"))])
+        } else {
+            Err("no .github/workflows".into())
+        },
+    });
+    if !args.only.is_empty() {
+        all.retain(|c| args.only.iter().any(|o| o == c.name));
+    }
+    all
+}
+
+/// Shell scripts in the tree: `.ci/run` and every tracked `*.sh`.
+fn shell_scripts(root: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    if root.join(".ci/run").is_file() {
+        found.push(".ci/run".to_owned());
+    }
+    let listed = std::process::Command::new("git").args(["ls-files", "--cached", "--others", "--exclude-standard", "*.sh"]).current_dir(root).output();
+    if let Ok(out) = listed {
+        found.extend(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned));
+    }
+    found
+}
+
+pub fn run(ctx: &Ctx, args: &LintArgs) -> Result<()> {
+    if let Some(bad) = args.only.iter().find(|o| !CHECKS.contains(&o.as_str())) {
+        return Err(crate::ctx::Exit::usage(format!("unknown check '{bad}'; choose from: {}", CHECKS.join(", "))));
+    }
+    let mut failures: Vec<StepFailure> = Vec::new();
+    'checks: for check in checks(ctx, args) {
+        let steps = match check.steps {
+            Ok(steps) => steps,
+            Err(why) => {
+                eprintln!("lint: skipping {} ({why})", check.name);
+                continue;
+            }
+        };
+        for step in &steps {
+            if let Err(failure) = ctx.run(step) {
+                if !args.keep_going {
+                    return Err(failure.into());
+                }
+                eprintln!("lint: {failure}");
+                failures.push(failure);
+                continue 'checks;
+            }
+        }
+    }
+    if failures.is_empty() {
+        if !ctx.dry_run {
+            eprintln!("lint: all checks passed");
+        }
+        return Ok(());
+    }
+    let list: Vec<String> = failures.iter().map(|f| format!("  - {}: {}", f.name, f.command)).collect();
+    anyhow::bail!("{} lint check(s) failed:\n{}", failures.len(), list.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scratch tree with one target for every check.
+    fn tree() -> std::path::PathBuf {
+        let root = std::env::temp_dir().join(format!("xtask-lint-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for dir in [".ci", "app", ".github/workflows", "infra/modules/net", "infra/layers/core", "infra/layers/_shared_files"] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        for file in [".ci/run", "app/Dockerfile", ".github/workflows/ci.yml"] {
+            std::fs::write(root.join(file), "").unwrap();
+        }
+        root
+    }
+
+    fn argv(ctx: &Ctx, args: &LintArgs) -> Vec<String> {
+        checks(ctx, args).into_iter().flat_map(|c| c.steps.unwrap_or_default()).map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn dry_run_argv_is_exact() {
+        let ctx = Ctx::new(&tree(), true, false).unwrap();
+        let args = LintArgs { advisory_db: Some("/db".into()), ..LintArgs::default() };
+        assert_eq!(
+            argv(&ctx, &args),
+            [
+                "cargo fmt --all --check",
+                "cargo clippy --workspace --all-targets --locked -- -D warnings",
+                "shellcheck --severity=style .ci/run",
+                "cargo deny --locked check licenses bans sources",
+                "cargo audit --no-fetch --stale --db /db",
+                "terraform fmt -check -recursive -diff infra",
+                "terraform -chdir=infra/modules/net init -backend=false -input=false -no-color",
+                "terraform -chdir=infra/modules/net validate -no-color",
+                "terraform -chdir=infra/layers/core init -backend=false -input=false -no-color",
+                "terraform -chdir=infra/layers/core validate -no-color",
+                "checkov --config-file infra/.checkov.yaml --directory infra --framework terraform --skip-download --quiet --compact",
+                "hadolint app/Dockerfile",
+                "actionlint",
+                "zizmor --offline --min-severity low .github/workflows",
+            ]
+        );
+    }
+
+    #[test]
+    fn audit_fetches_when_no_database_is_given() {
+        let ctx = Ctx::new(&tree(), true, false).unwrap();
+        let args = LintArgs { only: vec!["audit".into()], ..LintArgs::default() };
+        assert_eq!(argv(&ctx, &args), ["cargo audit"]);
+    }
+
+    #[test]
+    fn missing_targets_are_skipped_with_a_reason() {
+        let empty = std::env::temp_dir().join(format!("xtask-lint-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let ctx = Ctx::new(&empty, true, false).unwrap();
+        let skipped: Vec<(&str, String)> = checks(&ctx, &LintArgs::default()).into_iter().filter_map(|c| c.steps.err().map(|why| (c.name, why))).collect();
+        let names: Vec<&str> = skipped.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["shellcheck", "terraform", "checkov", "hadolint", "actionlint", "zizmor"]);
+        assert!(skipped.iter().all(|(_, why)| why.starts_with("no ")));
+    }
+}
