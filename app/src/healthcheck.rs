@@ -20,7 +20,9 @@ pub async fn check(url: &str, timeout: Duration) -> Result<(), String> {
     let path = uri.path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
 
     let attempt = async {
-        let stream = TcpStream::connect((host.as_str(), port)).await.map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+        let stream = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("HTTP handshake with {authority} failed: {e}"))?;
@@ -37,5 +39,7 @@ pub async fn check(url: &str, timeout: Duration) -> Result<(), String> {
             Err(format!("{url} answered {}", res.status()))
         }
     };
-    tokio::time::timeout(timeout, attempt).await.map_err(|_| format!("{url} did not answer within {}s", timeout.as_secs()))?
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| format!("{url} did not answer within {}s", timeout.as_secs()))?
 }

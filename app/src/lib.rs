@@ -21,13 +21,13 @@ use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
+use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tower_http::LatencyUnit;
 use tracing::Level;
 
 pub use config::{Cli, Command, Config, LogFormat};
@@ -171,12 +171,16 @@ pub async fn serve(
     let signal = async move {
         shutdown.await;
         ready.store(false, Ordering::Release);
-        tracing::info!(drain_secs = drain.as_secs_f64(), "shutdown requested: /ready is 503, still serving while the load balancer drains");
+        tracing::info!(
+            drain_secs = drain.as_secs_f64(),
+            "shutdown requested: /ready is 503, still serving while the load balancer drains"
+        );
         tokio::time::sleep(drain).await;
         tracing::info!("drain over: closing the listener, finishing in-flight requests");
         let _ = closed_tx.send(());
     };
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(signal);
+    let server =
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(signal);
     let deadline = async move {
         if closed_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

@@ -55,7 +55,11 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
     if state.ready.load(Ordering::Acquire) {
         Ok(Json(Ready { status: "ready" }))
     } else {
-        Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the service is draining; send traffic elsewhere"))
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is draining; send traffic elsewhere",
+        ))
     }
 }
 
@@ -72,7 +76,10 @@ pub async fn not_found() -> StatusCode {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "rdeploy app", description = "Hello, health and readiness endpoints. Every error response is an ErrorBody."),
+    info(
+        title = "rdeploy app",
+        description = "Hello, health and readiness endpoints. Every error response is an ErrorBody."
+    ),
     paths(hello, health, ready, openapi),
     components(schemas(Greeting, Health, Ready, ErrorBody))
 )]

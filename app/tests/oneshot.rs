@@ -33,7 +33,8 @@ async fn health_reports_version_and_uptime() {
 #[tokio::test]
 async fn ready_flips_to_503_when_shutdown_begins() {
     let state = AppState::new("1.2.3");
-    let router = app::app(&Config::defaults(), state.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+    let router =
+        app::app(&Config::defaults(), state.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
     let req = || Request::get("/ready").body(Body::empty()).unwrap();
     assert_eq!(router.clone().oneshot(req()).await.unwrap().status(), StatusCode::OK);
     state.ready.store(false, std::sync::atomic::Ordering::Release);

@@ -48,7 +48,9 @@ fn spawn(vars: &[(&str, &str)]) -> Running {
 
 fn status_of(url: &str) -> Option<u16> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async { reqwest::Client::new().get(url).timeout(Duration::from_secs(2)).send().await.ok().map(|r| r.status().as_u16()) })
+    rt.block_on(async {
+        reqwest::Client::new().get(url).timeout(Duration::from_secs(2)).send().await.ok().map(|r| r.status().as_u16())
+    })
 }
 
 #[test]

@@ -36,7 +36,11 @@ pub fn steps<'a>(ctx: &'a Ctx, args: &CoverageArgs) -> Vec<Step<'a>> {
         Step::new("coverage tests", t, run),
         Step::new("lcov report", t, cmd!(sh, "cargo llvm-cov report --lcov --output-path target/coverage/lcov.info")),
         Step::new("html report", t, cmd!(sh, "cargo llvm-cov report --html --output-dir target/coverage")),
-        Step::new("summary", t, cmd!(sh, "cargo llvm-cov report --json --summary-only --output-path target/coverage/summary.json")),
+        Step::new(
+            "summary",
+            t,
+            cmd!(sh, "cargo llvm-cov report --json --summary-only --output-path target/coverage/summary.json"),
+        ),
         Step::new("per-file table", t, cmd!(sh, "cargo llvm-cov report")),
     ]
 }
@@ -59,16 +63,29 @@ pub fn find_llvm(path: &std::ffi::OsStr) -> Result<Llvm> {
     let vv = String::from_utf8_lossy(&vv.stdout).into_owned();
     let field = |name: &str| vv.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned());
     let host = field("host:").context("rustc -vV printed no host")?;
-    let major = field("LLVM version:").and_then(|v| v.split('.').next().map(str::to_owned)).context("rustc -vV printed no LLVM version")?;
+    let major = field("LLVM version:")
+        .and_then(|v| v.split('.').next().map(str::to_owned))
+        .context("rustc -vV printed no LLVM version")?;
 
-    let sysroot = std::process::Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc --print sysroot")?;
-    let rustup_bin = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("lib/rustlib").join(&host).join("bin");
+    let sysroot = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .context("running rustc --print sysroot")?;
+    let rustup_bin =
+        Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("lib/rustlib").join(&host).join("bin");
     if rustup_bin.join("llvm-cov").is_file() && rustup_bin.join("llvm-profdata").is_file() {
-        return Ok(Llvm { cov: rustup_bin.join("llvm-cov"), profdata: rustup_bin.join("llvm-profdata"), origin: "rustup llvm-tools".into() });
+        return Ok(Llvm {
+            cov: rustup_bin.join("llvm-cov"),
+            profdata: rustup_bin.join("llvm-profdata"),
+            origin: "rustup llvm-tools".into(),
+        });
     }
     let candidates = std::env::split_paths(path).chain([PathBuf::from(format!("/usr/lib/llvm-{major}/bin"))]);
     for dir in candidates {
-        for (cov, prof) in [(format!("llvm-cov-{major}"), format!("llvm-profdata-{major}")), ("llvm-cov".into(), "llvm-profdata".into())] {
+        for (cov, prof) in [
+            (format!("llvm-cov-{major}"), format!("llvm-profdata-{major}")),
+            ("llvm-cov".into(), "llvm-profdata".into()),
+        ] {
             let (cov, prof) = (dir.join(cov), dir.join(prof));
             let is_suffixed = cov.to_string_lossy().ends_with(&format!("-{major}"));
             let in_versioned_dir = dir.ends_with(format!("llvm-{major}/bin"));
@@ -120,7 +137,8 @@ pub fn run(ctx: &Ctx, args: &CoverageArgs) -> Result<()> {
     if ctx.dry_run {
         return Ok(());
     }
-    let summary = std::fs::read_to_string(ctx.root.join(OUT_DIR).join("summary.json")).context("reading target/coverage/summary.json")?;
+    let summary = std::fs::read_to_string(ctx.root.join(OUT_DIR).join("summary.json"))
+        .context("reading target/coverage/summary.json")?;
     let percent = line_percent(&summary)?;
     println!("lcov: {OUT_DIR}/lcov.info  html: {OUT_DIR}/html/index.html");
     match verdict(percent, LINE_THRESHOLD) {

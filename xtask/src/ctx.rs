@@ -50,7 +50,7 @@ impl Ctx {
         if let Some(tool) = step.tool {
             tools::ensure(self, tool).map_err(|e| step.failure(format!("{e:#}")))?;
         }
-        eprintln!("\x1b[1m$ {step}\x1b[0m");
+        // xshell echoes the command line itself ("$ cargo ...").
         let started = Instant::now();
         let result = step.cmd.run();
         if self.verbose {

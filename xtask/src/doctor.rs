@@ -9,7 +9,7 @@ use crate::tools::{self, ALL, Probe, Source};
 pub fn run(ctx: &Ctx) -> Result<()> {
     let path = ctx.sh.var_os("PATH").unwrap_or_default();
     println!("tools directory: {} (set XTASK_TOOLS_DIR to move it)", tools::tools_dir(&ctx.root).display());
-    println!("{:<15} {:<9} {:<10} {:<6} {}", "tool", "pin", "found", "status", "where / fix");
+    println!("{:<15} {:<9} {:<10} {:<6} where / fix", "tool", "pin", "found", "status");
     let mut problems = 0;
     for tool in ALL {
         let probe = tools::probe(tool, &path);
@@ -33,17 +33,31 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         println!("{:<15} {:<9} {:<10} {:<6} {}", tool.name, pin, found, status, detail);
     }
     match find_llvm(&path) {
-        Ok(llvm) => println!("{:<15} {:<9} {:<10} {:<6} {} ({})", "llvm-cov", "rustc's", "", "ok", llvm.cov.display(), llvm.origin),
+        Ok(llvm) => println!(
+            "{:<15} {:<9} {:<10} {:<6} {} ({})",
+            "llvm-cov",
+            "rustc's",
+            "",
+            "ok",
+            llvm.cov.display(),
+            llvm.origin
+        ),
         Err(e) => {
             problems += 1;
             println!("{:<15} {:<9} {:<10} {:<6} {e:#}", "llvm-cov", "rustc's", "-", "MISSING");
         }
     }
-    let mirror = std::env::var("XTASK_TF_MIRROR").map_or_else(|_| "not set: terraform uses the public registry".into(), |m| format!("provider mirror {m}"));
+    let mirror = std::env::var("XTASK_TF_MIRROR")
+        .map_or_else(|_| "not set: terraform uses the public registry".into(), |m| format!("provider mirror {m}"));
     println!("\nterraform providers: {mirror}");
-    let db = std::env::var("XTASK_ADVISORY_DB").map_or_else(|_| "not set: cargo audit fetches the RustSec database".into(), |d| format!("offline database {d}"));
+    let db = std::env::var("XTASK_ADVISORY_DB").map_or_else(
+        |_| "not set: cargo audit fetches the RustSec database".into(),
+        |d| format!("offline database {d}"),
+    );
     println!("advisory database: {db}");
-    println!("\nstatus: ok = ready; auto = installed on first use by the command that needs it; MISSING/OLD = install it yourself with the command shown.");
+    println!(
+        "\nstatus: ok = ready; auto = installed on first use by the command that needs it; MISSING/OLD = install it yourself with the command shown."
+    );
     if problems > 0 {
         println!("{problems} system tool(s) need attention; commands that don't use them still work.");
     }

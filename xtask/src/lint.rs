@@ -31,7 +31,8 @@ pub struct Check<'a> {
     pub steps: Result<Vec<Step<'a>>, String>,
 }
 
-pub const CHECKS: [&str; 10] = ["fmt", "clippy", "shellcheck", "deny", "audit", "terraform", "checkov", "hadolint", "actionlint", "zizmor"];
+pub const CHECKS: [&str; 10] =
+    ["fmt", "clippy", "shellcheck", "deny", "audit", "terraform", "checkov", "hadolint", "actionlint", "zizmor"];
 
 /// Every lint check for the tree at `ctx.root`, as data.
 pub fn checks<'a>(ctx: &'a Ctx, args: &LintArgs) -> Vec<Check<'a>> {
@@ -42,7 +43,11 @@ pub fn checks<'a>(ctx: &'a Ctx, args: &LintArgs) -> Vec<Check<'a>> {
         Check { name: "fmt", steps: Ok(vec![Step::new("rustfmt", None, cmd!(sh, "cargo fmt --all --check"))]) },
         Check {
             name: "clippy",
-            steps: Ok(vec![Step::new("clippy", None, cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings"))]),
+            steps: Ok(vec![Step::new(
+                "clippy",
+                None,
+                cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings"),
+            )]),
         },
     ];
 
@@ -57,7 +62,11 @@ pub fn checks<'a>(ctx: &'a Ctx, args: &LintArgs) -> Vec<Check<'a>> {
     });
     all.push(Check {
         name: "deny",
-        steps: Ok(vec![Step::new("cargo-deny", Some(&CARGO_DENY), cmd!(sh, "cargo deny --locked check licenses bans sources"))]),
+        steps: Ok(vec![Step::new(
+            "cargo-deny",
+            Some(&CARGO_DENY),
+            cmd!(sh, "cargo deny --locked check licenses bans sources"),
+        )]),
     });
     let audit = match &args.advisory_db {
         Some(db) => cmd!(sh, "cargo audit --no-fetch --stale --db {db}"),
@@ -92,12 +101,20 @@ pub fn checks<'a>(ctx: &'a Ctx, args: &LintArgs) -> Vec<Check<'a>> {
     let workflows = exists(".github/workflows");
     all.push(Check {
         name: "actionlint",
-        steps: if workflows { Ok(vec![Step::new("actionlint", Some(&ACTIONLINT), cmd!(sh, "actionlint"))]) } else { Err("no .github/workflows".into()) },
+        steps: if workflows {
+            Ok(vec![Step::new("actionlint", Some(&ACTIONLINT), cmd!(sh, "actionlint"))])
+        } else {
+            Err("no .github/workflows".into())
+        },
     });
     all.push(Check {
         name: "zizmor",
         steps: if workflows {
-            Ok(vec![Step::new("zizmor", Some(&ZIZMOR), cmd!(sh, "zizmor --offline --min-severity low .github/workflows"))])
+            Ok(vec![Step::new(
+                "zizmor",
+                Some(&ZIZMOR),
+                cmd!(sh, "zizmor --offline --min-severity low .github/workflows"),
+            )])
         } else {
             Err("no .github/workflows".into())
         },
@@ -114,7 +131,10 @@ fn shell_scripts(root: &Path) -> Vec<String> {
     if root.join(".ci/run").is_file() {
         found.push(".ci/run".to_owned());
     }
-    let listed = std::process::Command::new("git").args(["ls-files", "--cached", "--others", "--exclude-standard", "*.sh"]).current_dir(root).output();
+    let listed = std::process::Command::new("git")
+        .args(["ls-files", "--cached", "--others", "--exclude-standard", "*.sh"])
+        .current_dir(root)
+        .output();
     if let Ok(out) = listed {
         found.extend(String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned));
     }
@@ -163,7 +183,9 @@ mod tests {
     fn tree() -> std::path::PathBuf {
         let root = std::env::temp_dir().join(format!("xtask-lint-tree-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        for dir in [".ci", "app", ".github/workflows", "infra/modules/net", "infra/layers/core", "infra/layers/_shared_files"] {
+        for dir in
+            [".ci", "app", ".github/workflows", "infra/modules/net", "infra/layers/core", "infra/layers/_shared_files"]
+        {
             std::fs::create_dir_all(root.join(dir)).unwrap();
         }
         for file in [".ci/run", "app/Dockerfile", ".github/workflows/ci.yml"] {
@@ -213,7 +235,10 @@ mod tests {
         let empty = std::env::temp_dir().join(format!("xtask-lint-empty-{}", std::process::id()));
         std::fs::create_dir_all(&empty).unwrap();
         let ctx = Ctx::new(&empty, true, false).unwrap();
-        let skipped: Vec<(&str, String)> = checks(&ctx, &LintArgs::default()).into_iter().filter_map(|c| c.steps.err().map(|why| (c.name, why))).collect();
+        let skipped: Vec<(&str, String)> = checks(&ctx, &LintArgs::default())
+            .into_iter()
+            .filter_map(|c| c.steps.err().map(|why| (c.name, why)))
+            .collect();
         let names: Vec<&str> = skipped.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["shellcheck", "terraform", "checkov", "hadolint", "actionlint", "zizmor"]);
         assert!(skipped.iter().all(|(_, why)| why.starts_with("no ")));

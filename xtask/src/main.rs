@@ -18,8 +18,14 @@ use clap::{Parser, Subcommand};
 use crate::ctx::{Ctx, Exit};
 
 #[derive(Debug, Parser)]
-#[command(name = "xtask", bin_name = "cargo xtask", about = "Lint, test, build, plan, apply and deploy this project: the same commands on a laptop and in CI.")]
-#[command(after_help = "Start with `cargo xtask doctor` when anything fails.\nExit codes: 0 ok; 1 a check or step failed; 2 usage or configuration error (deploy documents more).")]
+#[command(
+    name = "xtask",
+    bin_name = "cargo xtask",
+    about = "Lint, test, build, plan, apply and deploy this project: the same commands on a laptop and in CI."
+)]
+#[command(
+    after_help = "Start with `cargo xtask doctor` when anything fails.\nExit codes: 0 ok; 1 a check or step failed; 2 usage or configuration error (deploy documents more)."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,

@@ -9,7 +9,6 @@ use xshell::cmd;
 use crate::ctx::{Ctx, Step};
 use crate::tools::TERRAFORM;
 
-
 /// Point terraform at a filesystem provider mirror (offline machines, CI) when `XTASK_TF_MIRROR`
 /// is set: writes `target/terraform/cli.tfrc` and sets `TF_CLI_CONFIG_FILE` for this shell only.
 /// Without it, terraform's own configuration (and the public registry) is used unchanged.
@@ -42,7 +41,11 @@ pub fn config_dirs(root: &Path) -> Vec<String> {
     let mut dirs = Vec::new();
     for parent in ["infra/modules", "infra/layers"] {
         if let Ok(entries) = std::fs::read_dir(root.join(parent)) {
-            let mut names: Vec<String> = entries.flatten().filter(|e| e.path().is_dir() && !e.file_name().to_string_lossy().starts_with(['_', '.'])).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            let mut names: Vec<String> = entries
+                .flatten()
+                .filter(|e| e.path().is_dir() && !e.file_name().to_string_lossy().starts_with(['_', '.']))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
             names.sort();
             dirs.extend(names.into_iter().map(|n| format!("{parent}/{n}")));
         }
@@ -57,10 +60,15 @@ pub fn config_dirs(root: &Path) -> Vec<String> {
 pub fn lint_steps(ctx: &Ctx) -> Vec<Step<'_>> {
     let sh = &ctx.sh;
     let _ = configure(ctx);
-    let mut steps = vec![Step::new("terraform fmt", Some(&TERRAFORM), cmd!(sh, "terraform fmt -check -recursive -diff infra"))];
+    let mut steps =
+        vec![Step::new("terraform fmt", Some(&TERRAFORM), cmd!(sh, "terraform fmt -check -recursive -diff infra"))];
     for dir in config_dirs(&ctx.root) {
         let chdir = format!("-chdir={dir}");
-        steps.push(Step::new("terraform init", Some(&TERRAFORM), cmd!(sh, "terraform {chdir} init -backend=false -input=false -no-color").quiet()));
+        steps.push(Step::new(
+            "terraform init",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} init -backend=false -input=false -no-color").quiet(),
+        ));
         steps.push(Step::new("terraform validate", Some(&TERRAFORM), cmd!(sh, "terraform {chdir} validate -no-color")));
     }
     steps

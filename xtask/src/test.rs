@@ -46,6 +46,9 @@ mod tests {
         let ctx = Ctx::new(&std::env::temp_dir(), true, false).unwrap();
         let args = TestArgs { args: vec!["rate_limit".into(), "--no-capture".into()] };
         let runner = if has_nextest(&ctx) { "cargo nextest run" } else { "cargo test" };
-        assert_eq!(step(&ctx, &args).to_string(), format!("{runner} --workspace --locked --no-fail-fast rate_limit --no-capture"));
+        assert_eq!(
+            step(&ctx, &args).to_string(),
+            format!("{runner} --workspace --locked --no-fail-fast rate_limit --no-capture")
+        );
     }
 }

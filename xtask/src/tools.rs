@@ -69,7 +69,9 @@ pub const NEXTEST: Tool = Tool {
     version: "0.9",
     version_args: &["nextest", "--version"],
     version_via: None,
-    source: Source::System { install: "cargo install --locked cargo-nextest (optional: test falls back to cargo test)" },
+    source: Source::System {
+        install: "cargo install --locked cargo-nextest (optional: test falls back to cargo test)",
+    },
     purpose: "test runner (test, coverage)",
 };
 pub const SHELLCHECK: Tool = Tool {
@@ -132,7 +134,9 @@ pub const TERRAFORM: Tool = Tool {
     version: "1.11.0",
     version_args: &["version"],
     version_via: None,
-    source: Source::System { install: "install Terraform >= 1.11 from https://developer.hashicorp.com/terraform/install" },
+    source: Source::System {
+        install: "install Terraform >= 1.11 from https://developer.hashicorp.com/terraform/install",
+    },
     purpose: "infrastructure (lint, plan, apply)",
 };
 pub const PYTHON: Tool = Tool {
@@ -156,8 +160,19 @@ pub const PODMAN: Tool = Tool {
 
 /// Every tool, in the order `doctor` lists them.
 pub const ALL: &[&Tool] = &[
-    &NEXTEST, &CARGO_LLVM_COV, &CARGO_DENY, &CARGO_AUDIT, &SHELLCHECK, &HADOLINT, &ACTIONLINT, &ZIZMOR, &CHECKOV, &MOTO,
-    &TERRAFORM, &PYTHON, &PODMAN,
+    &NEXTEST,
+    &CARGO_LLVM_COV,
+    &CARGO_DENY,
+    &CARGO_AUDIT,
+    &SHELLCHECK,
+    &HADOLINT,
+    &ACTIONLINT,
+    &ZIZMOR,
+    &CHECKOV,
+    &MOTO,
+    &TERRAFORM,
+    &PYTHON,
+    &PODMAN,
 ];
 
 /// Where xtask installs tools: `XTASK_TOOLS_DIR`, else `<root>/target/tools`.
@@ -174,10 +189,18 @@ pub fn bin_dirs(root: &Path) -> Vec<PathBuf> {
 /// What we found for a tool.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Probe {
-    Ok { path: PathBuf, version: String },
-    WrongVersion { path: PathBuf, version: String },
+    Ok {
+        path: PathBuf,
+        version: String,
+    },
+    WrongVersion {
+        path: PathBuf,
+        version: String,
+    },
     /// Runs, but we could not read a version from its output.
-    NoVersion { path: PathBuf },
+    NoVersion {
+        path: PathBuf,
+    },
     Missing,
 }
 
@@ -252,17 +275,29 @@ pub fn ensure(ctx: &Ctx, tool: &Tool) -> Result<PathBuf> {
     match probe(tool, &path) {
         Probe::Ok { path, .. } => return Ok(path),
         Probe::WrongVersion { path, version } if matches!(tool.source, Source::System { .. }) => {
-            bail!("{} {version} at {} is older than the required {}: {}", tool.name, path.display(), tool.version, install_hint(tool, &ctx.root))
+            bail!(
+                "{} {version} at {} is older than the required {}: {}",
+                tool.name,
+                path.display(),
+                tool.version,
+                install_hint(tool, &ctx.root)
+            )
         }
         Probe::Missing | Probe::NoVersion { .. } if matches!(tool.source, Source::System { .. }) => {
             bail!("{} is not installed ({}); {}", tool.name, tool.purpose, install_hint(tool, &ctx.root))
         }
         _ => {}
     }
-    install(ctx, tool).with_context(|| format!("could not install {}; install it by hand with: {}", tool.name, install_hint(tool, &ctx.root)))?;
+    install(ctx, tool).with_context(|| {
+        format!("could not install {}; install it by hand with: {}", tool.name, install_hint(tool, &ctx.root))
+    })?;
     match probe(tool, &path) {
         Probe::Ok { path, .. } => Ok(path),
-        other => bail!("{} still not usable after installing it ({other:?}); try: {}", tool.name, install_hint(tool, &ctx.root)),
+        other => bail!(
+            "{} still not usable after installing it ({other:?}); try: {}",
+            tool.name,
+            install_hint(tool, &ctx.root)
+        ),
     }
 }
 
@@ -273,7 +308,10 @@ fn install(ctx: &Ctx, tool: &Tool) -> Result<()> {
     match tool.source {
         Source::Cargo { krate } => {
             let root = dir.join("cargo");
-            eprintln!("xtask: installing {name} {version} into {} (first use only; compiling takes a few minutes)", root.display());
+            eprintln!(
+                "xtask: installing {name} {version} into {} (first use only; compiling takes a few minutes)",
+                root.display()
+            );
             let spec = format!("{krate}@{version}");
             cmd!(sh, "cargo install --locked --quiet --root {root} {spec}").run()?;
         }
@@ -331,7 +369,9 @@ mod tests {
     fn wrong_version() {
         let d = scratch("wrong");
         fake(&d, "cargo-deny", "cargo-deny 0.14.1");
-        assert!(matches!(probe(&CARGO_DENY, d.as_os_str()), Probe::WrongVersion { version, .. } if version == "0.14.1"));
+        assert!(
+            matches!(probe(&CARGO_DENY, d.as_os_str()), Probe::WrongVersion { version, .. } if version == "0.14.1")
+        );
     }
 
     #[test]
@@ -354,7 +394,10 @@ mod tests {
 
     #[test]
     fn versions_are_read_from_typical_outputs() {
-        assert_eq!(parse_version("ShellCheck - shell script analysis tool\nversion: 0.11.0\n").as_deref(), Some("0.11.0"));
+        assert_eq!(
+            parse_version("ShellCheck - shell script analysis tool\nversion: 0.11.0\n").as_deref(),
+            Some("0.11.0")
+        );
         assert_eq!(parse_version("Haskell Dockerfile Linter 2.15.1").as_deref(), Some("2.15.1"));
         assert_eq!(parse_version("cargo-nextest 0.9.143 (60fa45f63 2026-08-04)").as_deref(), Some("0.9.143"));
         assert_eq!(parse_version("Python 3.11.7").as_deref(), Some("3.11.7"));

@@ -11,7 +11,11 @@ fn scratch(name: &str, lib_rs: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("Cargo.toml"), format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n"),
+    )
+    .unwrap();
     std::fs::write(dir.join("src/lib.rs"), lib_rs).unwrap();
     let ok = nested_cargo(&dir).args(["generate-lockfile", "--offline"]).status().unwrap().success();
     assert!(ok, "generate-lockfile in {}", dir.display());
@@ -22,7 +26,16 @@ fn scratch(name: &str, lib_rs: &str) -> PathBuf {
 fn clean_env(cmd: &mut Command) -> &mut Command {
     for (key, _) in std::env::vars_os() {
         let k = key.to_string_lossy();
-        if k.starts_with("CARGO_LLVM_COV") || k.starts_with("LLVM_PROFILE") || k.starts_with("CARGO_TARGET_") || k == "RUSTFLAGS" || k == "CARGO_ENCODED_RUSTFLAGS" || k == "CARGO_BUILD_TARGET_DIR" || k == "RUSTC_WRAPPER" || k == "CARGO_MAKEFLAGS" || k.starts_with("NEXTEST") {
+        if k.starts_with("CARGO_LLVM_COV")
+            || k.starts_with("LLVM_PROFILE")
+            || k.starts_with("CARGO_TARGET_")
+            || k == "RUSTFLAGS"
+            || k == "CARGO_ENCODED_RUSTFLAGS"
+            || k == "CARGO_BUILD_TARGET_DIR"
+            || k == "RUSTC_WRAPPER"
+            || k == "CARGO_MAKEFLAGS"
+            || k.starts_with("NEXTEST")
+        {
             cmd.env_remove(&key);
         }
     }
@@ -124,7 +137,12 @@ fn known_advisory_fails_audit() {
     // A lockfile pinning smallvec 0.6.9, which has RUSTSEC-2019-0009 (double free).
     let lock = "version = 4\n\n[[package]]\nname = \"vulnerable\"\nversion = \"0.1.0\"\ndependencies = [\"smallvec\"]\n\n[[package]]\nname = \"smallvec\"\nversion = \"0.6.9\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"c4488ae950c49d403731982257768f48fada354a5203fe81f9bb6f43ca9002be\"\n";
     std::fs::write(dir.join("Cargo.lock"), lock).unwrap();
-    let out = Command::new(XTASK).env("XTASK_ROOT", &dir).env("XTASK_ADVISORY_DB", db).args(["lint", "--only", "audit"]).output().unwrap();
+    let out = Command::new(XTASK)
+        .env("XTASK_ROOT", &dir)
+        .env("XTASK_ADVISORY_DB", db)
+        .args(["lint", "--only", "audit"])
+        .output()
+        .unwrap();
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("RUSTSEC-2019-0009"), "{all}");

@@ -55,7 +55,8 @@ async fn boom() -> &'static str {
 
 pub async fn start(config: Config) -> TestServer {
     let state = AppState::new("9.9.9-test");
-    let routes = app::routes(&config, state.clone()).merge(Router::new().route("/slow", get(slow)).route("/panic", get(boom)));
+    let routes =
+        app::routes(&config, state.clone()).merge(Router::new().route("/slow", get(slow)).route("/panic", get(boom)));
     let app = app::with_middleware(routes, &config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
