@@ -2,10 +2,12 @@
 //! applied or deployed. Every command prints the exact external commands it runs (`--dry-run`
 //! prints them and runs nothing), so a laptop and CI run the same steps.
 
+mod aws;
 mod ci;
 mod coverage;
 mod ctx;
 mod doctor;
+mod envs;
 mod lint;
 mod terraform;
 mod test;
