@@ -63,12 +63,6 @@ impl Env {
     pub fn is_prod(&self) -> bool {
         self.name == "prod"
     }
-    pub fn tfvars(&self, root: &Path) -> PathBuf {
-        tfvars_path(root, &self.name)
-    }
-    pub fn backend(&self, root: &Path) -> PathBuf {
-        root.join("infra/envs").join(format!("{}.s3.tfbackend", self.name))
-    }
 }
 
 fn tfvars_path(root: &Path, name: &str) -> PathBuf {

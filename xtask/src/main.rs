@@ -2,6 +2,7 @@
 //! applied or deployed. Every command prints the exact external commands it runs (`--dry-run`
 //! prints them and runs nothing), so a laptop and CI run the same steps.
 
+mod apply;
 mod aws;
 mod ci;
 mod coverage;
@@ -9,6 +10,8 @@ mod ctx;
 mod doctor;
 mod envs;
 mod lint;
+mod local;
+mod plan;
 mod terraform;
 mod test;
 mod tools;
@@ -51,6 +54,14 @@ enum Cmd {
     Ci(ci::CiArgs),
     /// Check every external tool: version found, where, pin, and the command to fix it.
     Doctor,
+    /// Terraform plan of every layer (shared, core, app) for an environment; saves the plans.
+    Plan(plan::PlanArgs),
+    /// Apply the saved plans in layer order (prod needs --yes).
+    Apply(apply::ApplyArgs),
+    /// Destroy an environment, layers in reverse order (asks for confirmation).
+    Destroy(apply::DestroyArgs),
+    /// The local AWS emulator: up, down, status.
+    Local(local::LocalArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +84,10 @@ fn main() -> ExitCode {
         Cmd::Coverage(args) => coverage::run(&ctx, args),
         Cmd::Ci(args) => ci::run(&ctx, args),
         Cmd::Doctor => doctor::run(&ctx),
+        Cmd::Plan(args) => plan::run(&ctx, args),
+        Cmd::Apply(args) => apply::run(&ctx, args),
+        Cmd::Destroy(args) => apply::destroy(&ctx, args),
+        Cmd::Local(args) => local::run(&ctx, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -73,3 +73,120 @@ pub fn lint_steps(ctx: &Ctx) -> Vec<Step<'_>> {
     }
     steps
 }
+
+/// Root configurations in apply order; later layers read earlier layers' outputs.
+pub const LAYERS: [&str; 3] = ["shared", "core", "app"];
+
+/// The layers a command works on: all of them, or one named with `--layer`.
+pub fn select_layers(layer: Option<&str>) -> anyhow::Result<Vec<&'static str>> {
+    match layer {
+        None => Ok(LAYERS.to_vec()),
+        Some(name) => {
+            LAYERS.iter().find(|l| **l == name).map(|l| vec![*l]).ok_or_else(|| {
+                crate::ctx::Exit::usage(format!("unknown layer '{name}'; layers: {}", LAYERS.join(", ")))
+            })
+        }
+    }
+}
+
+/// A terraform command in `infra/layers/<layer>` with the environment's AWS settings applied.
+pub struct Layer<'a> {
+    pub ctx: &'a Ctx,
+    pub env: &'a crate::envs::Env,
+    pub name: &'static str,
+    pub aws: Vec<(&'static str, String)>,
+}
+
+impl<'a> Layer<'a> {
+    pub fn new(ctx: &'a Ctx, env: &'a crate::envs::Env, name: &'static str) -> anyhow::Result<Self> {
+        Ok(Self { ctx, env, name, aws: crate::aws::env_vars(&ctx.root, env)? })
+    }
+
+    fn chdir(&self) -> String {
+        format!("-chdir=infra/layers/{}", self.name)
+    }
+
+    /// `terraform init` against this environment's S3 backend, one state key per env and layer.
+    pub fn init(&self) -> Step<'a> {
+        let sh = &self.ctx.sh;
+        let chdir = self.chdir();
+        let backend = format!("-backend-config=../../envs/{}.s3.tfbackend", self.env.name);
+        let key = format!("-backend-config=key={}/{}.tfstate", self.env.name, self.name);
+        let cmd = cmd!(sh, "terraform {chdir} init -input=false -reconfigure -no-color {backend} {key}");
+        Step::new("terraform init", Some(&TERRAFORM), cmd.envs(self.aws.clone()).quiet())
+    }
+
+    /// `terraform plan` saved to `out`.
+    pub fn plan(&self, out: &Path) -> Step<'a> {
+        let sh = &self.ctx.sh;
+        let (chdir, vars) = (self.chdir(), self.var_file());
+        let out = format!("-out={}", out.display());
+        Step::new(
+            "terraform plan",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} plan -input=false -no-color -lock-timeout=60s {vars} {out}")
+                .envs(self.aws.clone()),
+        )
+    }
+
+    /// `terraform show -json` of a saved plan (read, not run, so it is never echoed).
+    pub fn show_json(&self, plan: &Path) -> Step<'a> {
+        let sh = &self.ctx.sh;
+        let chdir = self.chdir();
+        Step::new(
+            "terraform show",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} show -json -no-color {plan}").envs(self.aws.clone()).quiet(),
+        )
+    }
+
+    pub fn apply(&self, plan: &Path) -> Step<'a> {
+        let sh = &self.ctx.sh;
+        let chdir = self.chdir();
+        Step::new(
+            "terraform apply",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} apply -input=false -no-color -lock-timeout=60s {plan}").envs(self.aws.clone()),
+        )
+    }
+
+    pub fn destroy(&self) -> Step<'a> {
+        let sh = &self.ctx.sh;
+        let (chdir, vars) = (self.chdir(), self.var_file());
+        Step::new(
+            "terraform destroy",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} destroy -input=false -no-color -auto-approve -lock-timeout=60s {vars}")
+                .envs(self.aws.clone()),
+        )
+    }
+
+    fn var_file(&self) -> String {
+        format!("-var-file=../../envs/{}.tfvars", self.env.name)
+    }
+}
+
+/// Refuse to talk to a real AWS account without credentials: one clear line instead of a page
+/// of provider errors. Looks for any source the AWS credential chain would use.
+pub fn require_credentials(env: &crate::envs::Env) -> anyhow::Result<()> {
+    if env.is_local() {
+        return Ok(());
+    }
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let sources = set("AWS_ACCESS_KEY_ID")
+        || set("AWS_PROFILE")
+        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        || home.join(".aws/credentials").is_file()
+        || home.join(".aws/config").is_file();
+    if sources {
+        Ok(())
+    } else {
+        Err(crate::ctx::Exit::usage(format!(
+            "no AWS credentials for --env {}: set AWS_PROFILE (after `aws sso login`) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; in GitHub Actions use the OIDC role (see README)",
+            env.name
+        )))
+    }
+}

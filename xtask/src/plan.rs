@@ -1,0 +1,357 @@
+//! `cargo xtask plan --env <env> [--layer <layer>]`: init and plan each layer in order, save the
+//! plans under target/plans/<env>/, and print a readable summary of each.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use crate::ctx::{Ctx, Exit};
+use crate::envs::Env;
+use crate::terraform::{self, Layer};
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Exit codes: 0 planned (changes or not); 1 terraform failed; 2 usage or configuration error;\n\
+3 changes pending (only with --detailed-exitcode).")]
+pub struct PlanArgs {
+    /// Environment: a file infra/envs/<env>.tfvars.
+    #[arg(long)]
+    pub env: String,
+    /// Plan only this layer (shared, core, app).
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Exit 3 when any layer has changes (0 = nothing to do).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+/// What `plan` recorded for one layer, read back by `apply`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saved {
+    pub layer: String,
+    pub status: Status,
+    /// Fingerprint of infra/ and the env file when the plan was made; apply refuses a mismatch.
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// A saved plan with changes.
+    Changes,
+    /// Nothing to do.
+    NoChanges,
+    /// Not planned: an earlier layer has changes this layer reads (planned at apply time).
+    Waiting,
+}
+
+pub fn plans_dir(root: &Path, env: &str) -> PathBuf {
+    root.join("target/plans").join(env)
+}
+
+pub fn plan_file(root: &Path, env: &str, layer: &str) -> PathBuf {
+    plans_dir(root, env).join(format!("{layer}.tfplan"))
+}
+
+pub fn saved_file(root: &Path, env: &str, layer: &str) -> PathBuf {
+    plans_dir(root, env).join(format!("{layer}.json"))
+}
+
+/// Counts and addresses of one plan, from `terraform show -json`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub create: Vec<String>,
+    pub update: Vec<String>,
+    pub replace: Vec<String>,
+    pub destroy: Vec<String>,
+}
+
+impl Summary {
+    pub fn from_show_json(json: &str) -> Result<Self> {
+        let v: serde_json::Value = serde_json::from_str(json).context("terraform show -json printed invalid JSON")?;
+        let mut s = Summary::default();
+        for rc in v["resource_changes"].as_array().into_iter().flatten() {
+            let address = rc["address"].as_str().unwrap_or("?").to_owned();
+            let actions: Vec<&str> =
+                rc["change"]["actions"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+            match actions.as_slice() {
+                ["create"] => s.create.push(address),
+                ["update"] => s.update.push(address),
+                ["delete"] => s.destroy.push(address),
+                ["delete", "create"] | ["create", "delete"] => s.replace.push(address),
+                _ => {} // no-op, read
+            }
+        }
+        Ok(s)
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !(self.create.is_empty() && self.update.is_empty() && self.replace.is_empty() && self.destroy.is_empty())
+    }
+
+    pub fn is_destructive(&self) -> bool {
+        !(self.replace.is_empty() && self.destroy.is_empty())
+    }
+
+    pub fn counts(&self) -> String {
+        format!(
+            "{} to create, {} to update, {} to replace, {} to destroy",
+            self.create.len(),
+            self.update.len(),
+            self.replace.len(),
+            self.destroy.len()
+        )
+    }
+
+    /// Human-readable summary: counts, then addresses; replacements and destroys highlighted,
+    /// with a loud warning in prod.
+    pub fn render(&self, env: &str, layer: &str) -> String {
+        let mut out = String::new();
+        if !self.has_changes() {
+            let _ = writeln!(out, "{env}/{layer}: no changes");
+            return out;
+        }
+        let _ = writeln!(out, "{env}/{layer}: {}", self.counts());
+        for (mark, list) in
+            [("+", &self.create), ("~", &self.update), ("-/+ REPLACE", &self.replace), ("- DESTROY", &self.destroy)]
+        {
+            for a in list {
+                let _ = writeln!(out, "  {mark} {a}");
+            }
+        }
+        if env == "prod" && self.is_destructive() {
+            let _ = writeln!(
+                out,
+                "\n!!! WARNING: this prod plan REPLACES {} and DESTROYS {} resource(s). Read every line above before applying. !!!",
+                self.replace.len(),
+                self.destroy.len()
+            );
+        }
+        out
+    }
+
+    /// Markdown for $GITHUB_STEP_SUMMARY.
+    pub fn markdown(&self, env: &str, layer: &str) -> String {
+        let mut out = format!(
+            "### `{env}/{layer}`: {}\n\n",
+            if self.has_changes() { self.counts() } else { "no changes".into() }
+        );
+        if env == "prod" && self.is_destructive() {
+            out.push_str("> [!WARNING]\n> This prod plan replaces or destroys resources.\n\n");
+        }
+        for (mark, list) in [
+            ("create", &self.create),
+            ("update", &self.update),
+            ("**replace**", &self.replace),
+            ("**destroy**", &self.destroy),
+        ] {
+            for a in list {
+                let _ = writeln!(out, "- {mark} `{a}`");
+            }
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// A stable fingerprint (FNV-1a) of every file under infra/ (bar .terraform) and the env file,
+/// so apply can tell that the code changed since the plan.
+pub fn fingerprint(root: &Path, env: &Env) -> Result<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name == ".terraform" || name == ".terraform.lock.hcl" {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() { walk(&path, out)? } else { out.push(path) }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(&root.join("infra"), &mut files).context("reading infra/")?;
+    files.sort();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(env.name.as_bytes());
+    for f in files {
+        eat(f.strip_prefix(root).unwrap_or(&f).to_string_lossy().as_bytes());
+        eat(&std::fs::read(&f).unwrap_or_default());
+    }
+    Ok(format!("{hash:016x}"))
+}
+
+/// Plan one layer: init, plan to a file, summarise. Returns the summary.
+pub fn plan_layer(ctx: &Ctx, env: &Env, layer: &'static str, fingerprint: &str) -> Result<Summary> {
+    let tf = Layer::new(ctx, env, layer)?;
+    let out = plan_file(&ctx.root, &env.name, layer);
+    ctx.run(&tf.init())?;
+    ctx.run(&tf.plan(&out))?;
+    if ctx.dry_run {
+        println!("{}", tf.show_json(&out));
+        return Ok(Summary::default());
+    }
+    let json = tf.show_json(&out).cmd.read().context("terraform show -json")?;
+    let summary = Summary::from_show_json(&json)?;
+    let status = if summary.has_changes() { Status::Changes } else { Status::NoChanges };
+    save(&ctx.root, env, layer, status, fingerprint)?;
+    Ok(summary)
+}
+
+pub fn save(root: &Path, env: &Env, layer: &str, status: Status, fingerprint: &str) -> Result<()> {
+    let saved = Saved { layer: layer.into(), status, fingerprint: fingerprint.into() };
+    std::fs::write(saved_file(root, &env.name, layer), serde_json::to_vec_pretty(&saved)?)?;
+    Ok(())
+}
+
+pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
+    let env = Env::load(&ctx.root, &args.env)?;
+    let layers = terraform::select_layers(args.layer.as_deref())?;
+    terraform::require_credentials(&env)?;
+    terraform::configure(ctx)?;
+    crate::tools::ensure(ctx, &crate::tools::TERRAFORM).map_err(|e| Exit::usage(format!("{e:#}")))?;
+    let dir = plans_dir(&ctx.root, &env.name);
+    if !ctx.dry_run {
+        std::fs::create_dir_all(&dir)?;
+        for layer in &layers {
+            let _ = std::fs::remove_file(saved_file(&ctx.root, &env.name, layer));
+            let _ = std::fs::remove_file(plan_file(&ctx.root, &env.name, layer));
+        }
+    }
+    let fp = fingerprint(&ctx.root, &env)?;
+    let mut any_changes = false;
+    let mut blocked_by: Option<&str> = None;
+    let mut report = String::new();
+    let mut markdown = String::new();
+    for layer in layers {
+        if let Some(upstream) = blocked_by {
+            let line = format!(
+                "{}/{layer}: not planned yet: it reads {upstream}'s outputs and {upstream} has changes. {}",
+                env.name,
+                if env.is_prod() {
+                    "Apply, then run plan again to review it."
+                } else {
+                    "`cargo xtask apply` plans it after applying them."
+                }
+            );
+            println!("{line}");
+            report.push_str(&line);
+            report.push('\n');
+            markdown.push_str(&format!("### `{}/{layer}`: waits for `{upstream}`\n\n", env.name));
+            if !ctx.dry_run {
+                save(&ctx.root, &env, layer, Status::Waiting, &fp)?;
+            }
+            continue;
+        }
+        eprintln!("\n==> plan {}/{layer}", env.name);
+        let summary = plan_layer(ctx, &env, layer, &fp)?;
+        if ctx.dry_run {
+            continue;
+        }
+        let text = summary.render(&env.name, layer);
+        print!("{text}");
+        report.push_str(&text);
+        markdown.push_str(&summary.markdown(&env.name, layer));
+        if summary.has_changes() {
+            any_changes = true;
+            blocked_by = Some(layer);
+        }
+    }
+    if ctx.dry_run {
+        return Ok(());
+    }
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        writeln!(f, "## Terraform plan: {}\n\n{markdown}", env.name)?;
+    }
+    println!(
+        "\n==> plan summary ({}; plans saved in {})\n{report}",
+        env.name,
+        dir.strip_prefix(&ctx.root).unwrap_or(&dir).display()
+    );
+    if any_changes && args.detailed_exitcode {
+        return Err(Exit::new(3, "changes pending").into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terraform::LAYERS;
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans").join(name)).unwrap()
+    }
+
+    #[test]
+    fn create_plan_is_counted() {
+        let s = Summary::from_show_json(&fixture("create.json")).unwrap();
+        assert_eq!(s.create, ["aws_ecr_repository.app", "aws_iam_role.deploy"]);
+        assert!(s.has_changes() && !s.is_destructive());
+        assert_eq!(s.counts(), "2 to create, 0 to update, 0 to replace, 0 to destroy");
+    }
+
+    #[test]
+    fn update_plan_is_counted() {
+        let s = Summary::from_show_json(&fixture("update.json")).unwrap();
+        assert_eq!(s.update, ["module.ecs.aws_ecs_service.app"]);
+        assert!(!s.is_destructive());
+    }
+
+    #[test]
+    fn replace_in_prod_is_highlighted_loudly() {
+        let s = Summary::from_show_json(&fixture("replace.json")).unwrap();
+        assert_eq!(s.replace, ["module.network.aws_subnet.private[0]", "module.alb.aws_lb.this"]);
+        let text = s.render("prod", "core");
+        assert!(text.contains("-/+ REPLACE module.network.aws_subnet.private[0]"), "{text}");
+        assert!(text.contains("WARNING: this prod plan REPLACES 2 and DESTROYS 0"), "{text}");
+        assert!(!s.render("dev", "core").contains("WARNING"));
+        assert!(s.markdown("prod", "core").contains("[!WARNING]"));
+    }
+
+    #[test]
+    fn destroy_is_highlighted() {
+        let s = Summary::from_show_json(&fixture("destroy.json")).unwrap();
+        assert_eq!(s.destroy, ["module.database[0].aws_db_instance.this"]);
+        assert!(s.render("prod", "app").contains("- DESTROY module.database[0].aws_db_instance.this"));
+        assert!(s.render("prod", "app").contains("DESTROYS 1"));
+    }
+
+    #[test]
+    fn no_op_plan_has_no_changes() {
+        let s = Summary::from_show_json(&fixture("noop.json")).unwrap();
+        assert!(!s.has_changes());
+        assert_eq!(s.render("dev", "shared"), "dev/shared: no changes\n");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_an_empty_plan() {
+        assert!(Summary::from_show_json("Error: no plan").is_err());
+    }
+
+    #[test]
+    fn fingerprint_changes_with_the_env_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let local = Env::load(root, "local").unwrap();
+        let dev = Env::load(root, "dev").unwrap();
+        assert_eq!(fingerprint(root, &local).unwrap(), fingerprint(root, &local).unwrap());
+        assert_ne!(fingerprint(root, &local).unwrap(), fingerprint(root, &dev).unwrap());
+    }
+
+    #[test]
+    fn layers_are_validated() {
+        assert_eq!(terraform::select_layers(None).unwrap(), LAYERS);
+        assert_eq!(terraform::select_layers(Some("core")).unwrap(), ["core"]);
+        assert!(terraform::select_layers(Some("db")).is_err());
+    }
+}
