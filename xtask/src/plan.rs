@@ -228,11 +228,12 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
     }
     let fp = fingerprint(&ctx.root, &env)?;
     let mut any_changes = false;
-    let mut blocked_by: Option<&str> = None;
+    // Layers with pending changes: a layer reading one of them cannot be planned yet.
+    let mut changed: Vec<&str> = Vec::new();
     let mut report = String::new();
     let mut markdown = String::new();
     for layer in layers {
-        if let Some(upstream) = blocked_by {
+        if let Some(upstream) = terraform::upstream(layer).iter().find(|u| changed.contains(u)) {
             let line = format!(
                 "{}/{layer}: not planned yet: it reads {upstream}'s outputs and {upstream} has changes. {}",
                 env.name,
@@ -262,7 +263,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
         markdown.push_str(&summary.markdown(&env.name, layer));
         if summary.has_changes() {
             any_changes = true;
-            blocked_by = Some(layer);
+            changed.push(layer);
         }
     }
     if ctx.dry_run {

@@ -77,6 +77,15 @@ pub fn lint_steps(ctx: &Ctx) -> Vec<Step<'_>> {
 /// Root configurations in apply order; later layers read earlier layers' outputs.
 pub const LAYERS: [&str; 3] = ["shared", "core", "app"];
 
+/// The layers whose outputs a layer reads (`terraform_remote_state`). A test keeps this in step
+/// with the .tf files.
+pub fn upstream(layer: &str) -> &'static [&'static str] {
+    match layer {
+        "app" => &["shared", "core"],
+        _ => &[],
+    }
+}
+
 /// The layers a command works on: all of them, or one named with `--layer`.
 pub fn select_layers(layer: Option<&str>) -> anyhow::Result<Vec<&'static str>> {
     match layer {
@@ -113,7 +122,9 @@ impl<'a> Layer<'a> {
         let backend = format!("-backend-config=../../envs/{}.s3.tfbackend", self.env.name);
         let key = format!("-backend-config=key={}/{}.tfstate", self.env.name, self.name);
         let cmd = cmd!(sh, "terraform {chdir} init -input=false -reconfigure -no-color {backend} {key}");
-        Step::new("terraform init", Some(&TERRAFORM), cmd.envs(self.aws.clone()).quiet())
+        // Init's chatter hides the plan; its errors still go to stderr.
+        let cmd = if self.ctx.verbose { cmd } else { cmd.ignore_stdout() };
+        Step::new("terraform init", Some(&TERRAFORM), cmd.envs(self.aws.clone()))
     }
 
     /// `terraform plan` saved to `out`.
@@ -188,5 +199,37 @@ pub fn require_credentials(env: &crate::envs::Env) -> anyhow::Result<()> {
             "no AWS credentials for --env {}: set AWS_PROFILE (after `aws sso login`) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; in GitHub Actions use the OIDC role (see README)",
             env.name
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `upstream()` must list exactly the layers each layer's .tf files read remote state from.
+    #[test]
+    fn upstream_matches_the_remote_state_blocks() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for layer in LAYERS {
+            let dir = root.join("infra/layers").join(layer);
+            let mut read: Vec<&str> = Vec::new();
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                for other in LAYERS {
+                    if text.contains(&format!("/{other}.tfstate")) && !read.contains(&other) {
+                        read.push(other);
+                    }
+                }
+            }
+            read.sort_by_key(|l| LAYERS.iter().position(|x| x == l));
+            assert_eq!(read, upstream(layer), "layer {layer}");
+        }
+    }
+
+    #[test]
+    fn mirror_config_excludes_the_registry() {
+        let rc = cli_config(Path::new("/opt/mirror"));
+        assert!(rc.contains("path    = \"/opt/mirror\""));
+        assert!(rc.contains("exclude = [\"registry.terraform.io/*/*\"]"));
     }
 }

@@ -1,0 +1,1 @@
+../layers/_common/variables.tf

@@ -1,0 +1,32 @@
+# dev: a small, cheap copy of prod that can be torn down.
+
+project     = "rdeploy"
+environment = "dev"
+region      = "eu-west-1"
+
+github_repository          = "example-org/rdeploy"
+github_deploy_branches     = ["main"]
+github_deploy_environments = ["dev"]
+
+ecr_keep_last_images = 20
+
+vpc_cidr = "10.10.0.0/16"
+az_count = 2
+# One NAT gateway for both zones: about half the cost; a zone outage cuts egress, fine for dev.
+nat_gateway_mode = "single"
+
+log_retention_days = 14
+
+alb_deletion_protection = false
+
+task_cpu      = 256
+task_memory   = 512
+desired_count = 1
+
+autoscaling_enabled      = true
+autoscaling_min_capacity = 1
+autoscaling_max_capacity = 2
+autoscaling_cpu_target   = 50
+
+database_enabled             = false
+database_deletion_protection = false

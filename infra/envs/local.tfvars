@@ -1,0 +1,43 @@
+# local: the AWS emulator (moto) on this machine. See infra/README.md for the recipe.
+# Same shape as dev; only what the emulator cannot run is switched off, each with the reason.
+
+project     = "rdeploy"
+environment = "local"
+region      = "us-east-1"
+
+# The emulator answers unimplemented APIs with HTTP 500, which the provider retries with
+# backoff (25 times by default): fail after two retries instead of hanging the apply.
+aws_max_retries = 2
+
+# The emulator serves S3 on one host:port; virtual-hosted bucket names would not resolve.
+s3_use_path_style = true
+
+# The emulator speaks plain HTTP and does evaluate bucket policies: a TLS-only policy on the
+# state bucket would deny the backend every request (403).
+state_bucket_require_tls = false
+
+github_repository = "example-org/rdeploy"
+
+# Nothing real is pushed to the emulator, but destroy must never be blocked.
+ecr_force_delete     = true
+ecr_keep_last_images = 10
+
+vpc_cidr         = "10.0.0.0/16"
+az_count         = 2
+nat_gateway_mode = "single"
+
+log_retention_days = 7
+
+# The emulator cannot delete a protected load balancer and local stacks are destroyed often.
+alb_deletion_protection = false
+
+task_cpu      = 256
+task_memory   = 512
+desired_count = 1
+
+# Application Auto Scaling ListTagsForResource is not implemented by the emulator (HTTP 500):
+# creating the scalable target fails on read-back (and hangs with default retries).
+autoscaling_enabled = false
+
+database_enabled             = false
+database_deletion_protection = false

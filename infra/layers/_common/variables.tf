@@ -1,0 +1,263 @@
+# The environment contract: every variable that infra/envs/<env>.tfvars may set.
+#
+# This one file is symlinked into every root configuration (bootstrap and the three layers) so
+# that all of them accept the same tfvars file without "undeclared variable" warnings and with
+# one definition, one description and one validation per setting. A layer simply ignores what
+# it does not use.
+#
+# Keep project, environment and region as plain top-level string assignments in the tfvars
+# files: xtask reads them with a line parser to derive resource names.
+
+################################################################################
+# Identity and naming
+################################################################################
+
+variable "project" {
+  description = "Project name, the first part of every resource name (`{project}-{environment}-{resource}`)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.project))
+    error_message = "project must be 2-16 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment name (local, dev, prod), the second part of every resource name."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.environment))
+    error_message = "environment must be 2-10 lowercase letters or digits, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "AWS region of the environment (also the region of its state bucket)."
+  type        = string
+}
+
+variable "tags" {
+  description = "Extra tags for every resource, added to Project, Environment and ManagedBy."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Provider and state
+################################################################################
+
+variable "aws_max_retries" {
+  description = "Provider retry budget. Keep the AWS default (25) for real accounts; set it low against the emulator, whose unimplemented APIs answer 500 and would otherwise be retried for minutes."
+  type        = number
+  default     = 25
+}
+
+variable "s3_use_path_style" {
+  description = "Address S3 as `endpoint/bucket` instead of `bucket.endpoint`. Only for emulators; used by bootstrap and by terraform_remote_state reads."
+  type        = bool
+  default     = false
+}
+
+variable "state_bucket" {
+  description = "Terraform state bucket. Null means the convention `{project}-{environment}-tfstate`, which must match `bucket` in envs/<env>.s3.tfbackend."
+  type        = string
+  default     = null
+}
+
+variable "state_bucket_require_tls" {
+  description = "Bootstrap: the state bucket policy denies every request not made over TLS. Only an emulator served over plain HTTP needs this off."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# shared layer: ECR and GitHub OIDC
+################################################################################
+
+variable "ecr_keep_last_images" {
+  description = "How many images the ECR lifecycle policy keeps."
+  type        = number
+  default     = 30
+}
+
+variable "ecr_force_delete" {
+  description = "Let `terraform destroy` delete the ECR repository with images in it."
+  type        = bool
+  default     = false
+}
+
+variable "github_repository" {
+  description = "GitHub `owner/repo` whose workflows may assume the plan and deploy roles."
+  type        = string
+}
+
+variable "github_deploy_branches" {
+  description = "Branches whose workflows may assume the deploy role."
+  type        = list(string)
+  default     = ["main"]
+}
+
+variable "github_deploy_environments" {
+  description = "GitHub environments whose jobs may assume the deploy role."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_github_oidc_provider" {
+  description = "Create the account-wide GitHub OIDC provider; false when another environment in the same account already did."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# core layer: network and cluster
+################################################################################
+
+variable "vpc_cidr" {
+  description = "CIDR of the VPC."
+  type        = string
+  default     = "10.0.0.0/16"
+}
+
+variable "az_count" {
+  description = "Number of availability zones (one public and one private subnet each)."
+  type        = number
+  default     = 2
+}
+
+variable "nat_gateway_mode" {
+  description = "per_az (zone-redundant egress), single (one NAT, cheaper) or none."
+  type        = string
+  default     = "per_az"
+}
+
+variable "flow_logs_enabled" {
+  description = "VPC flow logs to CloudWatch Logs."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Retention of every CloudWatch Logs group (app and flow logs)."
+  type        = number
+  default     = 30
+}
+
+variable "container_insights" {
+  description = "ECS Container Insights: enabled, enhanced or disabled."
+  type        = string
+  default     = "enabled"
+}
+
+################################################################################
+# app layer: ALB, service, alarms, database
+################################################################################
+
+variable "alb_certificate_arn" {
+  description = "ACM certificate for HTTPS. Null: HTTP only (port 80 forwards to the app)."
+  type        = string
+  default     = null
+}
+
+variable "alb_deletion_protection" {
+  description = "ALB deletion protection (turn off before destroying the environment)."
+  type        = bool
+  default     = true
+}
+
+variable "alb_access_logs_bucket" {
+  description = "Existing S3 bucket for ALB access logs; null disables access logs."
+  type        = string
+  default     = null
+}
+
+variable "app_image_tag" {
+  description = "Image tag of the first task definition revision. Deploys register later revisions; Terraform ignores them."
+  type        = string
+  default     = "bootstrap"
+}
+
+variable "app_environment" {
+  description = "Extra plain environment variables for the app container (APP_VERSION is always set)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "task_cpu" {
+  description = "Fargate task CPU units (256 = 0.25 vCPU)."
+  type        = number
+  default     = 256
+}
+
+variable "task_memory" {
+  description = "Fargate task memory in MiB (must be valid for task_cpu)."
+  type        = number
+  default     = 512
+}
+
+variable "desired_count" {
+  description = "Initial number of tasks (later owned by deploys and autoscaling)."
+  type        = number
+  default     = 1
+}
+
+variable "autoscaling_enabled" {
+  description = "Target tracking on service CPU."
+  type        = bool
+  default     = false
+}
+
+variable "autoscaling_min_capacity" {
+  description = "Autoscaling lower bound on the task count."
+  type        = number
+  default     = 1
+}
+
+variable "autoscaling_max_capacity" {
+  description = "Autoscaling upper bound on the task count."
+  type        = number
+  default     = 2
+}
+
+variable "autoscaling_cpu_target" {
+  description = "Average CPU utilisation (%) autoscaling steers towards."
+  type        = number
+  default     = 50
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alarm topic (each must confirm)."
+  type        = list(string)
+  default     = []
+}
+
+variable "database_enabled" {
+  description = "Create the RDS PostgreSQL instance."
+  type        = bool
+  default     = false
+}
+
+variable "database_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.micro"
+}
+
+variable "database_multi_az" {
+  description = "Standby instance in a second zone."
+  type        = bool
+  default     = false
+}
+
+variable "database_backup_retention_days" {
+  description = "Days of automated backups."
+  type        = number
+  default     = 7
+}
+
+variable "database_deletion_protection" {
+  description = "RDS deletion protection and a final snapshot on destroy."
+  type        = bool
+  default     = true
+}

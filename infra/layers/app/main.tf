@@ -1,0 +1,134 @@
+# app layer: everything that serves traffic — ALB, the ECS service with its task definition and
+# roles, alarms, and the optional database. Reads the shared and core layers' outputs from
+# their remote state (same bucket, keys `<env>/shared.tfstate` and `<env>/core.tfstate`).
+
+locals {
+  layer = "app"
+
+  shared = data.terraform_remote_state.shared.outputs
+  core   = data.terraform_remote_state.core.outputs
+}
+
+# Same bucket and region as this layer's backend. The S3 endpoint comes from the environment
+# (AWS_ENDPOINT_URL) like the backend's, so only path-style addressing needs passing.
+data "terraform_remote_state" "shared" {
+  backend = "s3"
+
+  config = {
+    bucket         = local.state_bucket
+    key            = "${var.environment}/shared.tfstate"
+    region         = var.region
+    use_path_style = var.s3_use_path_style
+  }
+}
+
+data "terraform_remote_state" "core" {
+  backend = "s3"
+
+  config = {
+    bucket         = local.state_bucket
+    key            = "${var.environment}/core.tfstate"
+    region         = var.region
+    use_path_style = var.s3_use_path_style
+  }
+}
+
+module "alb" {
+  source = "../../modules/alb"
+
+  name                = local.name
+  vpc_id              = local.core.vpc_id
+  vpc_cidr_block      = local.core.vpc_cidr_block
+  subnet_ids          = local.core.public_subnet_ids
+  certificate_arn     = var.alb_certificate_arn
+  deletion_protection = var.alb_deletion_protection
+  access_logs         = var.alb_access_logs_bucket == null ? null : { bucket = var.alb_access_logs_bucket, prefix = local.name }
+}
+
+module "service" {
+  source = "../../modules/ecs-service"
+
+  name = local.name
+
+  cluster = {
+    name = local.core.cluster_name
+    arn  = local.core.cluster_arn
+  }
+
+  network = {
+    vpc_id         = local.core.vpc_id
+    vpc_cidr_block = local.core.vpc_cidr_block
+    subnet_ids     = local.core.private_subnet_ids
+  }
+
+  load_balancer = {
+    security_group_id = module.alb.security_group_id
+    target_group_arn  = module.alb.target_group_arn
+  }
+
+  ecr_repository = {
+    arn = local.shared.ecr_repository_arn
+    url = local.shared.ecr_repository_url
+  }
+
+  container = {
+    image_tag   = var.app_image_tag
+    app_version = var.app_image_tag
+    cpu         = var.task_cpu
+    memory      = var.task_memory
+    environment = var.app_environment
+  }
+
+  service = {
+    desired_count = var.desired_count
+  }
+
+  autoscaling = {
+    enabled            = var.autoscaling_enabled
+    min_capacity       = var.autoscaling_min_capacity
+    max_capacity       = var.autoscaling_max_capacity
+    cpu_target_percent = var.autoscaling_cpu_target
+  }
+
+  log_retention_in_days = var.log_retention_days
+}
+
+module "observability" {
+  source = "../../modules/observability"
+
+  name = local.name
+
+  alb = {
+    arn_suffix              = module.alb.arn_suffix
+    target_group_arn_suffix = module.alb.target_group_arn_suffix
+  }
+
+  ecs = {
+    cluster_name = local.core.cluster_name
+    service_name = module.service.service_name
+  }
+
+  notifications = {
+    email_endpoints = var.alarm_emails
+  }
+}
+
+module "database" {
+  source = "../../modules/database"
+  count  = var.database_enabled ? 1 : 0
+
+  name                       = local.name
+  vpc_id                     = local.core.vpc_id
+  subnet_ids                 = local.core.private_subnet_ids
+  allowed_security_group_ids = [module.service.security_group_id]
+  deletion_protection        = var.database_deletion_protection
+
+  instance = {
+    instance_class = var.database_instance_class
+    multi_az       = var.database_multi_az
+  }
+
+  backup = {
+    retention_days = var.database_backup_retention_days
+  }
+}

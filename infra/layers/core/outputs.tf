@@ -1,0 +1,44 @@
+output "vpc_id" {
+  description = "ID of the VPC."
+  value       = module.network.vpc_id
+}
+
+output "vpc_cidr_block" {
+  description = "CIDR of the VPC."
+  value       = module.network.vpc_cidr_block
+}
+
+output "azs" {
+  description = "Availability zones in use."
+  value       = module.network.azs
+}
+
+output "public_subnet_ids" {
+  description = "Public subnets (ALB, NAT gateways)."
+  value       = module.network.public_subnet_ids
+}
+
+output "private_subnet_ids" {
+  description = "Private subnets (tasks, database)."
+  value       = module.network.private_subnet_ids
+}
+
+output "nat_public_ips" {
+  description = "Egress IPs of the private subnets."
+  value       = module.network.nat_public_ips
+}
+
+output "flow_log_group_name" {
+  description = "CloudWatch Logs group of the VPC flow logs (null when disabled)."
+  value       = module.network.flow_log_group_name
+}
+
+output "cluster_name" {
+  description = "Name of the ECS cluster."
+  value       = module.ecs_cluster.name
+}
+
+output "cluster_arn" {
+  description = "ARN of the ECS cluster."
+  value       = module.ecs_cluster.arn
+}

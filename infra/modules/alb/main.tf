@@ -1,0 +1,158 @@
+locals {
+  https_enabled = var.certificate_arn != null
+}
+
+################################################################################
+# Security group: 80/443 in from the internet, only the app port out to the VPC
+################################################################################
+
+resource "aws_security_group" "this" {
+  name        = "${var.name}-alb"
+  description = "Internet-facing ALB of ${var.name}: HTTP/HTTPS in, app port out to the VPC"
+  vpc_id      = var.vpc_id
+
+  tags = merge(var.tags, { Name = "${var.name}-alb" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "http" {
+  for_each = toset(var.ingress_cidr_blocks)
+
+  security_group_id = aws_security_group.this.id
+  description       = "HTTP (redirected to HTTPS when a certificate is configured)"
+  ip_protocol       = "tcp"
+  from_port         = 80
+  to_port           = 80
+  cidr_ipv4         = each.value
+
+  tags = var.tags
+}
+
+resource "aws_vpc_security_group_ingress_rule" "https" {
+  for_each = toset(var.ingress_cidr_blocks)
+
+  security_group_id = aws_security_group.this.id
+  description       = "HTTPS"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = each.value
+
+  tags = var.tags
+}
+
+# Egress by VPC CIDR rather than by the app security group: the app SG references this one,
+# and referencing it back would create a dependency cycle between the two modules.
+resource "aws_vpc_security_group_egress_rule" "targets" {
+  security_group_id = aws_security_group.this.id
+  description       = "Forward to targets and health-check them"
+  ip_protocol       = "tcp"
+  from_port         = var.target_group.port
+  to_port           = var.target_group.port
+  cidr_ipv4         = var.vpc_cidr_block
+
+  tags = var.tags
+}
+
+################################################################################
+# Load balancer
+################################################################################
+
+resource "aws_lb" "this" {
+  name               = "${var.name}-alb"
+  internal           = false
+  load_balancer_type = "application"
+  security_groups    = [aws_security_group.this.id]
+  subnets            = var.subnet_ids
+
+  # Requests with header names that are not valid HTTP are dropped instead of being passed to
+  # the app (request-smuggling hardening).
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.deletion_protection
+  idle_timeout               = var.idle_timeout
+
+  dynamic "access_logs" {
+    for_each = var.access_logs == null ? [] : [var.access_logs]
+
+    content {
+      enabled = true
+      bucket  = access_logs.value.bucket
+      prefix  = access_logs.value.prefix
+    }
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-alb" })
+}
+
+resource "aws_lb_target_group" "app" {
+  name        = "${var.name}-app"
+  target_type = "ip"
+  protocol    = "HTTP"
+  port        = var.target_group.port
+  vpc_id      = var.vpc_id
+
+  # Short drain: the app finishes in-flight requests on SIGTERM well inside 30 s, and the
+  # default 300 s would make every rolling deploy take minutes longer.
+  deregistration_delay = var.target_group.deregistration_delay
+
+  health_check {
+    enabled             = true
+    protocol            = "HTTP"
+    port                = "traffic-port"
+    path                = var.target_group.health_check.path
+    matcher             = var.target_group.health_check.matcher
+    interval            = var.target_group.health_check.interval
+    timeout             = var.target_group.health_check.timeout
+    healthy_threshold   = var.target_group.health_check.healthy_threshold
+    unhealthy_threshold = var.target_group.health_check.unhealthy_threshold
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-app" })
+}
+
+################################################################################
+# Listeners
+################################################################################
+
+resource "aws_lb_listener" "http" {
+  load_balancer_arn = aws_lb.this.arn
+  port              = 80
+  protocol          = "HTTP"
+
+  default_action {
+    type             = local.https_enabled ? "redirect" : "forward"
+    target_group_arn = local.https_enabled ? null : aws_lb_target_group.app.arn
+
+    dynamic "redirect" {
+      for_each = local.https_enabled ? [1] : []
+
+      content {
+        port        = "443"
+        protocol    = "HTTPS"
+        status_code = "HTTP_301"
+      }
+    }
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-http" })
+}
+
+resource "aws_lb_listener" "https" {
+  count = local.https_enabled ? 1 : 0
+
+  load_balancer_arn = aws_lb.this.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = var.ssl_policy
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.app.arn
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-https" })
+}

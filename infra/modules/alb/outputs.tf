@@ -1,0 +1,62 @@
+output "arn" {
+  description = "ARN of the ALB."
+  value       = aws_lb.this.arn
+}
+
+output "arn_suffix" {
+  description = "ARN suffix of the ALB (the `LoadBalancer` dimension of its CloudWatch metrics)."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "name" {
+  description = "Name of the ALB."
+  value       = aws_lb.this.name
+}
+
+output "dns_name" {
+  description = "Public DNS name of the ALB."
+  value       = aws_lb.this.dns_name
+}
+
+output "zone_id" {
+  description = "Route 53 hosted zone of the ALB, for alias records."
+  value       = aws_lb.this.zone_id
+}
+
+output "url" {
+  description = "Base URL of the app through the ALB."
+  value       = "${local.https_enabled ? "https" : "http"}://${aws_lb.this.dns_name}"
+}
+
+output "security_group_id" {
+  description = "Security group of the ALB; the app security group admits traffic from it only."
+  value       = aws_security_group.this.id
+}
+
+output "target_group_arn" {
+  description = "ARN of the app target group (type ip)."
+  value       = aws_lb_target_group.app.arn
+  # ECS refuses to attach a service to a target group that no listener uses yet; waiting for
+  # the listeners here spares every caller a depends_on.
+  depends_on = [aws_lb_listener.http, aws_lb_listener.https]
+}
+
+output "target_group_name" {
+  description = "Name of the app target group."
+  value       = aws_lb_target_group.app.name
+}
+
+output "target_group_arn_suffix" {
+  description = "ARN suffix of the target group (the `TargetGroup` dimension of its CloudWatch metrics)."
+  value       = aws_lb_target_group.app.arn_suffix
+}
+
+output "http_listener_arn" {
+  description = "ARN of the port-80 listener."
+  value       = aws_lb_listener.http.arn
+}
+
+output "https_listener_arn" {
+  description = "ARN of the port-443 listener, or null without a certificate."
+  value       = try(aws_lb_listener.https[0].arn, null)
+}

@@ -1,0 +1,86 @@
+variable "name" {
+  description = "Name prefix, `{project}-{environment}` by convention. The ALB is `<name>-alb`, the target group `<name>-app` (both at most 32 characters)."
+  type        = string
+
+  validation {
+    condition     = length(var.name) <= 28
+    error_message = "name must be at most 28 characters so that `<name>-alb` fits the 32-character ALB name limit."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC to create the ALB security group and target group in."
+  type        = string
+}
+
+variable "vpc_cidr_block" {
+  description = "CIDR of the VPC; the ALB may only send traffic to targets inside it."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Public subnets (at least two zones) for the internet-facing ALB."
+  type        = list(string)
+}
+
+variable "ingress_cidr_blocks" {
+  description = "IPv4 ranges allowed to reach ports 80 and 443."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate ARN. Set: HTTPS listener on 443 and HTTP redirects to it. Null: plain HTTP listener forwarding to the app (no TLS, for environments without a domain)."
+  type        = string
+  default     = null
+}
+
+variable "ssl_policy" {
+  description = "TLS policy of the HTTPS listener."
+  type        = string
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete the ALB through the API (must be false before `terraform destroy`)."
+  type        = bool
+  default     = true
+}
+
+variable "idle_timeout" {
+  description = "Seconds a connection may stay idle."
+  type        = number
+  default     = 60
+}
+
+variable "access_logs" {
+  description = "Ship ALB access logs to an existing S3 bucket (its policy must allow the regional ELB account). Null disables them."
+  type = object({
+    bucket = string
+    prefix = optional(string)
+  })
+  default = null
+}
+
+variable "target_group" {
+  description = "The app's target group. Fargate tasks register by IP (awsvpc networking), hence target type `ip`."
+  type = object({
+    port                 = optional(number, 5000)
+    deregistration_delay = optional(number, 30)
+    health_check = optional(object({
+      path                = optional(string, "/health")
+      matcher             = optional(string, "200")
+      interval            = optional(number, 15)
+      timeout             = optional(number, 5)
+      healthy_threshold   = optional(number, 2)
+      unhealthy_threshold = optional(number, 3)
+    }), {})
+  })
+  default = {}
+}
+
+variable "tags" {
+  description = "Tags merged into every resource of this module (on top of the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}

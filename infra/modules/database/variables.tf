@@ -1,0 +1,63 @@
+variable "name" {
+  description = "Name prefix, `{project}-{environment}` by convention. The instance is `<name>-db`."
+  type        = string
+}
+
+variable "vpc_id" {
+  description = "VPC of the database security group."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Private subnets (at least two zones) for the DB subnet group."
+  type        = list(string)
+}
+
+variable "allowed_security_group_ids" {
+  description = "Security groups allowed to connect on the database port (the app's)."
+  type        = list(string)
+}
+
+variable "instance" {
+  description = "Instance settings."
+  type = object({
+    engine_version        = optional(string, "16")
+    instance_class        = optional(string, "db.t4g.micro")
+    allocated_storage     = optional(number, 20)
+    max_allocated_storage = optional(number, 100)
+    multi_az              = optional(bool, false)
+    db_name               = optional(string, "app")
+    username              = optional(string, "app")
+    port                  = optional(number, 5432)
+    kms_key_id            = optional(string)
+  })
+  default = {}
+}
+
+variable "backup" {
+  description = "Automated backups and maintenance windows (UTC)."
+  type = object({
+    retention_days     = optional(number, 7)
+    window             = optional(string, "03:00-04:00")
+    maintenance_window = optional(string, "sun:04:30-sun:05:30")
+  })
+  default = {}
+}
+
+variable "deletion_protection" {
+  description = "Block deletion through the API, and take a final snapshot on destroy. On in production."
+  type        = bool
+  default     = true
+}
+
+variable "performance_insights_enabled" {
+  description = "Performance Insights (7-day retention is free on supported classes)."
+  type        = bool
+  default     = true
+}
+
+variable "tags" {
+  description = "Tags merged into every resource of this module (on top of the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}

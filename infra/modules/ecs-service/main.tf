@@ -1,0 +1,319 @@
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  app_name       = "${var.name}-app"
+  container_name = "app"
+  image          = "${var.ecr_repository.url}:${var.container.image_tag}"
+
+  environment = merge(var.container.environment, {
+    APP_VERSION = var.container.app_version
+  })
+}
+
+################################################################################
+# Logs
+################################################################################
+
+resource "aws_cloudwatch_log_group" "app" {
+  name              = "/ecs/${local.app_name}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_id
+
+  tags = var.tags
+}
+
+################################################################################
+# IAM: execution role (ECS agent: pull image, write logs, read secrets) and task role (the app)
+################################################################################
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name}-task-execution"
+  description        = "ECS agent for ${local.app_name}: pull the image, write logs"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+# Written out instead of attaching AmazonECSTaskExecutionRolePolicy, which allows pulling from
+# every repository and writing to every log group in the account.
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "EcrAuth"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken has no resource-level permissions.
+  }
+
+  statement {
+    sid = "PullAppImage"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = [var.ecr_repository.arn]
+  }
+
+  statement {
+    sid       = "WriteAppLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.app.arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(var.container.secrets) > 0 ? [1] : []
+
+    content {
+      sid     = "ReadContainerSecrets"
+      actions = ["secretsmanager:GetSecretValue"]
+      # valueFrom may carry a JSON key suffix (`<arn>:password::`); the policy needs the bare ARN.
+      resources = distinct([for v in values(var.container.secrets) : regex("^(arn:[^:]+:secretsmanager:[^:]+:[^:]+:secret:[^:]+)", v)[0]])
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-image-write-logs"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+# The app calls no AWS API today, so the task role has no permissions. It exists so that
+# permissions can be added in one place later, and so the deploy role can be limited to
+# passing exactly these two roles.
+resource "aws_iam_role" "task" {
+  name               = "${var.name}-task"
+  description        = "Runtime identity of the ${local.app_name} containers"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+################################################################################
+# Task definition
+################################################################################
+
+resource "aws_ecs_task_definition" "app" {
+  family                   = local.app_name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.container.cpu
+  memory                   = var.container.memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task.arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.container.cpu_architecture
+  }
+
+  container_definitions = jsonencode([
+    {
+      name      = local.container_name
+      image     = local.image
+      essential = true
+
+      portMappings = [
+        {
+          name          = "http"
+          containerPort = var.container.port
+          hostPort      = var.container.port
+          protocol      = "tcp"
+          appProtocol   = "http"
+        }
+      ]
+
+      environment = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+      secrets     = [for k in sort(keys(var.container.secrets)) : { name = k, valueFrom = var.container.secrets[k] }]
+
+      # The image is FROM scratch: the binary writes nothing to disk and runs as a fixed
+      # unprivileged UID (matching the Dockerfile's USER).
+      readonlyRootFilesystem = true
+      user                   = var.container.user
+      privileged             = false
+
+      # No shell in the image, so exec form: the binary probes its own /health.
+      healthCheck = {
+        command     = var.container.health_check
+        interval    = 15
+        timeout     = 5
+        retries     = 3
+        startPeriod = 10
+      }
+
+      # Time between SIGTERM and SIGKILL; the app drains in-flight requests in that window.
+      stopTimeout = var.container.stop_timeout
+
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.app.name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = local.container_name
+        }
+      }
+    }
+  ])
+
+  tags = merge(var.tags, { Name = local.app_name })
+}
+
+################################################################################
+# Security group: app port only from the ALB
+################################################################################
+
+resource "aws_security_group" "app" {
+  name        = local.app_name
+  description = "Tasks of ${local.app_name}: app port from the ALB only"
+  vpc_id      = var.network.vpc_id
+
+  tags = merge(var.tags, { Name = local.app_name })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "from_alb" {
+  security_group_id            = aws_security_group.app.id
+  description                  = "App port from the ALB"
+  ip_protocol                  = "tcp"
+  from_port                    = var.container.port
+  to_port                      = var.container.port
+  referenced_security_group_id = var.load_balancer.security_group_id
+
+  tags = var.tags
+}
+
+# HTTPS out: ECR image layers (S3), CloudWatch Logs and any AWS API, through the NAT gateway.
+resource "aws_vpc_security_group_egress_rule" "https" {
+  security_group_id = aws_security_group.app.id
+  description       = "HTTPS to AWS APIs and ECR"
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  cidr_ipv4         = "0.0.0.0/0"
+
+  tags = var.tags
+}
+
+# In-VPC dependencies such as the database; each still has to admit this security group.
+resource "aws_vpc_security_group_egress_rule" "vpc" {
+  for_each = toset([for p in var.service.egress_to_vpc_ports : tostring(p)])
+
+  security_group_id = aws_security_group.app.id
+  description       = "TCP ${each.value} inside the VPC"
+  ip_protocol       = "tcp"
+  from_port         = tonumber(each.value)
+  to_port           = tonumber(each.value)
+  cidr_ipv4         = var.network.vpc_cidr_block
+
+  tags = var.tags
+}
+
+################################################################################
+# Service
+################################################################################
+
+resource "aws_ecs_service" "app" {
+  name             = local.app_name
+  cluster          = var.cluster.arn
+  task_definition  = aws_ecs_task_definition.app.arn
+  desired_count    = var.service.desired_count
+  launch_type      = "FARGATE"
+  platform_version = "LATEST"
+
+  # Rolling deploys never drop below the desired count (100) and may double it (200) while
+  # the new revision warms up; a revision that cannot become healthy is rolled back by ECS.
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  deployment_controller {
+    type = "ECS"
+  }
+
+  health_check_grace_period_seconds = var.service.health_check_grace_period_seconds
+  enable_execute_command            = var.service.enable_execute_command
+  enable_ecs_managed_tags           = true
+  propagate_tags                    = "SERVICE"
+
+  network_configuration {
+    subnets          = var.network.subnet_ids
+    security_groups  = [aws_security_group.app.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = var.load_balancer.target_group_arn
+    container_name   = local.container_name
+    container_port   = var.container.port
+  }
+
+  # Deploys (`cargo xtask deploy`) register new task definition revisions and autoscaling moves
+  # the count; Terraform must not roll either back on the next apply.
+  lifecycle {
+    ignore_changes = [task_definition, desired_count]
+  }
+
+  tags = merge(var.tags, { Name = local.app_name })
+
+  depends_on = [aws_iam_role_policy.execution]
+}
+
+################################################################################
+# Autoscaling
+################################################################################
+
+resource "aws_appautoscaling_target" "this" {
+  count = var.autoscaling.enabled ? 1 : 0
+
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${var.cluster.name}/${aws_ecs_service.app.name}"
+  min_capacity       = var.autoscaling.min_capacity
+  max_capacity       = var.autoscaling.max_capacity
+
+  tags = var.tags
+}
+
+resource "aws_appautoscaling_policy" "cpu" {
+  count = var.autoscaling.enabled ? 1 : 0
+
+  name               = "${local.app_name}-cpu-${var.autoscaling.cpu_target_percent}"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this[0].service_namespace
+  scalable_dimension = aws_appautoscaling_target.this[0].scalable_dimension
+  resource_id        = aws_appautoscaling_target.this[0].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.autoscaling.cpu_target_percent
+    scale_in_cooldown  = var.autoscaling.scale_in_cooldown
+    scale_out_cooldown = var.autoscaling.scale_out_cooldown
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}

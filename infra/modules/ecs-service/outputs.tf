@@ -1,0 +1,64 @@
+output "service_name" {
+  description = "Name of the ECS service (`<name>-app`)."
+  value       = aws_ecs_service.app.name
+}
+
+output "service_arn" {
+  description = "ARN of the ECS service."
+  value       = aws_ecs_service.app.id
+}
+
+output "container_name" {
+  description = "Name of the app container in the task definition (deploys replace its image)."
+  value       = local.container_name
+}
+
+output "container_port" {
+  description = "Port the app container listens on."
+  value       = var.container.port
+}
+
+output "task_definition_family" {
+  description = "Task definition family (`<name>-app`); deploys register new revisions in it."
+  value       = aws_ecs_task_definition.app.family
+}
+
+output "task_definition_arn" {
+  description = "ARN of the revision Terraform registered (the service may run a newer one after deploys)."
+  value       = aws_ecs_task_definition.app.arn
+}
+
+output "task_role_arn" {
+  description = "ARN of the task (application) role."
+  value       = aws_iam_role.task.arn
+}
+
+output "task_role_name" {
+  description = "Name of the task role; attach app permissions to it."
+  value       = aws_iam_role.task.name
+}
+
+output "task_execution_role_arn" {
+  description = "ARN of the task execution role."
+  value       = aws_iam_role.execution.arn
+}
+
+output "task_execution_role_name" {
+  description = "Name of the task execution role."
+  value       = aws_iam_role.execution.name
+}
+
+output "security_group_id" {
+  description = "Security group of the tasks; grant it access to dependencies (e.g. the database)."
+  value       = aws_security_group.app.id
+}
+
+output "log_group_name" {
+  description = "CloudWatch Logs group of the app container."
+  value       = aws_cloudwatch_log_group.app.name
+}
+
+output "autoscaling_enabled" {
+  description = "Whether CPU target tracking is configured."
+  value       = var.autoscaling.enabled
+}

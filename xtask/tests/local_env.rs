@@ -1,0 +1,219 @@
+//! The local environment end to end against a fresh emulator: local up -> plan -> apply ->
+//! a second plan shows only the emulator read-back gaps listed in infra/envs/local.plan-gaps.txt
+//! -> assertions through boto3 -> destroy leaves nothing behind -> local down.
+//!
+//! Needs terraform with the AWS provider (offline machines: XTASK_TF_MIRROR, set by .ci/run).
+//! Runs in a scratch copy of infra/ so it never touches a developer's own local environment.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// Copy `from` to `to`, keeping symlinks and skipping terraform's working directories.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        if name == ".terraform" || name.to_string_lossy().ends_with(".tfstate") {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let meta = std::fs::symlink_metadata(&src).unwrap();
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if meta.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Scratch {
+    root: PathBuf,
+}
+
+impl Scratch {
+    fn xtask(&self, args: &[&str]) -> Output {
+        let out = Command::new(XTASK).env("XTASK_ROOT", &self.root).args(args).output().unwrap();
+        if !out.status.success() {
+            eprintln!("--- xtask {args:?} stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.xtask(args);
+        assert!(out.status.success(), "xtask {args:?} failed:\n{}", String::from_utf8_lossy(&out.stdout));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = Command::new(XTASK).env("XTASK_ROOT", &self.root).args(["local", "down"]).output();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// (layer, address, attribute) of every in-place change a saved plan holds; any other kind of
+/// change is returned as attribute "<actions>".
+fn changes(root: &Path, layer: &str) -> BTreeSet<(String, String, String)> {
+    let plan = root.join(format!("target/plans/local/{layer}.tfplan"));
+    let mut out = BTreeSet::new();
+    if !plan.exists() {
+        return out;
+    }
+    let mut cmd = Command::new("terraform");
+    cmd.arg(format!("-chdir={}", root.join("infra/layers").join(layer).display())).args(["show", "-json"]).arg(&plan);
+    if let Some(rc) =
+        root.join("target/terraform/cli.tfrc").to_str().filter(|_| root.join("target/terraform/cli.tfrc").exists())
+    {
+        cmd.env("TF_CLI_CONFIG_FILE", rc);
+    }
+    let json: serde_json::Value = serde_json::from_slice(&cmd.output().unwrap().stdout).expect("show -json");
+    for rc in json["resource_changes"].as_array().into_iter().flatten() {
+        let actions = rc["change"]["actions"].to_string();
+        let address = rc["address"].as_str().unwrap().to_owned();
+        match actions.as_str() {
+            r#"["no-op"]"# | r#"["read"]"# => {}
+            r#"["update"]"# => {
+                let (before, after) = (&rc["change"]["before"], &rc["change"]["after"]);
+                for (k, v) in after.as_object().unwrap() {
+                    if before.get(k) != Some(v) {
+                        out.insert((layer.to_owned(), address.clone(), k.clone()));
+                    }
+                }
+            }
+            other => {
+                out.insert((layer.to_owned(), address, other.to_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The allow-list: non-database lines of infra/envs/local.plan-gaps.txt.
+fn allowed_gaps() -> BTreeSet<(String, String, String)> {
+    let text = std::fs::read_to_string(repo().join("infra/envs/local.plan-gaps.txt")).unwrap();
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty() && !l.contains("[database]"))
+        .map(|l| {
+            let mut f = l.split_once('#').map_or(l, |(c, _)| c).split_whitespace().map(str::to_owned);
+            (f.next().unwrap(), f.next().unwrap(), f.next().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn local_environment_end_to_end() {
+    if Command::new("terraform").arg("version").output().is_err() {
+        eprintln!("skipped: terraform is not installed (cargo xtask doctor says how to get it)");
+        return;
+    }
+    let root = std::env::temp_dir().join(format!("xtask-local-env-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    copy_tree(&repo().join("infra"), &root.join("infra"));
+    let s = Scratch { root: root.clone() };
+    let port = free_port().to_string();
+
+    s.ok(&["local", "up", "--port", &port]);
+    let endpoint = format!("http://127.0.0.1:{port}");
+    assert_eq!(std::fs::read_to_string(root.join("target/local/endpoint")).unwrap(), endpoint);
+
+    let first = s.ok(&["plan", "--env", "local"]);
+    assert!(first.contains("local/shared:") && first.contains("to create"), "{first}");
+    assert!(first.contains("local/app: not planned yet"), "app waits for its inputs: {first}");
+    s.ok(&["apply", "--env", "local"]);
+
+    // Second plan: nothing but the documented emulator gaps.
+    s.ok(&["plan", "--env", "local"]);
+    let mut seen = BTreeSet::new();
+    for layer in ["shared", "core", "app"] {
+        seen.extend(changes(&root, layer));
+    }
+    let allowed = allowed_gaps();
+    let unexpected: Vec<_> = seen.difference(&allowed).collect();
+    assert!(unexpected.is_empty(), "second plan has changes beyond the allow-list: {unexpected:?}");
+
+    // A stale plan is refused: change the env file after planning.
+    let tfvars = root.join("infra/envs/local.tfvars");
+    let original = std::fs::read_to_string(&tfvars).unwrap();
+    std::fs::write(&tfvars, format!("{original}\n# edited after the plan\n")).unwrap();
+    let stale = s.xtask(&["apply", "--env", "local"]);
+    assert_eq!(stale.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("is stale"));
+    std::fs::write(&tfvars, original).unwrap();
+
+    let python = tools_python();
+    let checks = repo().join("xtask/tests/local_env_checks.py");
+    let out = Command::new(&python).arg(&checks).arg(&endpoint).arg("applied").output().unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "checks after apply failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    s.ok(&["destroy", "--env", "local", "--yes"]);
+    let out = Command::new(&python).arg(&checks).arg(&endpoint).arg("destroyed").output().unwrap();
+    println!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "leftovers after destroy:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    s.ok(&["local", "down"]);
+    assert!(!root.join("target/local/endpoint").exists());
+}
+
+/// A python with boto3: the tools venv's (moto brings it) or the system's.
+fn tools_python() -> PathBuf {
+    let dir = std::env::var_os("XTASK_TOOLS_DIR").map_or_else(|| repo().join("target/tools"), PathBuf::from);
+    [dir.join("venv/bin/python"), PathBuf::from("python3")]
+        .into_iter()
+        .find(|p| Command::new(p).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success()))
+        .expect("a python with boto3 (installed with moto by `cargo xtask local up`)")
+}
+
+#[test]
+fn unknown_env_lists_environments_and_dev_without_credentials_is_one_line() {
+    let out = Command::new(XTASK).args(["plan", "--env", "staging"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown environment 'staging'") && err.contains("dev, local, prod"), "{err}");
+
+    let home = std::env::temp_dir().join(format!("xtask-nohome-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let mut cmd = Command::new(XTASK);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.env("HOME", &home).args(["plan", "--env", "dev"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no AWS credentials for --env dev"), "{err}");
+}
+
+#[test]
+fn prod_apply_needs_yes() {
+    let out = Command::new(XTASK).args(["apply", "--env", "prod"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs --yes"));
+}
