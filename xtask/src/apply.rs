@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
     if env.is_prod() && !args.yes {
         return Err(Exit::usage("applying to prod needs --yes (in CI: after the prod environment's approval)"));
     }
-    terraform::require_credentials(&env)?;
+    crate::aws::require_credentials(&env)?;
     terraform::configure(ctx)?;
     let fp = plan::fingerprint(&ctx.root, &env)?;
     // Check every plan before touching anything: a missing or stale one stops the whole apply.
@@ -107,7 +107,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
 
 pub fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<()> {
     let env = Env::load(&ctx.root, &args.env)?;
-    terraform::require_credentials(&env)?;
+    crate::aws::require_credentials(&env)?;
     if !args.yes && !ctx.dry_run {
         confirm(&env)?;
     }

@@ -43,3 +43,28 @@ pub fn env_vars(root: &Path, env: &Env) -> Result<Vec<(&'static str, String)>> {
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
     ])
 }
+
+/// Refuse to talk to a real AWS account without credentials: one clear line instead of a page
+/// of provider errors. Looks for any source the AWS credential chain would use.
+pub fn require_credentials(env: &Env) -> anyhow::Result<()> {
+    if env.is_local() {
+        return Ok(());
+    }
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let sources = set("AWS_ACCESS_KEY_ID")
+        || set("AWS_PROFILE")
+        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
+        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        || home.join(".aws/credentials").is_file()
+        || home.join(".aws/config").is_file();
+    if sources {
+        Ok(())
+    } else {
+        Err(Exit::usage(format!(
+            "no AWS credentials for --env {}: set AWS_PROFILE (after `aws sso login`) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; in GitHub Actions use the OIDC role (see README)",
+            env.name
+        )))
+    }
+}

@@ -180,8 +180,8 @@ mod tests {
     use super::*;
 
     /// A scratch tree with one target for every check.
-    fn tree() -> std::path::PathBuf {
-        let root = std::env::temp_dir().join(format!("xtask-lint-tree-{}", std::process::id()));
+    fn tree(name: &str) -> std::path::PathBuf {
+        let root = std::env::temp_dir().join(format!("xtask-lint-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         for dir in
             [".ci", "app", ".github/workflows", "infra/modules/net", "infra/layers/core", "infra/layers/_shared_files"]
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn dry_run_argv_is_exact() {
-        let ctx = Ctx::new(&tree(), true, false).unwrap();
+        let ctx = Ctx::new(&tree("argv"), true, false).unwrap();
         let args = LintArgs { advisory_db: Some("/db".into()), ..LintArgs::default() };
         assert_eq!(
             argv(&ctx, &args),
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn audit_fetches_when_no_database_is_given() {
-        let ctx = Ctx::new(&tree(), true, false).unwrap();
+        let ctx = Ctx::new(&tree("audit"), true, false).unwrap();
         let args = LintArgs { only: vec!["audit".into()], ..LintArgs::default() };
         assert_eq!(argv(&ctx, &args), ["cargo audit"]);
     }

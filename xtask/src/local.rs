@@ -113,7 +113,8 @@ fn up(ctx: &Ctx, port: u16) -> Result<()> {
 fn bootstrap(ctx: &Ctx, env: &Env) -> Result<()> {
     terraform::configure(ctx)?;
     let sh = &ctx.sh;
-    let vars = aws::env_vars(&ctx.root, env).or_else(|e| if ctx.dry_run { Ok(vec![]) } else { Err(e) })?;
+    let mut vars = aws::env_vars(&ctx.root, env).or_else(|e| if ctx.dry_run { Ok(vec![]) } else { Err(e) })?;
+    vars.push(("TF_DATA_DIR", terraform::data_dir(&ctx.root, "local/bootstrap").to_string_lossy().into_owned()));
     let state = format!("-state={}", dir(&ctx.root).join("bootstrap.tfstate").display());
     let init = cmd!(sh, "terraform -chdir=infra/bootstrap init -input=false -no-color").envs(vars.clone()).quiet();
     let apply = cmd!(

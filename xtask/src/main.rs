@@ -7,8 +7,10 @@ mod aws;
 mod ci;
 mod coverage;
 mod ctx;
+mod deploy;
 mod doctor;
 mod envs;
+mod image;
 mod lint;
 mod local;
 mod plan;
@@ -54,6 +56,8 @@ enum Cmd {
     Ci(ci::CiArgs),
     /// Check every external tool: version found, where, pin, and the command to fix it.
     Doctor,
+    /// Build the static binary and the FROM-scratch container image; scan it; --push to ECR.
+    Image(image::ImageArgs),
     /// Terraform plan of every layer (shared, core, app) for an environment; saves the plans.
     Plan(plan::PlanArgs),
     /// Apply the saved plans in layer order (prod needs --yes).
@@ -62,6 +66,8 @@ enum Cmd {
     Destroy(apply::DestroyArgs),
     /// The local AWS emulator: up, down, status.
     Local(local::LocalArgs),
+    /// ECS rolling deploy of an image: register a revision, update the service, watch, roll back on failure.
+    Deploy(deploy::DeployArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,10 +90,12 @@ fn main() -> ExitCode {
         Cmd::Coverage(args) => coverage::run(&ctx, args),
         Cmd::Ci(args) => ci::run(&ctx, args),
         Cmd::Doctor => doctor::run(&ctx),
+        Cmd::Image(args) => image::run(&ctx, args),
         Cmd::Plan(args) => plan::run(&ctx, args),
         Cmd::Apply(args) => apply::run(&ctx, args),
         Cmd::Destroy(args) => apply::destroy(&ctx, args),
         Cmd::Local(args) => local::run(&ctx, args),
+        Cmd::Deploy(args) => deploy::run(&ctx, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -215,7 +215,7 @@ pub fn save(root: &Path, env: &Env, layer: &str, status: Status, fingerprint: &s
 pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
     let env = Env::load(&ctx.root, &args.env)?;
     let layers = terraform::select_layers(args.layer.as_deref())?;
-    terraform::require_credentials(&env)?;
+    crate::aws::require_credentials(&env)?;
     terraform::configure(ctx)?;
     crate::tools::ensure(ctx, &crate::tools::TERRAFORM).map_err(|e| Exit::usage(format!("{e:#}")))?;
     let dir = plans_dir(&ctx.root, &env.name);

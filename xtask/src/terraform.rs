@@ -36,6 +36,12 @@ pub fn cli_config(mirror: &Path) -> String {
     )
 }
 
+/// Terraform's working directory (`TF_DATA_DIR`) for one use of one config, under target/, so
+/// lint (no backend), each environment's backend and the checked-in tree never share `.terraform`.
+pub fn data_dir(root: &Path, purpose: &str) -> PathBuf {
+    root.join("target/terraform/data").join(purpose.replace('/', "-"))
+}
+
 /// Every directory terraform validates: modules, layers and bootstrap.
 pub fn config_dirs(root: &Path) -> Vec<String> {
     let mut dirs = Vec::new();
@@ -108,7 +114,10 @@ pub struct Layer<'a> {
 
 impl<'a> Layer<'a> {
     pub fn new(ctx: &'a Ctx, env: &'a crate::envs::Env, name: &'static str) -> anyhow::Result<Self> {
-        Ok(Self { ctx, env, name, aws: crate::aws::env_vars(&ctx.root, env)? })
+        let mut aws: Vec<(&'static str, String)> = crate::aws::env_vars(&ctx.root, env)?;
+        let data = data_dir(&ctx.root, &format!("{}/{name}", env.name));
+        aws.push(("TF_DATA_DIR", data.to_string_lossy().into_owned()));
+        Ok(Self { ctx, env, name, aws })
     }
 
     fn chdir(&self) -> String {
@@ -174,31 +183,6 @@ impl<'a> Layer<'a> {
 
     fn var_file(&self) -> String {
         format!("-var-file=../../envs/{}.tfvars", self.env.name)
-    }
-}
-
-/// Refuse to talk to a real AWS account without credentials: one clear line instead of a page
-/// of provider errors. Looks for any source the AWS credential chain would use.
-pub fn require_credentials(env: &crate::envs::Env) -> anyhow::Result<()> {
-    if env.is_local() {
-        return Ok(());
-    }
-    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    let sources = set("AWS_ACCESS_KEY_ID")
-        || set("AWS_PROFILE")
-        || set("AWS_WEB_IDENTITY_TOKEN_FILE")
-        || set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-        || home.join(".aws/credentials").is_file()
-        || home.join(".aws/config").is_file();
-    if sources {
-        Ok(())
-    } else {
-        Err(crate::ctx::Exit::usage(format!(
-            "no AWS credentials for --env {}: set AWS_PROFILE (after `aws sso login`) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY; in GitHub Actions use the OIDC role (see README)",
-            env.name
-        )))
     }
 }
 

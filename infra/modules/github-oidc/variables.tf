@@ -32,6 +32,11 @@ variable "github" {
     condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.github.repository))
     error_message = "github.repository must look like owner/repo."
   }
+
+  validation {
+    condition     = length(var.github.deploy_branches) + length(var.github.deploy_environments) > 0
+    error_message = "At least one deploy branch or deploy environment is needed, or nothing could assume the deploy role."
+  }
 }
 
 variable "deploy_targets" {

@@ -1,0 +1,140 @@
+//! The seams of the rollout engine: what it needs from ECS, ECR, time and the terminal, as traits.
+//! Production implements them with the AWS SDK (`sdk.rs`), tokio and stdout; the tests implement
+//! them with scripted SDK values, a fake clock and a recorder, so no test sleeps or needs AWS.
+
+use std::fmt;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{Service, Tag, Task, TaskDefinition};
+
+/// What went wrong talking to AWS, reduced to what the user must do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// No credentials could be loaded, or AWS rejected them as unknown/expired.
+    Credentials,
+    /// The endpoint could not be reached (DNS, connection refused, timeout).
+    Unreachable,
+    /// The identity lacks a permission.
+    AccessDenied,
+    /// ClusterNotFoundException.
+    ClusterNotFound,
+    /// ServiceNotFoundException / ServiceNotActiveException.
+    ServiceNotFound,
+    /// A named image or repository does not exist (ECR).
+    NotFound,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub kind: ApiErrorKind,
+    /// The API operation, e.g. `DescribeServices`.
+    pub operation: &'static str,
+    /// The SDK's full error chain (`DisplayErrorContext`).
+    pub detail: String,
+}
+
+impl ApiError {
+    pub fn new(kind: ApiErrorKind, operation: &'static str, detail: impl Into<String>) -> Self {
+        Self { kind, operation, detail: detail.into() }
+    }
+
+    /// Errors that mean "fix your setup", not "the rollout failed".
+    pub fn is_configuration(&self) -> bool {
+        !matches!(self.kind, ApiErrorKind::Other)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = self.operation;
+        match self.kind {
+            ApiErrorKind::Credentials => write!(
+                f,
+                "{op}: no usable AWS credentials. Provide them (AWS_PROFILE with static keys, AWS_ACCESS_KEY_ID + \
+                 AWS_SECRET_ACCESS_KEY, or the CI role); for an SSO profile export them first with \
+                 `eval \"$(aws configure export-credentials --format env)\"`"
+            )?,
+            ApiErrorKind::Unreachable => write!(
+                f,
+                "{op}: cannot reach the AWS endpoint (network, proxy or endpoint URL; for --env local: is the \
+                 emulator running? `cargo xtask local up`)"
+            )?,
+            ApiErrorKind::AccessDenied => {
+                write!(f, "{op}: access denied: the current AWS identity is not allowed to call {op}")?
+            }
+            ApiErrorKind::ClusterNotFound => write!(f, "{op}: the ECS cluster does not exist")?,
+            ApiErrorKind::ServiceNotFound => write!(f, "{op}: the ECS service does not exist or is not active")?,
+            ApiErrorKind::NotFound => write!(f, "{op}: not found")?,
+            ApiErrorKind::Other => write!(f, "{op} failed")?,
+        }
+        if !self.detail.is_empty() {
+            write!(f, "\n  cause: {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// DescribeServices answers a missing service in `failures`, not as an error.
+#[derive(Debug, Clone)]
+pub enum ServiceLookup {
+    Found(Box<Service>),
+    Missing { reason: String },
+}
+
+/// The ECS calls the engine makes. Each maps to one SDK operation (or a paginated pair).
+pub trait Ecs {
+    async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, ApiError>;
+    /// DescribeTaskDefinition with `include: [TAGS]`.
+    async fn describe_task_definition(&self, arn: &str) -> Result<(TaskDefinition, Vec<Tag>), ApiError>;
+    /// RegisterTaskDefinition from every registrable field of `def`; returns the new revision.
+    async fn register_task_definition(&self, def: &TaskDefinition, tags: &[Tag]) -> Result<TaskDefinition, ApiError>;
+    async fn update_service(&self, cluster: &str, service: &str, task_definition: &str) -> Result<(), ApiError>;
+    /// Recently stopped tasks of the service (ListTasks desiredStatus=STOPPED + DescribeTasks).
+    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError>;
+    /// ARNs of the ACTIVE revisions of `family`, any order.
+    async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError>;
+    async fn deregister(&self, arn: &str) -> Result<(), ApiError>;
+}
+
+/// The ECR call prod needs: the digest of `repository:tag`, or None when there is no such tag.
+pub trait Ecr {
+    async fn image_digest(&self, repository: &str, tag: &str) -> Result<Option<String>, ApiError>;
+}
+
+/// Monotonic time and sleeping, injectable so the watch loop is tested without real waiting.
+pub trait Clock {
+    /// Time since an arbitrary fixed point.
+    fn now(&self) -> Duration;
+    async fn sleep(&self, duration: Duration);
+}
+
+/// Where the engine reports progress.
+pub trait Ui {
+    /// A permanent line (events, steps, diagnostics).
+    fn line(&mut self, text: &str);
+    /// The current rollout status: a live line on a terminal, a timestamped line on change in CI.
+    fn status(&mut self, text: &str);
+}
+
+/// The real clock: tokio's timer.
+pub struct TokioClock {
+    start: std::time::Instant,
+}
+
+impl TokioClock {
+    pub fn new() -> Self {
+        Self { start: std::time::Instant::now() }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+    async fn sleep(&self, duration: Duration) {
+        tokio::time::sleep(duration).await;
+    }
+}

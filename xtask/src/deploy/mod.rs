@@ -1,0 +1,200 @@
+//! `cargo xtask deploy`: an ECS rolling deploy that never reports a failed rollout as success.
+//!
+//! - `decide.rs`: the pure state machine (success/failure/timeout from one DescribeServices answer)
+//! - `engine.rs`: the steps (check, diff, register, update, watch, roll back, prune), generic over
+//! - `api.rs`: the seams (ECS, ECR, clock, output) as traits
+//! - `sdk.rs`: the AWS SDK behind those traits
+//! - `taskdef.rs`: the next revision (only the app image and APP_VERSION change) and its diff
+//! - `image.rs`: which image (`--image` or `target/images/<env>.json`)
+//! - `ui.rs`: live status line on a terminal, timestamped lines in CI
+
+mod api;
+mod decide;
+mod engine;
+mod image;
+pub(crate) mod sdk;
+mod taskdef;
+#[cfg(test)]
+mod tests;
+mod ui;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use xshell::cmd;
+
+use self::api::{Ecr, TokioClock};
+use self::engine::{Plan, code};
+use self::image::ImageRef;
+use crate::ctx::{Ctx, Exit};
+use crate::envs::Env;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  deployed and serving alone (or: the image already serves, --dry-run, --no-wait, --env local)
+  1  the rollout failed; the service is back on the previous revision
+  2  usage or configuration error (credentials, access, endpoint, missing cluster/service); nothing changed
+  3  timed out; rolled back to the previous revision
+  4  the rollback itself failed, or another deploy took over: a person must look now
+
+--env local: the emulator records but runs no tasks, so deploy stops after verifying that the
+service points at the new revision (exit 0) instead of watching a rollout that cannot happen.";
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct DeployArgs {
+    /// Environment: names come from infra/envs/<ENV>.tfvars.
+    #[arg(long)]
+    pub env: String,
+    /// Image URI with an @sha256: digest or a commit tag. Default: what `cargo xtask image --env ENV`
+    /// recorded in target/images/<ENV>.json.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Give up (and roll back) after this long: `15m`, `600s`, `1h`, or plain seconds.
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Time between DescribeServices polls.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Register and update the service, then exit 0 without watching the rollout.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// After success, deregister ACTIVE revisions of the family older than the newest N (never
+    /// the serving one). Keep at least 2 to keep a rollback target registered.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
+    /// prod only: deploy even though `git status --porcelain` is not empty.
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+/// `15m`, `600s`, `1h`, `1h30m`, `90` (seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(format!("invalid duration '{text}': use e.g. 15m, 600s, 1h30m or seconds")),
+        };
+        let n: u64 = number.parse().map_err(|_| format!("invalid duration '{text}': a number must precede '{c}'"))?;
+        total += n * unit;
+        number.clear();
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(format!("invalid duration '{text}': use e.g. 15m, 600s, 1h30m or seconds"));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
+    let env = Env::load(&ctx.root, &args.env)?;
+    if args.poll_interval.is_zero() || args.timeout.is_zero() {
+        return Err(Exit::usage("--timeout and --poll-interval must be greater than zero"));
+    }
+    let mut image = resolve_image(ctx, &env, args)?;
+    if env.is_prod() && !args.allow_dirty {
+        refuse_dirty_tree(ctx)?;
+    }
+    crate::aws::require_credentials(&env)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let config = sdk::load_config(&ctx.root, &env).await?;
+        if env.is_prod() {
+            ensure_immutable(&sdk::SdkEcr::new(&config), &env, &mut image).await?;
+        }
+        let plan = Plan {
+            env: env.name.clone(),
+            family: env.task_family(),
+            cluster: env.cluster(),
+            service: env.service(),
+            image: image.reference(),
+            version: image.version(),
+            dry_run: ctx.dry_run,
+            no_wait: args.no_wait,
+            local: env.is_local(),
+            keep: args.keep.map(|k| k as usize),
+            timeout: args.timeout,
+            poll_interval: args.poll_interval,
+        };
+        println!("Deploying {} to {} (cluster {}, service {})", plan.image, env.name, plan.cluster, plan.service);
+        let mut out = ui::TerminalUi::new();
+        engine::deploy(&sdk::SdkEcs::new(&config), &TokioClock::new(), &mut out, &plan).await
+    })?;
+    Ok(())
+}
+
+/// `--image`, or the image recorded for the environment (which must be HEAD's build).
+fn resolve_image(ctx: &Ctx, env: &Env, args: &DeployArgs) -> Result<ImageRef> {
+    if let Some(uri) = &args.image {
+        return ImageRef::parse(uri).map_err(|e| Exit::usage(format!("--image: {e}")));
+    }
+    let image = image::recorded(&ctx.root, &env.name).map_err(Exit::usage)?;
+    let head = {
+        let sh = &ctx.sh;
+        cmd!(sh, "git rev-parse HEAD").quiet().ignore_stderr().read().ok()
+    };
+    let shown = format!("target/images/{}.json", env.name);
+    image::check_commit_tag(&image, head.as_deref(), &shown).map_err(Exit::usage)?;
+    Ok(image)
+}
+
+/// prod deploys only what is committed: refuse a dirty tree unless --allow-dirty.
+fn refuse_dirty_tree(ctx: &Ctx) -> Result<()> {
+    let sh = &ctx.sh;
+    let status = cmd!(sh, "git status --porcelain")
+        .quiet()
+        .read()
+        .map_err(|e| Exit::usage(format!("prod deploys need a clean git tree, and `git status` failed: {e}")))?;
+    if !status.trim().is_empty() {
+        let files: Vec<&str> = status.lines().take(10).collect();
+        return Err(Exit::usage(format!(
+            "refusing to deploy prod from a dirty git tree (commit or stash first, or pass --allow-dirty):\n  {}",
+            files.join("\n  ")
+        )));
+    }
+    Ok(())
+}
+
+/// prod runs only immutable images: pinned by digest, or a tag that exists in the environment's
+/// ECR repository (then pinned to that tag's digest, so the tag cannot move under the service).
+async fn ensure_immutable(ecr: &impl Ecr, env: &Env, image: &mut ImageRef) -> Result<()> {
+    if image.digest.is_some() {
+        return Ok(());
+    }
+    let Some(tag) = image.tag.clone() else {
+        return Err(Exit::usage(format!(
+            "prod needs an immutable image: {} has neither an @sha256: digest nor a tag",
+            image.name
+        )));
+    };
+    let repository = env.repository();
+    if image.repository != repository {
+        return Err(Exit::usage(format!(
+            "prod image {}:{tag} is not in the environment's ECR repository {repository}: pass it by @sha256: digest",
+            image.name
+        )));
+    }
+    match ecr.image_digest(&repository, &tag).await {
+        Ok(Some(digest)) => {
+            println!("{}:{tag} is {digest} in ECR; deploying it by digest", image.name);
+            image.digest = Some(digest);
+            Ok(())
+        }
+        Ok(None) => Err(Exit::usage(format!(
+            "prod needs an immutable image: tag {tag} does not exist in ECR repository {repository} (build and push it \
+             with `cargo xtask image --env prod`, or pass --image with an @sha256: digest)"
+        ))),
+        Err(err) => Err(Exit::new(code::USAGE, format!("checking the image in ECR: {err}")).into()),
+    }
+}

@@ -1,0 +1,378 @@
+//! The real [`Ecs`] and [`Ecr`]: thin wrappers over the AWS SDK that translate its errors into
+//! [`ApiError`]s. No decisions are made here.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Result;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecs::config::Credentials;
+use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
+use aws_sdk_ecs::types::{DesiredStatus, Tag, Task, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus};
+
+use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, ServiceLookup};
+use crate::aws;
+use crate::envs::Env;
+
+/// SDK configuration for `env`: its region; for `local` the emulator's endpoint and its static
+/// credentials, passed explicitly (never through process environment variables); otherwise the
+/// standard credential chain. Timeouts keep a stuck connection from hanging a deploy.
+pub async fn load_config(root: &Path, env: &Env) -> Result<SdkConfig> {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(30))
+        .operation_timeout(Duration::from_secs(90))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(env.region.clone()))
+        .timeout_config(timeouts);
+    if env.is_local() {
+        let endpoint = aws::emulator_endpoint(root)?;
+        loader = loader.endpoint_url(endpoint).credentials_provider(Credentials::new(
+            aws::EMULATOR_KEY_ID,
+            aws::EMULATOR_SECRET,
+            None,
+            None,
+            "xtask-emulator",
+        ));
+    }
+    Ok(loader.load().await)
+}
+
+/// Reduce an SDK error to what the user must fix. `code` is the service's error code, if any;
+/// `transport` is true for dispatch failures and timeouts; `detail` is the full error chain.
+pub fn classify(code: Option<&str>, transport: bool, detail: &str) -> ApiErrorKind {
+    match code {
+        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" | "UnauthorizedException") => {
+            return ApiErrorKind::AccessDenied;
+        }
+        Some(
+            "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "ExpiredTokenException"
+            | "ExpiredToken"
+            | "InvalidSignatureException"
+            | "IncompleteSignature"
+            | "MissingAuthenticationTokenException",
+        ) => return ApiErrorKind::Credentials,
+        Some("ClusterNotFoundException") => return ApiErrorKind::ClusterNotFound,
+        Some("ServiceNotFoundException" | "ServiceNotActiveException") => return ApiErrorKind::ServiceNotFound,
+        Some("ImageNotFoundException" | "RepositoryNotFoundException") => return ApiErrorKind::NotFound,
+        _ => {}
+    }
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("is not authorized to perform") {
+        return ApiErrorKind::AccessDenied;
+    }
+    if lower.contains("credentials")
+        && ["no providers", "not loaded", "failed to load", "no credentials", "identity"]
+            .iter()
+            .any(|s| lower.contains(s))
+    {
+        return ApiErrorKind::Credentials;
+    }
+    if transport {
+        return ApiErrorKind::Unreachable;
+    }
+    ApiErrorKind::Other
+}
+
+fn api_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let detail = DisplayErrorContext(&err).to_string();
+    let transport = matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+    ApiError::new(classify(err.code(), transport, &detail), operation, detail)
+}
+
+/// RegisterTaskDefinition carrying every registrable field of `def` (the described revision with
+/// our two changes), and its tags. Kept separate so a test can read the request back.
+/// (inferenceAccelerators is deprecated by AWS but still a field of old definitions: copy it.)
+#[allow(deprecated)]
+pub fn register_request(
+    client: &aws_sdk_ecs::Client,
+    def: &TaskDefinition,
+    tags: &[Tag],
+) -> RegisterTaskDefinitionFluentBuilder {
+    client
+        .register_task_definition()
+        .set_family(def.family.clone())
+        .set_task_role_arn(def.task_role_arn.clone())
+        .set_execution_role_arn(def.execution_role_arn.clone())
+        .set_network_mode(def.network_mode.clone())
+        .set_container_definitions(def.container_definitions.clone())
+        .set_volumes(def.volumes.clone())
+        .set_placement_constraints(def.placement_constraints.clone())
+        .set_requires_compatibilities(def.requires_compatibilities.clone())
+        .set_cpu(def.cpu.clone())
+        .set_memory(def.memory.clone())
+        .set_pid_mode(def.pid_mode.clone())
+        .set_ipc_mode(def.ipc_mode.clone())
+        .set_proxy_configuration(def.proxy_configuration.clone())
+        .set_inference_accelerators(def.inference_accelerators.clone())
+        .set_ephemeral_storage(def.ephemeral_storage.clone())
+        .set_runtime_platform(def.runtime_platform.clone())
+        .set_enable_fault_injection(def.enable_fault_injection)
+        .set_tags(if tags.is_empty() { None } else { Some(tags.to_vec()) })
+}
+
+pub struct SdkEcs {
+    client: aws_sdk_ecs::Client,
+}
+
+impl SdkEcs {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: aws_sdk_ecs::Client::new(config) }
+    }
+}
+
+impl Ecs for SdkEcs {
+    async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, ApiError> {
+        let out = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeServices", e))?;
+        if let Some(found) =
+            out.services().iter().find(|s| s.service_name() == Some(service) || out.services().len() == 1)
+        {
+            return Ok(ServiceLookup::Found(Box::new(found.clone())));
+        }
+        let reason = out.failures().first().and_then(|f| f.reason()).unwrap_or("not returned").to_owned();
+        Ok(ServiceLookup::Missing { reason })
+    }
+
+    async fn describe_task_definition(&self, arn: &str) -> Result<(TaskDefinition, Vec<Tag>), ApiError> {
+        let out = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeTaskDefinition", e))?;
+        let tags = out.tags().to_vec();
+        let def = out.task_definition.ok_or_else(|| {
+            ApiError::new(
+                ApiErrorKind::Other,
+                "DescribeTaskDefinition",
+                format!("no task definition returned for {arn}"),
+            )
+        })?;
+        Ok((def, tags))
+    }
+
+    async fn register_task_definition(&self, def: &TaskDefinition, tags: &[Tag]) -> Result<TaskDefinition, ApiError> {
+        let out = register_request(&self.client, def, tags)
+            .send()
+            .await
+            .map_err(|e| api_error("RegisterTaskDefinition", e))?;
+        out.task_definition
+            .ok_or_else(|| ApiError::new(ApiErrorKind::Other, "RegisterTaskDefinition", "no task definition returned"))
+    }
+
+    async fn update_service(&self, cluster: &str, service: &str, task_definition: &str) -> Result<(), ApiError> {
+        self.client
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| api_error("UpdateService", e))?;
+        Ok(())
+    }
+
+    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError> {
+        let listed = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(DesiredStatus::Stopped)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| api_error("ListTasks", e))?;
+        if listed.task_arns().is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(listed.task_arns().to_vec()))
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeTasks", e))?;
+        Ok(described.tasks().to_vec())
+    }
+
+    async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError> {
+        self.client
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(TaskDefinitionStatus::Active)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| api_error("ListTaskDefinitions", e))
+    }
+
+    async fn deregister(&self, arn: &str) -> Result<(), ApiError> {
+        self.client
+            .deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| api_error("DeregisterTaskDefinition", e))?;
+        Ok(())
+    }
+}
+
+pub struct SdkEcr {
+    client: aws_sdk_ecr::Client,
+}
+
+impl SdkEcr {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: aws_sdk_ecr::Client::new(config) }
+    }
+}
+
+impl Ecr for SdkEcr {
+    async fn image_digest(&self, repository: &str, tag: &str) -> Result<Option<String>, ApiError> {
+        let result = self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.image_details().first().and_then(|d| d.image_digest()).map(str::to_owned)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_image_not_found_exception()) => Ok(None),
+            Err(e) => Err(api_error("DescribeImages", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::taskdef::tests::sample;
+    use aws_sdk_ecs::types::{IpcMode, PidMode, ProxyConfiguration, TaskDefinitionPlacementConstraint};
+
+    fn offline_client(endpoint: &str, credentials: bool) -> aws_sdk_ecs::Client {
+        let mut config = aws_sdk_ecs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled());
+        if credentials {
+            config = config.credentials_provider(Credentials::new("test", "test", None, None, "test"));
+        }
+        aws_sdk_ecs::Client::from_conf(config.build())
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_register_request_carries_every_field() {
+        let mut def = sample("repo:aaa", Some("aaa"));
+        def.placement_constraints = Some(vec![TaskDefinitionPlacementConstraint::builder().expression("x").build()]);
+        def.pid_mode = Some(PidMode::Task);
+        def.ipc_mode = Some(IpcMode::Task);
+        def.proxy_configuration = Some(ProxyConfiguration::builder().container_name("envoy").build().unwrap());
+        def.inference_accelerators = Some(vec![
+            aws_sdk_ecs::types::InferenceAccelerator::builder().device_name("d").device_type("t").build().unwrap(),
+        ]);
+        let tags = vec![Tag::builder().key("Project").value("rdeploy").build()];
+        let client = offline_client("http://127.0.0.1:9", true);
+        let req = register_request(&client, &def, &tags);
+        let input = req.as_input();
+        assert_eq!(input.get_family(), &def.family);
+        assert_eq!(input.get_task_role_arn(), &def.task_role_arn);
+        assert_eq!(input.get_execution_role_arn(), &def.execution_role_arn);
+        assert_eq!(input.get_network_mode(), &def.network_mode);
+        assert_eq!(input.get_container_definitions(), &def.container_definitions);
+        assert_eq!(input.get_volumes(), &def.volumes);
+        assert_eq!(input.get_placement_constraints(), &def.placement_constraints);
+        assert_eq!(input.get_requires_compatibilities(), &def.requires_compatibilities);
+        assert_eq!(input.get_cpu(), &def.cpu);
+        assert_eq!(input.get_memory(), &def.memory);
+        assert_eq!(input.get_pid_mode(), &def.pid_mode);
+        assert_eq!(input.get_ipc_mode(), &def.ipc_mode);
+        assert_eq!(input.get_proxy_configuration(), &def.proxy_configuration);
+        assert_eq!(input.get_inference_accelerators(), &def.inference_accelerators);
+        assert_eq!(input.get_ephemeral_storage(), &def.ephemeral_storage);
+        assert_eq!(input.get_runtime_platform(), &def.runtime_platform);
+        assert_eq!(input.get_enable_fault_injection(), &def.enable_fault_injection);
+        assert_eq!(input.get_tags(), &Some(tags));
+        // Every field the sample sets is non-empty, so a forgotten setter would show as None.
+        for (name, set) in [
+            ("family", input.get_family().is_some()),
+            ("containerDefinitions", input.get_container_definitions().is_some()),
+            ("ephemeralStorage", input.get_ephemeral_storage().is_some()),
+            ("proxyConfiguration", input.get_proxy_configuration().is_some()),
+        ] {
+            assert!(set, "{name} not carried over");
+        }
+    }
+
+    #[test]
+    fn errors_are_classified_by_code_then_cause() {
+        use ApiErrorKind::*;
+        assert_eq!(classify(Some("AccessDeniedException"), false, ""), AccessDenied);
+        assert_eq!(
+            classify(Some("ClientException"), false, "User: x is not authorized to perform: ecs:X"),
+            AccessDenied
+        );
+        assert_eq!(classify(Some("ClusterNotFoundException"), false, ""), ClusterNotFound);
+        assert_eq!(classify(Some("ExpiredTokenException"), false, ""), Credentials);
+        assert_eq!(classify(None, true, "dispatch failure: io error: Connection refused"), Unreachable);
+        assert_eq!(
+            classify(None, true, "failed to load credentials: no providers in chain provided credentials"),
+            Credentials
+        );
+        assert_eq!(classify(Some("ServerException"), false, "boom"), Other);
+    }
+
+    #[tokio::test]
+    async fn missing_credentials_are_named_without_any_request() {
+        // Port 9 on loopback: nothing is sent anyway, credentials fail first.
+        let err = offline_client("http://127.0.0.1:9", false)
+            .describe_services()
+            .cluster("c")
+            .services("s")
+            .send()
+            .await
+            .unwrap_err();
+        let err = api_error("DescribeServices", err);
+        assert_eq!(err.kind, ApiErrorKind::Credentials, "{err}");
+        assert!(err.to_string().contains("no usable AWS credentials"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_endpoint_is_named() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let err = offline_client(&format!("http://127.0.0.1:{port}"), true)
+            .describe_services()
+            .cluster("c")
+            .services("s")
+            .send()
+            .await
+            .unwrap_err();
+        let err = api_error("DescribeServices", err);
+        assert_eq!(err.kind, ApiErrorKind::Unreachable, "{err}");
+        assert!(err.to_string().contains("cannot reach the AWS endpoint"), "{err}");
+    }
+}
