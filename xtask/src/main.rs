@@ -4,6 +4,7 @@
 
 mod apply;
 mod aws;
+mod bench;
 mod ci;
 mod coverage;
 mod ctx;
@@ -54,6 +55,8 @@ enum Cmd {
     Coverage(coverage::CoverageArgs),
     /// What CI runs: lint, then test, then coverage, with a timing table.
     Ci(ci::CiArgs),
+    /// Benchmark the release app against bare axum with oha: req/s, p50/p99, RSS, startup.
+    Bench(bench::BenchArgs),
     /// Check every external tool: version found, where, pin, and the command to fix it.
     Doctor,
     /// Build the static binary and the FROM-scratch container image; scan it; --push to ECR.
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Cmd::Test(args) => test::run(&ctx, args),
         Cmd::Coverage(args) => coverage::run(&ctx, args),
         Cmd::Ci(args) => ci::run(&ctx, args),
+        Cmd::Bench(args) => bench::run(&ctx, args),
         Cmd::Doctor => doctor::run(&ctx),
         Cmd::Image(args) => image::run(&ctx, args),
         Cmd::Plan(args) => plan::run(&ctx, args),

