@@ -1,4 +1,4 @@
-//! `cargo xtask local up|down|status`: the AWS emulator (moto, pinned, in the tools venv) on
+//! `cargo xtask local up|down|status`: the AWS emulator (moto, pinned, in its own tools venv) on
 //! 127.0.0.1, plus the Terraform state bucket inside it, so `--env local` works with no account.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

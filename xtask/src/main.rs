@@ -6,6 +6,7 @@ mod apply;
 mod aws;
 mod bench;
 mod ci;
+mod contract;
 mod coverage;
 mod ctx;
 mod deploy;
@@ -57,6 +58,8 @@ enum Cmd {
     Ci(ci::CiArgs),
     /// Benchmark the release app against bare axum with oha: req/s, p50/p99, RSS, startup.
     Bench(bench::BenchArgs),
+    /// Contract tests: schemathesis, driven by the app's /openapi.json, against the app on 127.0.0.1.
+    Contract(contract::ContractArgs),
     /// Check every external tool: version found, where, pin, and the command to fix it.
     Doctor,
     /// Build the static binary and the FROM-scratch container image; scan it; --push to ECR.
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Cmd::Coverage(args) => coverage::run(&ctx, args),
         Cmd::Ci(args) => ci::run(&ctx, args),
         Cmd::Bench(args) => bench::run(&ctx, args),
+        Cmd::Contract(args) => contract::run(&ctx, args),
         Cmd::Doctor => doctor::run(&ctx),
         Cmd::Image(args) => image::run(&ctx, args),
         Cmd::Plan(args) => plan::run(&ctx, args),

@@ -1,6 +1,8 @@
 //! The one pinned list of external tools: where each comes from, how to detect it, and how to
 //! install it on first use. Installs go under the project's tools directory (`target/tools`, or
-//! `XTASK_TOOLS_DIR`), never globally: `cargo install --root` and a project-local Python venv.
+//! `XTASK_TOOLS_DIR`), never globally: `cargo install --root`, and one Python venv per pip tool
+//! (their dependencies conflict: checkov and schemathesis pin different `packaging`) with the
+//! tool's command linked into `<tools>/bin`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,7 +17,7 @@ use crate::ctx::Ctx;
 pub enum Source {
     /// `cargo install --locked --root <tools>/cargo <crate>@<version>`.
     Cargo { krate: &'static str },
-    /// `pip install <package>==<version>` into the venv `<tools>/venv`.
+    /// `pip install <package>==<version>` into its own venv `<tools>/venvs/<name>`.
     Pip { package: &'static str, version: &'static str },
     /// Provided by the system; xtask detects it and says how to install it.
     System { install: &'static str },
@@ -90,6 +92,15 @@ pub const OHA: Tool = Tool {
     version_via: None,
     source: Source::Cargo { krate: "oha" },
     purpose: "HTTP load generator (bench)",
+};
+pub const SCHEMATHESIS: Tool = Tool {
+    name: "schemathesis",
+    bin: "st",
+    version: "4.32.5",
+    version_args: &["--version"],
+    version_via: None,
+    source: Source::Pip { package: "schemathesis", version: "4.32.5" },
+    purpose: "OpenAPI contract tests (contract)",
 };
 pub const NEXTEST: Tool = Tool {
     name: "cargo-nextest",
@@ -192,12 +203,16 @@ pub const ALL: &[&Tool] = &[
     &CARGO_LLVM_COV,
     &CARGO_DENY,
     &CARGO_AUDIT,
+    &CARGO_AUDITABLE,
+    &OHA,
     &SHELLCHECK,
     &HADOLINT,
     &ACTIONLINT,
     &ZIZMOR,
     &CHECKOV,
     &MOTO,
+    &SCHEMATHESIS,
+    &TRIVY,
     &TERRAFORM,
     &PYTHON,
     &PODMAN,
@@ -211,7 +226,7 @@ pub fn tools_dir(root: &Path) -> PathBuf {
 /// Directories prepended to PATH so pinned installs win.
 pub fn bin_dirs(root: &Path) -> Vec<PathBuf> {
     let dir = tools_dir(root);
-    vec![dir.join("cargo/bin"), dir.join("venv/bin")]
+    vec![dir.join("cargo/bin"), dir.join("bin")]
 }
 
 /// What we found for a tool.
@@ -249,7 +264,7 @@ pub fn probe(tool: &Tool, path: &std::ffi::OsStr) -> Probe {
         };
     }
     let runner = match tool.version_via {
-        Some(sibling) => exe.with_file_name(sibling),
+        Some(sibling) => std::fs::canonicalize(&exe).unwrap_or_else(|_| exe.clone()).with_file_name(sibling),
         None => exe.clone(),
     };
     let output = Command::new(&runner).args(tool.version_args).env("PATH", path).output();
@@ -308,7 +323,15 @@ pub fn install_hint(tool: &Tool, root: &Path) -> String {
         Source::Cargo { krate } => {
             format!("cargo install --locked --root {} {krate}@{}", dir.join("cargo").display(), tool.version)
         }
-        Source::Pip { package, version } => format!("{}/venv/bin/pip install '{package}=={version}'", dir.display()),
+        Source::Pip { package, version } => {
+            let venv = dir.join("venvs").join(tool.name);
+            format!(
+                "python3 -m venv {v} && {v}/bin/pip install '{package}=={version}' && ln -sf {v}/bin/{bin} {}/bin/",
+                dir.display(),
+                v = venv.display(),
+                bin = tool.bin
+            )
+        }
         Source::System { install } => install.to_owned(),
     }
 }
@@ -360,16 +383,21 @@ fn install(ctx: &Ctx, tool: &Tool) -> Result<()> {
             cmd!(sh, "cargo install --locked --quiet --root {root} {spec}").run()?;
         }
         Source::Pip { package, version } => {
-            let venv = dir.join("venv");
+            let venv = dir.join("venvs").join(name);
             if !venv.join("bin/pip").exists() {
-                eprintln!("xtask: creating the tools venv {}", venv.display());
                 ensure(ctx, &PYTHON)?;
-                cmd!(sh, "python3 -m venv {venv}").run()?;
+                cmd!(sh, "python3 -m venv {venv}").quiet().run()?;
             }
             eprintln!("xtask: installing {name} ({package}=={version}) into {} (first use only)", venv.display());
             let pip = venv.join("bin/pip");
             let spec = format!("{package}=={version}");
             cmd!(sh, "{pip} install --quiet --disable-pip-version-check {spec}").run()?;
+            let bin = dir.join("bin");
+            std::fs::create_dir_all(&bin)?;
+            let link = bin.join(tool.bin);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(venv.join("bin").join(tool.bin), &link)
+                .with_context(|| format!("linking {} into {}", tool.bin, bin.display()))?;
         }
         Source::System { .. } => unreachable!("system tools are never installed by xtask"),
     }

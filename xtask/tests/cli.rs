@@ -148,3 +148,13 @@ fn known_advisory_fails_audit() {
     assert!(all.contains("RUSTSEC-2019-0009"), "{all}");
     assert!(stderr(&out).contains("cargo-audit failed; reproduce with: cargo audit"), "{all}");
 }
+
+#[test]
+fn contract_tests_pass_against_the_running_app() {
+    // The real repository: the app's own OpenAPI document drives schemathesis.
+    let out = Command::new(XTASK).args(["contract", "--max-examples", "10"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
+    assert!(stdout.contains("No issues found"), "{stdout}");
+    assert!(stdout.contains("passed"), "{stdout}");
+}

@@ -183,7 +183,7 @@ fn local_environment_end_to_end() {
 /// A python with boto3: the tools venv's (moto brings it) or the system's.
 fn tools_python() -> PathBuf {
     let dir = std::env::var_os("XTASK_TOOLS_DIR").map_or_else(|| repo().join("target/tools"), PathBuf::from);
-    [dir.join("venv/bin/python"), PathBuf::from("python3")]
+    [dir.join("venvs/moto/bin/python"), PathBuf::from("python3")]
         .into_iter()
         .find(|p| Command::new(p).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success()))
         .expect("a python with boto3 (installed with moto by `cargo xtask local up`)")
