@@ -201,6 +201,8 @@ pub fn plan_layer(ctx: &Ctx, env: &Env, layer: &'static str, fingerprint: &str) 
     }
     let json = tf.show_json(&out).cmd.read().context("terraform show -json")?;
     let summary = Summary::from_show_json(&json)?;
+    // The machine-readable plan next to the binary one: for review tools and CI artifacts.
+    std::fs::write(plans_dir(&ctx.root, &env.name).join(format!("{layer}.plan.json")), &json)?;
     let status = if summary.has_changes() { Status::Changes } else { Status::NoChanges };
     save(&ctx.root, env, layer, status, fingerprint)?;
     Ok(summary)
@@ -224,6 +226,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
         for layer in &layers {
             let _ = std::fs::remove_file(saved_file(&ctx.root, &env.name, layer));
             let _ = std::fs::remove_file(plan_file(&ctx.root, &env.name, layer));
+            let _ = std::fs::remove_file(dir.join(format!("{layer}.plan.json")));
         }
     }
     let fp = fingerprint(&ctx.root, &env)?;

@@ -32,8 +32,16 @@ struct Moto {
 impl Moto {
     fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        // moto_server as xtask resolves it (its tools dir first on PATH), else the python module.
+        let (program, module): (&str, &[&str]) =
+            if Command::new("moto_server").arg("--help").output().is_ok_and(|o| o.status.success()) {
+                ("moto_server", &[])
+            } else {
+                ("python3", &["-m", "moto.server"])
+            };
+        let child = Command::new(program)
+            .args(module)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -69,19 +69,11 @@ impl Drop for Scratch {
 /// (layer, address, attribute) of every in-place change a saved plan holds; any other kind of
 /// change is returned as attribute "<actions>".
 fn changes(root: &Path, layer: &str) -> BTreeSet<(String, String, String)> {
-    let plan = root.join(format!("target/plans/local/{layer}.tfplan"));
+    // Written by `cargo xtask plan` beside the binary plan.
+    let path = root.join(format!("target/plans/local/{layer}.plan.json"));
     let mut out = BTreeSet::new();
-    if !plan.exists() {
-        return out;
-    }
-    let mut cmd = Command::new("terraform");
-    cmd.arg(format!("-chdir={}", root.join("infra/layers").join(layer).display())).args(["show", "-json"]).arg(&plan);
-    if let Some(rc) =
-        root.join("target/terraform/cli.tfrc").to_str().filter(|_| root.join("target/terraform/cli.tfrc").exists())
-    {
-        cmd.env("TF_CLI_CONFIG_FILE", rc);
-    }
-    let json: serde_json::Value = serde_json::from_slice(&cmd.output().unwrap().stdout).expect("show -json");
+    let Ok(text) = std::fs::read_to_string(&path) else { return out };
+    let json: serde_json::Value = serde_json::from_str(&text).expect("plan JSON");
     for rc in json["resource_changes"].as_array().into_iter().flatten() {
         let actions = rc["change"]["actions"].to_string();
         let address = rc["address"].as_str().unwrap().to_owned();
