@@ -1,15 +1,14 @@
 //! The real binary: configuration errors, SIGTERM drain and the healthcheck subcommand.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_app");
-
 /// The binary with a clean environment apart from `vars`.
 fn app(vars: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear().env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    let mut cmd = common::app_command();
     for (k, v) in vars {
         cmd.env(k, v);
     }

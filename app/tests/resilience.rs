@@ -14,12 +14,9 @@ use std::time::{Duration, Instant};
 use common::{config, start};
 use proptest::prelude::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_app");
-
 #[test]
 fn drain_under_load_loses_no_request_and_exits_0() {
-    let mut child = Command::new(BIN)
-        .env_clear()
+    let mut child = common::app_command()
         .envs([
             ("BIND", "127.0.0.1"),
             ("PORT", "0"),

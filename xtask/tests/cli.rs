@@ -158,3 +158,37 @@ fn contract_tests_pass_against_the_running_app() {
     assert!(stdout.contains("No issues found"), "{stdout}");
     assert!(stdout.contains("passed"), "{stdout}");
 }
+
+#[test]
+fn doctor_lists_every_tool_with_a_status_and_a_fix() {
+    let out = Command::new(XTASK).arg("doctor").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for tool in [
+        "cargo-nextest",
+        "cargo-llvm-cov",
+        "cargo-deny",
+        "cargo-audit",
+        "shellcheck",
+        "checkov",
+        "moto",
+        "terraform",
+        "podman",
+        "llvm-cov",
+    ] {
+        assert!(stdout.lines().any(|l| l.starts_with(tool)), "{tool} missing from doctor:\n{stdout}");
+    }
+    assert!(stdout.contains("tools directory:") && stdout.contains("terraform providers:"), "{stdout}");
+}
+
+#[test]
+fn ci_dry_run_prints_lint_then_test_then_coverage() {
+    let out = Command::new(XTASK).args(["ci", "--dry-run"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let at = |needle: &str| stdout.find(needle).unwrap_or_else(|| panic!("{needle} missing:\n{stdout}"));
+    assert!(at("cargo fmt --all --check") < at("cargo clippy"));
+    assert!(at("cargo clippy") < at("--workspace --locked --no-fail-fast"));
+    assert!(at("--workspace --locked --no-fail-fast") < at("cargo llvm-cov"));
+    assert!(stdout.contains("cargo llvm-cov report --lcov --output-path target/coverage/lcov.info"));
+}

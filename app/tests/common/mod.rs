@@ -85,3 +85,30 @@ pub const SECURITY_HEADERS: [(&str, &str); 8] = [
     ("cross-origin-opener-policy", "same-origin"),
     ("cross-origin-resource-policy", "same-origin"),
 ];
+
+/// Every variable the app reads: removed from a child's environment so the host's settings
+/// never leak into a test (the rest stays, e.g. LLVM_PROFILE_FILE for coverage).
+pub const APP_VARS: [&str; 13] = [
+    "PORT",
+    "BIND",
+    "APP_VERSION",
+    "ALLOWED_ORIGINS",
+    "RATE_LIMIT_RPS",
+    "RATE_LIMIT_BURST",
+    "TRUSTED_PROXY_HOPS",
+    "REQUEST_TIMEOUT_SECS",
+    "MAX_BODY_BYTES",
+    "SHUTDOWN_DRAIN_SECS",
+    "LOG_FORMAT",
+    "RUST_LOG",
+    "GIT_COMMIT",
+];
+
+/// The app binary with none of the app's variables set.
+pub fn app_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_app"));
+    for var in APP_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
