@@ -79,7 +79,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// One GET over a fresh connection; the status code if the server answered.
-fn status(port: u16, path: &str) -> Option<u16> {
+pub fn status(port: u16, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;

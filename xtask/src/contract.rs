@@ -2,8 +2,6 @@
 //! running on 127.0.0.1: every documented operation, generated inputs, all checks (status codes
 //! and bodies match the schema, undocumented methods answer 405, no 5xx).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,13 +17,6 @@ pub struct ContractArgs {
     /// Generated examples per operation.
     #[arg(long, default_value_t = 100)]
     pub max_examples: u32,
-}
-
-fn answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut head = [0u8; 12];
-    write!(s, "GET /health HTTP/1.0\r\n\r\n").is_ok() && s.read_exact(&mut head).is_ok() && &head[9..12] == b"200"
 }
 
 pub fn run(ctx: &Ctx, args: &ContractArgs) -> Result<()> {
@@ -51,7 +42,7 @@ pub fn run(ctx: &Ctx, args: &ContractArgs) -> Result<()> {
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     let started = Instant::now();
-    while !answers(port) {
+    while crate::bench::status(port, "/health") != Some(200) {
         if started.elapsed() > Duration::from_secs(10) {
             let _ = child.kill();
             bail!("the app did not answer on 127.0.0.1:{port} within 10 s");
