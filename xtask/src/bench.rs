@@ -74,7 +74,8 @@ pub fn parse_oha(server: &'static str, path: &'static str, json: &str) -> Result
     })
 }
 
-fn free_port() -> Result<u16> {
+/// A port on 127.0.0.1 that is free right now.
+pub fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

@@ -22,7 +22,7 @@ pub struct ContractArgs {
 pub fn run(ctx: &Ctx, args: &ContractArgs) -> Result<()> {
     let sh = &ctx.sh;
     ctx.run(&Step::new("build", None, cmd!(sh, "cargo build --locked -p app")))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = crate::bench::free_port()?;
     let url = format!("http://127.0.0.1:{port}/openapi.json");
     let examples = args.max_examples.to_string();
     let st = cmd!(sh, "st run {url} --checks all --max-examples {examples} --no-color");

@@ -59,13 +59,9 @@ pub fn find_llvm(path: &std::ffi::OsStr) -> Result<Llvm> {
     if let (Some(cov), Some(profdata)) = (std::env::var_os("LLVM_COV"), std::env::var_os("LLVM_PROFDATA")) {
         return Ok(Llvm { cov: cov.into(), profdata: profdata.into(), origin: "LLVM_COV/LLVM_PROFDATA".into() });
     }
-    let vv = std::process::Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
-    let vv = String::from_utf8_lossy(&vv.stdout).into_owned();
-    let field = |name: &str| vv.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned());
-    let host = field("host:").context("rustc -vV printed no host")?;
-    let major = field("LLVM version:")
-        .and_then(|v| v.split('.').next().map(str::to_owned))
-        .context("rustc -vV printed no LLVM version")?;
+    let host = crate::tools::rustc_field("host")?;
+    let llvm = crate::tools::rustc_field("LLVM version")?;
+    let major = llvm.split('.').next().unwrap_or_default().to_owned();
 
     let sysroot = std::process::Command::new("rustc")
         .args(["--print", "sysroot"])

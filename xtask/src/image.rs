@@ -66,15 +66,6 @@ pub fn tag_for(sha: &str, dirty: bool, allow_dirty: bool) -> Result<String> {
     }
 }
 
-fn host_triple() -> Result<String> {
-    let out = std::process::Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .map(str::to_owned)
-        .context("rustc -vV printed no host")
-}
-
 /// The steps that produce the static binary and the image, as data (`--dry-run` prints them).
 pub fn build_steps<'a>(ctx: &'a Ctx, engine: Engine, triple: &str, repo: &str, tag: &str, sha: &str) -> Vec<Step<'a>> {
     let sh = &ctx.sh;
@@ -145,7 +136,7 @@ pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
         None => detect_engine(ctx)?,
     };
     let repo = env.repository();
-    let triple = host_triple()?;
+    let triple = tools::rustc_field("host")?;
     let binary = ctx.root.join("target").join(&triple).join("release/app");
     let context = ctx.root.join("target/image/context");
     let steps = build_steps(ctx, engine, &triple, &repo, &tag, &sha);

@@ -229,6 +229,17 @@ pub fn bin_dirs(root: &Path) -> Vec<PathBuf> {
     vec![dir.join("cargo/bin"), dir.join("bin")]
 }
 
+/// One field of `rustc -vV` (e.g. `host`, `LLVM version`).
+pub fn rustc_field(name: &str) -> Result<String> {
+    let out = Command::new("rustc").arg("-vV").output().context("running rustc -vV")?;
+    let prefix = format!("{name}:");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .map(|v| v.trim().to_owned())
+        .with_context(|| format!("rustc -vV printed no {name}"))
+}
+
 /// What we found for a tool.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Probe {
