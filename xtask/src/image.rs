@@ -79,9 +79,11 @@ pub fn build_steps<'a>(ctx: &'a Ctx, engine: Engine, triple: &str, repo: &str, t
         .env("GIT_COMMIT", sha);
     // podman defaults to the OCI format, which has no HEALTHCHECK: ask for the docker format.
     let format: &[&str] = if engine == Engine::Podman { &["--format", "docker"] } else { &[] };
+    // --no-cache: buildah reused an ENV/LABEL layer built with another VERSION/REVISION
+    // build-arg, so the image reported the wrong version. The build is one COPY: nothing to save.
     let image = cmd!(
         sh,
-        "{bin} build {format...} --file app/Dockerfile --build-arg VERSION={tag} --build-arg REVISION={sha} --build-arg CREATED={created} --tag {t1} --tag {t2} {context}"
+        "{bin} build --no-cache {format...} --file app/Dockerfile --build-arg VERSION={tag} --build-arg REVISION={sha} --build-arg CREATED={created} --tag {t1} --tag {t2} {context}"
     );
     vec![Step::new("static binary", Some(&CARGO_AUDITABLE), build), Step::new("image build", None, image)]
 }
@@ -303,7 +305,7 @@ mod tests {
             "cargo auditable build --release --locked -p app --target x86_64-unknown-linux-gnu"
         );
         let build = steps[1].to_string();
-        assert!(build.starts_with("podman build --format docker --file app/Dockerfile --build-arg VERSION=abc --build-arg REVISION=abc --build-arg CREATED=20"), "{build}");
+        assert!(build.starts_with("podman build --no-cache --format docker --file app/Dockerfile --build-arg VERSION=abc --build-arg REVISION=abc --build-arg CREATED=20"), "{build}");
         assert!(
             build.ends_with(&format!(
                 "--tag rdeploy-dev-app:abc --tag rdeploy-dev-app:{} target/image/context",
