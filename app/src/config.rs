@@ -42,6 +42,17 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Which responses get an access-log line (method, path, request id, status, latency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccessLog {
+    /// Every response.
+    All,
+    /// Responses with a 4xx or 5xx status, and any response slower than 1 s (the default).
+    Errors,
+    /// None.
+    Off,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// TCP port to listen on.
@@ -79,6 +90,10 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json, global = true)]
     pub log_format: LogFormat,
+    /// Which responses are logged. Every success is a line per request; at high traffic the load
+    /// balancer's own access logs are the cheaper record of those (docs/PERFORMANCE.md).
+    #[arg(long, env = "ACCESS_LOG", value_name = "ACCESS_LOG", value_enum, default_value_t = AccessLog::Errors, global = true)]
+    pub access_log: AccessLog,
     /// Log filter, tracing-subscriber EnvFilter syntax (e.g. `info,tower_http=debug`).
     #[arg(long, env = "RUST_LOG", value_name = "RUST_LOG", default_value = "info", value_parser = log_filter, global = true)]
     pub rust_log: String,
@@ -145,6 +160,7 @@ mod tests {
         assert_eq!(c.trusted_proxy_hops, 0);
         assert!(c.allowed_origins.is_empty());
         assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.access_log, AccessLog::Errors);
         assert!(c.app_version.starts_with(env!("CARGO_PKG_VERSION")));
     }
 

@@ -4,10 +4,8 @@
 //! limiter's 429, the panic catcher's 500, our own handlers). Rather than teach each of them the
 //! shape, [`json_errors`] rewrites any 4xx/5xx on the way out, in one place, with the request id.
 
-use axum::body::Body;
-use axum::extract::Request;
+use axum::body::{Body, HttpBody};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -66,16 +64,21 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: gives every 4xx/5xx response the JSON error shape and the request id.
-pub async fn json_errors(req: Request, next: Next) -> Response {
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let res = next.run(req).await;
+/// Gives every 4xx/5xx response the JSON error shape, with the request id the response carries
+/// (`x-request-id`, set by the request-id layers inside this one). A plain function of the
+/// response, so the middleware is a `tower` `map_response`: no boxed future per request.
+pub fn json_errors<B>(res: Response<B>) -> Response
+where
+    B: HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
-        return res;
+        return res.map(Body::new);
     }
     let (mut parts, _) = res.into_parts();
     let err = parts.extensions.remove::<ApiError>().unwrap_or_else(|| ApiError::for_status(status));
+    let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = ErrorBody { error: ErrorDetail { code: err.code, message: err.message, request_id } };
     let bytes = serde_json::to_vec(&body).expect("error body serialises");
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -5,6 +5,7 @@ pub mod client_ip;
 pub mod config;
 pub mod error;
 pub mod healthcheck;
+pub mod logging;
 pub mod routes;
 
 use std::future::Future;
@@ -14,23 +15,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
-use axum::middleware::{from_fn, map_response};
 use axum::response::Response;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_governor::GovernorLayer;
 use tower_governor::governor::GovernorConfigBuilder;
-use tower_http::LatencyUnit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
-pub use config::{Cli, Command, Config, LogFormat};
+pub use config::{AccessLog, Cli, Command, Config, LogFormat};
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -47,22 +45,26 @@ impl AppState {
     }
 }
 
-/// Headers on every response, errors included. Nothing here names the server software.
-const SECURITY_HEADERS: [(&str, &str); 8] = [
-    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
-    ("strict-transport-security", "max-age=63072000; includeSubDomains"),
-    ("x-content-type-options", "nosniff"),
-    ("x-frame-options", "DENY"),
-    ("referrer-policy", "no-referrer"),
-    ("permissions-policy", "accelerometer=(), camera=(), geolocation=(), microphone=(), payment=(), usb=()"),
-    ("cross-origin-opener-policy", "same-origin"),
-    ("cross-origin-resource-policy", "same-origin"),
+/// Headers on every response, errors included. Nothing here names the server software. Built at
+/// compile time: each response only clones them (no allocation, no re-validation).
+static SECURITY_HEADERS: [(HeaderName, HeaderValue); 8] = [
+    (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")),
+    (header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains")),
+    (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+    (
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("accelerometer=(), camera=(), geolocation=(), microphone=(), payment=(), usb=()"),
+    ),
+    (HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")),
+    (HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-origin")),
 ];
 
-async fn security_headers<B>(mut res: Response<B>) -> Response<B> {
+fn security_headers<B>(mut res: Response<B>) -> Response<B> {
     let headers = res.headers_mut();
-    for (name, value) in SECURITY_HEADERS {
-        headers.insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+    for (name, value) in &SECURITY_HEADERS {
+        headers.insert(name.clone(), value.clone());
     }
     res
 }
@@ -85,7 +87,6 @@ pub fn routes(config: &Config, state: AppState) -> Router {
         .key_extractor(client_ip::ClientIpKey { trusted_hops: usize::from(config.trusted_proxy_hops) })
         .period(Duration::from_secs(1) / config.rate_limit_rps.get())
         .burst_size(config.rate_limit_burst.get())
-        .use_headers()
         .finish()
         .expect("rate and burst are non-zero");
     let limiter = Arc::new(limiter);
@@ -113,40 +114,91 @@ pub fn routes(config: &Config, state: AppState) -> Router {
 }
 
 /// Wrap any router in the production middleware stack.
+///
+/// The stack wraps the router as one service, rather than being added with `Router::layer`,
+/// which would wrap every route in it and clone and box each layer per request. So the layers
+/// run before routing, and the access log names the request's path rather than its route.
 pub fn with_middleware(router: Router, config: &Config) -> Router {
-    // Innermost: shape errors, catch panics, bound bodies and time.
-    let inner = ServiceBuilder::new()
-        .layer(from_fn(error::json_errors))
-        .layer(CatchPanicLayer::custom(error::panic_response))
-        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, config.request_timeout()));
-    let mut router = router.layer(inner);
-    // CORS sits outside the error shaping so error responses carry CORS headers too. With no
-    // allowed origins there is no CORS layer at all (a preflight is then just an OPTIONS: 405).
-    if let Some(cors) = cors(&config.allowed_origins) {
-        router = router.layer(cors);
-    }
-    // Outermost: request id (set, logged, echoed) and security headers on every response.
     let request_id = HeaderName::from_static("x-request-id");
-    let outer = ServiceBuilder::new()
-        .layer(map_response(security_headers))
-        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+    let stack = ServiceBuilder::new()
+        // Outermost, so that every response has passed every layer below: the JSON error body
+        // (with the request id the response carries by then) and the security headers.
+        .map_response(|res: Response<_>| security_headers(error::json_errors(res)))
+        // The request id: set (or kept from the caller), recorded in the log span, echoed.
+        .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span as fn(&Request<axum::body::Body>) -> tracing::Span)
                 .on_request(())
-                .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(LatencyUnit::Micros))
+                .on_response(AccessLogger(config.access_log))
                 .on_failure(()),
         )
-        .layer(PropagateRequestIdLayer::new(request_id));
-    router.layer(outer)
+        .layer(PropagateRequestIdLayer::new(request_id))
+        // With no allowed origins there is no CORS layer at all (a preflight is then just an
+        // OPTIONS: 405).
+        .option_layer(cors(&config.allowed_origins))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        // tower's timeout polls the request first and arms its timer only if the request is
+        // still pending, so the common answered-at-once request never touches the runtime's
+        // timer wheel (tower-http's timeout registers a timer for every request: a lock, and
+        // often a thread wake-up, each time).
+        .layer(HandleErrorLayer::new(timeout_as_504))
+        .layer(tower::timeout::TimeoutLayer::new(config.request_timeout()))
+        .service(router);
+    Router::new().fallback_service(stack)
 }
 
-/// The span every log line of a request is recorded in: method, matched route, request id.
+/// The timeout's error becomes a bare 504 (shaped into the JSON error body by `json_errors`).
+async fn timeout_as_504(err: tower::BoxError) -> StatusCode {
+    if err.is::<tower::timeout::error::Elapsed>() {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+/// Request ids are random (v4) UUIDs, like tower-http's `MakeRequestUuid` makes, but drawn from
+/// the thread-local CSPRNG rather than a `getrandom` system call per request.
+#[derive(Debug, Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+        let mut text = uuid::Uuid::encode_buffer();
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text)).ok().map(RequestId::new)
+    }
+}
+
+/// The span every log line of a request is recorded in: method, path, request id.
 fn request_span<B>(req: &Request<B>) -> tracing::Span {
-    let path = req.extensions().get::<axum::extract::MatchedPath>().map_or("<unmatched>", |p| p.as_str());
+    let path = req.uri().path();
     let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
     tracing::info_span!("request", method = %req.method(), path = %path, request_id = %request_id)
+}
+
+/// A response at least this slow is logged even when only errors are (`ACCESS_LOG=errors`).
+pub const SLOW_RESPONSE: Duration = Duration::from_secs(1);
+
+/// The access log: one line per logged response, in the request's span (method, path, request
+/// id), with status and latency as numbers.
+#[derive(Debug, Clone, Copy)]
+struct AccessLogger(AccessLog);
+
+impl<B> tower_http::trace::OnResponse<B> for AccessLogger {
+    fn on_response(self, res: &Response<B>, latency: Duration, _span: &tracing::Span) {
+        let status = res.status();
+        let logged = match self.0 {
+            AccessLog::All => true,
+            AccessLog::Errors => status.is_client_error() || status.is_server_error() || latency >= SLOW_RESPONSE,
+            AccessLog::Off => false,
+        };
+        if logged {
+            let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+            tracing::info!(status = status.as_u16(), latency_us, "response");
+        }
+    }
 }
 
 /// The complete application for `config`.
@@ -197,16 +249,7 @@ pub async fn serve(
     }
 }
 
-/// Install the global subscriber; the returned guard flushes the non-blocking writer on drop.
-pub fn init_logging(format: LogFormat, filter: &str) -> tracing_appender::non_blocking::WorkerGuard {
-    use tracing_subscriber::EnvFilter;
-    // A background thread writes stdout, so a slow log consumer never blocks request handling.
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stdout());
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    match format {
-        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).init(),
-        LogFormat::Pretty => builder.pretty().init(),
-    }
-    guard
+/// Install the global subscriber (JSON or pretty lines on stdout); keep the guard until exit.
+pub fn init_logging(format: LogFormat, filter: &str) -> logging::LogGuard {
+    logging::init(format, filter)
 }

@@ -18,10 +18,13 @@ fn app(vars: &[(&str, &str)]) -> Command {
 struct Running {
     child: Child,
     addr: String,
+    /// Every stdout line after "listening", collected until the process closes stdout.
+    rest: Option<std::thread::JoinHandle<Vec<String>>>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // (After `stop`, the child has exited: kill and wait are then no-ops.)
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -41,8 +44,25 @@ fn spawn(vars: &[(&str, &str)]) -> Running {
         }
     };
     // Keep draining stdout so the process never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    Running { child, addr }
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+    Running { child, addr, rest: Some(rest) }
+}
+
+/// SIGTERM, wait for the exit code, and return it with the log lines written after "listening".
+fn stop(mut srv: Running) -> (Option<i32>, Vec<serde_json::Value>) {
+    let pid = srv.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let code = srv.child.wait().unwrap().code();
+    let lines = srv.rest.take().expect("stopped once").join().unwrap();
+    (code, lines.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect())
+}
+
+fn get_with_id(url: &str, id: &str) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let res = reqwest::Client::new().get(url).header("x-request-id", id).timeout(Duration::from_secs(2)).send();
+        res.await.unwrap().status().as_u16()
+    })
 }
 
 fn status_of(url: &str) -> Option<u16> {
@@ -121,4 +141,30 @@ fn healthcheck_exit_codes() {
     let bad = app(&[]).args(["healthcheck", "--url", "https://127.0.0.1/health"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("only http://"));
+}
+
+#[test]
+fn access_log_lines_carry_the_request_and_reach_stdout_by_exit() {
+    for (mode, successes_logged) in [("errors", false), ("all", true), ("off", false)] {
+        let srv = spawn(&[("ACCESS_LOG", mode), ("SHUTDOWN_DRAIN_SECS", "0")]);
+        assert_eq!(get_with_id(&format!("http://{}/", srv.addr), "ok-1"), 200);
+        assert_eq!(get_with_id(&format!("http://{}/missing", srv.addr), "nf-1"), 404);
+        let (code, lines) = stop(srv);
+        assert_eq!(code, Some(0), "{mode}");
+        // The buffer is written out at exit: the last line is the last thing the process said.
+        assert_eq!(lines.last().map(|l| l["fields"]["message"].clone()), Some("stopped cleanly".into()), "{mode}");
+        let access: Vec<&serde_json::Value> = lines.iter().filter(|l| l["fields"]["message"] == "response").collect();
+        let by_id = |id: &str| access.iter().find(|l| l["span"]["request_id"] == id).copied();
+        assert_eq!(by_id("ok-1").is_some(), successes_logged, "{mode}: 200 logged? {access:?}");
+        if mode == "off" {
+            assert!(access.is_empty(), "{access:?}");
+            continue;
+        }
+        let nf = by_id("nf-1").unwrap_or_else(|| panic!("{mode}: the 404 is logged: {access:?}"));
+        assert_eq!(nf["fields"]["status"], 404);
+        assert!(nf["fields"]["latency_us"].is_u64(), "{nf}");
+        assert_eq!(nf["span"]["method"], "GET");
+        assert_eq!(nf["span"]["path"], "/missing");
+        assert_eq!(nf["level"], "INFO");
+    }
 }
