@@ -1,6 +1,7 @@
 //! The service as a library: [`router`] builds the complete axum app (routes + middleware) from a
 //! [`Config`], [`serve`] runs it with graceful shutdown. `main.rs` only parses config and calls these.
 
+pub mod access_log;
 pub mod client_ip;
 pub mod config;
 pub mod error;
@@ -8,6 +9,7 @@ pub mod healthcheck;
 pub mod logging;
 pub mod routes;
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::Response;
@@ -26,7 +29,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 
 pub use config::{AccessLog, Cli, Command, Config, LogFormat};
 
@@ -113,26 +115,37 @@ pub fn routes(config: &Config, state: AppState) -> Router {
     probes.merge(throttled).with_state(state)
 }
 
+/// The application as one tower service: what [`serve`] runs, and what tests drive with
+/// `tower::ServiceExt::oneshot`.
+pub trait AppService:
+    tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send> + Clone + Send + Sync + 'static
+{
+}
+
+impl<S> AppService for S where
+    S: tower::Service<Request<Body>, Response = Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// Wrap any router in the production middleware stack.
 ///
-/// The stack wraps the router as one service, rather than being added with `Router::layer`,
-/// which would wrap every route in it and clone and box each layer per request. So the layers
-/// run before routing, and the access log names the request's path rather than its route.
-pub fn with_middleware(router: Router, config: &Config) -> Router {
+/// The stack wraps the router as one service (served as it is, not put back into a `Router`),
+/// rather than being added with `Router::layer`, which wraps every route in it and clones and
+/// boxes each layer per request. So the layers run before routing, and the access log names the
+/// request's path rather than its route.
+pub fn with_middleware(router: Router, config: &Config) -> impl AppService + use<> {
     let request_id = HeaderName::from_static("x-request-id");
-    let stack = ServiceBuilder::new()
+    ServiceBuilder::new()
         // Outermost, so that every response has passed every layer below: the JSON error body
         // (with the request id the response carries by then) and the security headers.
         .map_response(|res: Response<_>| security_headers(error::json_errors(res)))
-        // The request id: set (or kept from the caller), recorded in the log span, echoed.
+        // The request id: set (or kept from the caller), logged, echoed.
         .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span as fn(&Request<axum::body::Body>) -> tracing::Span)
-                .on_request(())
-                .on_response(AccessLogger(config.access_log))
-                .on_failure(()),
-        )
+        .layer(access_log::AccessLogLayer(config.access_log))
         .layer(PropagateRequestIdLayer::new(request_id))
         // With no allowed origins there is no CORS layer at all (a preflight is then just an
         // OPTIONS: 405).
@@ -145,8 +158,7 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
         // often a thread wake-up, each time).
         .layer(HandleErrorLayer::new(timeout_as_504))
         .layer(tower::timeout::TimeoutLayer::new(config.request_timeout()))
-        .service(router);
-    Router::new().fallback_service(stack)
+        .service(router)
 }
 
 /// The timeout's error becomes a bare 504 (shaped into the JSON error body by `json_errors`).
@@ -171,38 +183,8 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
-/// The span every log line of a request is recorded in: method, path, request id.
-fn request_span<B>(req: &Request<B>) -> tracing::Span {
-    let path = req.uri().path();
-    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-    tracing::info_span!("request", method = %req.method(), path = %path, request_id = %request_id)
-}
-
-/// A response at least this slow is logged even when only errors are (`ACCESS_LOG=errors`).
-pub const SLOW_RESPONSE: Duration = Duration::from_secs(1);
-
-/// The access log: one line per logged response, in the request's span (method, path, request
-/// id), with status and latency as numbers.
-#[derive(Debug, Clone, Copy)]
-struct AccessLogger(AccessLog);
-
-impl<B> tower_http::trace::OnResponse<B> for AccessLogger {
-    fn on_response(self, res: &Response<B>, latency: Duration, _span: &tracing::Span) {
-        let status = res.status();
-        let logged = match self.0 {
-            AccessLog::All => true,
-            AccessLog::Errors => status.is_client_error() || status.is_server_error() || latency >= SLOW_RESPONSE,
-            AccessLog::Off => false,
-        };
-        if logged {
-            let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-            tracing::info!(status = status.as_u16(), latency_us, "response");
-        }
-    }
-}
-
 /// The complete application for `config`.
-pub fn app(config: &Config, state: AppState) -> Router {
+pub fn app(config: &Config, state: AppState) -> impl AppService + use<> {
     with_middleware(routes(config, state), config)
 }
 
@@ -212,7 +194,7 @@ pub fn app(config: &Config, state: AppState) -> Router {
 /// 2. the listener closes and in-flight requests finish, bounded by `grace` (request timeout + 1 s).
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: impl AppService,
     state: &AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
@@ -231,8 +213,8 @@ pub async fn serve(
         tracing::info!("drain over: closing the listener, finishing in-flight requests");
         let _ = closed_tx.send(());
     };
-    let server =
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(signal);
+    let app = axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(app);
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
     let deadline = async move {
         if closed_rx.await.is_ok() {
             tokio::time::sleep(grace).await;

@@ -7,11 +7,11 @@ use axum::body::Body;
 use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
 
-fn app() -> axum::Router {
+fn app() -> impl app::AppService {
     let config = Config::defaults();
-    app::app(&config, AppState::new("1.2.3")).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))))
+    MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))).layer(app::app(&config, AppState::new("1.2.3")))
 }
 
 async fn get(path: &str) -> (StatusCode, serde_json::Value) {
@@ -34,7 +34,7 @@ async fn health_reports_version_and_uptime() {
 async fn ready_flips_to_503_when_shutdown_begins() {
     let state = AppState::new("1.2.3");
     let router =
-        app::app(&Config::defaults(), state.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))));
+        MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))).layer(app::app(&Config::defaults(), state.clone()));
     let req = || Request::get("/ready").body(Body::empty()).unwrap();
     assert_eq!(router.clone().oneshot(req()).await.unwrap().status(), StatusCode::OK);
     state.ready.store(false, std::sync::atomic::Ordering::Release);
@@ -47,4 +47,58 @@ async fn unknown_path_has_the_error_shape() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
     assert!(body["error"]["request_id"].is_string(), "a generated id is reported: {body}");
+}
+
+/// A log sink the test can read back.
+#[derive(Clone, Default)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn boom() -> &'static str {
+    panic!("test panic")
+}
+
+/// Lines logged (as JSON, at `filter`) while one request to `path` runs through the full stack.
+async fn logs_of(filter: &str, path: &str, id: &str) -> Vec<serde_json::Value> {
+    let sink = Sink::default();
+    let (writer, guard) = app::logging::buffered(sink.clone(), std::time::Duration::from_secs(3600));
+    let subscriber = json_subscriber::fmt().with_env_filter(filter).with_writer(writer).finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    let config = Config::defaults();
+    let routes = app::routes(&config, AppState::new("1.2.3"))
+        .merge(axum::Router::new().route("/panic", axum::routing::get(boom)));
+    let svc = MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))).layer(app::with_middleware(routes, &config));
+    svc.oneshot(Request::get(path).header("x-request-id", id).body(Body::empty()).unwrap()).await.unwrap();
+    drop(guard);
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn lines_logged_inside_a_request_carry_its_span_at_debug_only() {
+    let line = |logs: &[serde_json::Value]| {
+        logs.iter()
+            .find(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("handler panicked")))
+            .cloned()
+    };
+    let debug = logs_of("info,app=debug", "/panic", "p-1").await;
+    let panicked = line(&debug).expect("the panic is logged");
+    assert_eq!(panicked["span"]["request_id"], "p-1", "{panicked}");
+    assert_eq!(panicked["span"]["path"], "/panic");
+
+    // At the default level no span is built; the access line carries the request by itself.
+    let info = logs_of("info", "/panic", "p-2").await;
+    assert!(line(&info).expect("the panic is logged").get("span").is_none(), "{info:?}");
+    let access = info.iter().find(|l| l["fields"]["message"] == "response").expect("the 500 is logged");
+    assert_eq!(access["fields"]["request_id"], "p-2");
+    assert_eq!(access["fields"]["status"], 500);
 }
