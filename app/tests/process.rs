@@ -79,6 +79,7 @@ fn invalid_config_exits_2_with_one_line_naming_the_variable() {
         ("RATE_LIMIT_RPS", "0"),
         ("ALLOWED_ORIGINS", "evil.example"),
         ("LOG_FORMAT", "xml"),
+        ("ACCESS_LOG", "verbose"),
         ("TRUSTED_PROXY_HOPS", "-1"),
         ("REQUEST_TIMEOUT_SECS", "0"),
         ("BIND", "not-an-ip"),

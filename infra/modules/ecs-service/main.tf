@@ -161,12 +161,17 @@ resource "aws_ecs_task_definition" "app" {
       # Time between SIGTERM and SIGKILL; the app drains in-flight requests in that window.
       stopTimeout = var.container.stop_timeout
 
+      # non-blocking: the driver buffers in memory (up to max-buffer-size, then drops lines)
+      # rather than stalling the app's stdout when CloudWatch is slow; the app itself writes
+      # its logs in 64 KiB batches (app/src/logging.rs).
       logConfiguration = {
         logDriver = "awslogs"
         options = {
           awslogs-group         = aws_cloudwatch_log_group.app.name
           awslogs-region        = data.aws_region.current.name
           awslogs-stream-prefix = local.container_name
+          mode                  = "non-blocking"
+          max-buffer-size       = "25m"
         }
       }
     }
