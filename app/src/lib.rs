@@ -1,4 +1,4 @@
-//! The service as a library: [`router`] builds the complete axum app (routes + middleware) from a
+//! The service as a library: [`app`] builds the complete service (routes + middleware) from a
 //! [`Config`], [`serve`] runs it with graceful shutdown. `main.rs` only parses config and calls these.
 
 pub mod access_log;

@@ -49,6 +49,20 @@ async fn unknown_path_has_the_error_shape() {
     assert!(body["error"]["request_id"].is_string(), "a generated id is reported: {body}");
 }
 
+#[tokio::test]
+async fn generated_request_ids_are_distinct_v4_uuids() {
+    let svc = app();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..50 {
+        let res = svc.clone().oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let uuid = uuid::Uuid::parse_str(&id).unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(uuid.get_version_num(), 4, "{id}");
+        assert_eq!(uuid.hyphenated().to_string(), id, "lower-case hyphenated form");
+        assert!(seen.insert(id), "ids repeat");
+    }
+}
+
 /// A log sink the test can read back.
 #[derive(Clone, Default)]
 struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
