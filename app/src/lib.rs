@@ -230,8 +230,3 @@ pub async fn serve(
         }
     }
 }
-
-/// Install the global subscriber (JSON or pretty lines on stdout); keep the guard until exit.
-pub fn init_logging(format: LogFormat, filter: &str) -> logging::LogGuard {
-    logging::init(format, filter)
-}

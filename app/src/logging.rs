@@ -68,43 +68,42 @@ impl<'a, W: Write + 'a> MakeWriter<'a> for SharedBuffer<W> {
 
 /// Flushes the buffer when dropped (stops the flusher thread, then writes what is left).
 #[must_use = "logs still in the buffer are lost if the guard is dropped early"]
-pub struct LogGuard {
+pub struct LogGuard<W: Write> {
+    buffer: SharedBuffer<W>,
     stop: Option<mpsc::Sender<()>>,
     flusher: Option<JoinHandle<()>>,
 }
 
-impl Drop for LogGuard {
+impl<W: Write> Drop for LogGuard<W> {
     fn drop(&mut self) {
         drop(self.stop.take());
         if let Some(flusher) = self.flusher.take() {
             let _ = flusher.join();
         }
+        let _ = self.buffer.lock().flush();
     }
 }
 
 /// `writer` behind a 64 KiB buffer, flushed every `every` and when the guard drops.
-pub fn buffered<W: Write + Send + 'static>(writer: W, every: Duration) -> (SharedBuffer<W>, LogGuard) {
+pub fn buffered<W: Write + Send + 'static>(writer: W, every: Duration) -> (SharedBuffer<W>, LogGuard<W>) {
     let buffer = SharedBuffer(Arc::new(Mutex::new(BufWriter::with_capacity(BUFFER_BYTES, writer))));
     let (stop, stopped) = mpsc::channel::<()>();
     let shared = buffer.clone();
-    let flush = move || {
-        let _ = shared.lock().flush();
-    };
     let flusher = std::thread::Builder::new().name("log-flush".into()).spawn(move || {
-        // Nothing is ever sent: a timeout means "flush now", a disconnect means "last flush, exit".
+        // Nothing is ever sent: a timeout means "flush now", a disconnect means the guard is
+        // dropping (it writes what is left itself).
         while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-            flush();
+            let _ = shared.lock().flush();
         }
-        flush();
     });
     // Without the thread (it could not be spawned), lines are still written when the buffer fills
     // and when the guard drops; they just wait longer.
     let flusher = flusher.ok();
-    (buffer, LogGuard { stop: Some(stop), flusher })
+    (buffer.clone(), LogGuard { buffer, stop: Some(stop), flusher })
 }
 
 /// Install the global subscriber writing to stdout. Keep the guard until exit.
-pub fn init(format: LogFormat, filter: &str) -> LogGuard {
+pub fn init(format: LogFormat, filter: &str) -> LogGuard<std::io::Stdout> {
     let (writer, guard) = buffered(std::io::stdout(), FLUSH_EVERY);
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     match format {

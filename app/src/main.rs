@@ -36,7 +36,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: app::Config) -> ExitCode {
-    let _log_guard = app::init_logging(config.log_format, &config.rust_log);
+    let _log_guard = app::logging::init(config.log_format, &config.rust_log);
     std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
     let addr = std::net::SocketAddr::new(config.bind, config.port);
     let listener = match tokio::net::TcpListener::bind(addr).await {
