@@ -64,7 +64,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let request_id = crate::request_id(req.headers()).unwrap_or("");
         let span = tracing::debug_span!("request", method = req.method().as_str(), path = req.uri().path(), request_id);
         let requested = (self.mode != AccessLog::Off).then(|| Requested {
             method: req.method().clone(),
@@ -119,7 +119,7 @@ fn log<B>(mode: AccessLog, req: &Requested, res: &Response<B>) {
     if !logged(mode, res.status(), latency) {
         return;
     }
-    let request_id = res.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let request_id = crate::request_id(res.headers()).unwrap_or("");
     tracing::info!(
         method = req.method.as_str(),
         path = req.uri.path(),

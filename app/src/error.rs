@@ -78,7 +78,7 @@ where
     }
     let (mut parts, _) = res.into_parts();
     let err = parts.extensions.remove::<ApiError>().unwrap_or_else(|| ApiError::for_status(status));
-    let request_id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let request_id = crate::request_id(&parts.headers).map(str::to_owned);
     let body = ErrorBody { error: ErrorDetail { code: err.code, message: err.message, request_id } };
     let bytes = serde_json::to_vec(&body).expect("error body serialises");
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

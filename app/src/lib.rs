@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::error_handling::HandleErrorLayer;
-use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use tower::ServiceBuilder;
@@ -45,6 +45,15 @@ impl AppState {
     pub fn new(version: &str) -> Self {
         Self { version: version.into(), started: Instant::now(), ready: Arc::new(AtomicBool::new(true)) }
     }
+}
+
+/// The request id's header: set on every request (kept if the caller sent one), echoed on every
+/// response, logged, and quoted in error bodies.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id in `headers`, if there is one and it is text.
+pub fn request_id(headers: &HeaderMap) -> Option<&str> {
+    headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok())
 }
 
 /// Headers on every response, errors included. Nothing here names the server software. Built at
@@ -76,8 +85,8 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins.iter().cloned()))
             .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
-            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, HeaderName::from_static("x-request-id")])
-            .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
+            .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, X_REQUEST_ID])
+            .expose_headers([X_REQUEST_ID, header::RETRY_AFTER])
             .max_age(Duration::from_secs(600))
     })
 }
@@ -138,15 +147,14 @@ impl<S> AppService for S where
 /// boxes each layer per request. So the layers run before routing, and the access log names the
 /// request's path rather than its route.
 pub fn with_middleware(router: Router, config: &Config) -> impl AppService + use<> {
-    let request_id = HeaderName::from_static("x-request-id");
     ServiceBuilder::new()
         // Outermost, so that every response has passed every layer below: the JSON error body
         // (with the request id the response carries by then) and the security headers.
         .map_response(|res: Response<_>| security_headers(error::json_errors(res)))
         // The request id: set (or kept from the caller), logged, echoed.
-        .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
+        .layer(SetRequestIdLayer::new(X_REQUEST_ID, RandomRequestId))
         .layer(access_log::AccessLogLayer(config.access_log))
-        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         // With no allowed origins there is no CORS layer at all (a preflight is then just an
         // OPTIONS: 405).
         .option_layer(cors(&config.allowed_origins))

@@ -88,7 +88,7 @@ pub const SECURITY_HEADERS: [(&str, &str); 8] = [
 
 /// Every variable the app reads: removed from a child's environment so the host's settings
 /// never leak into a test (the rest stays, e.g. LLVM_PROFILE_FILE for coverage).
-pub const APP_VARS: [&str; 13] = [
+pub const APP_VARS: [&str; 14] = [
     "PORT",
     "BIND",
     "APP_VERSION",
@@ -100,6 +100,7 @@ pub const APP_VARS: [&str; 13] = [
     "MAX_BODY_BYTES",
     "SHUTDOWN_DRAIN_SECS",
     "LOG_FORMAT",
+    "ACCESS_LOG",
     "RUST_LOG",
     "GIT_COMMIT",
 ];
