@@ -99,7 +99,7 @@ pub fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// Medians per server and path, and each app's median per-round ratio to bare axum. `runs` are
-/// in execution order, `rounds` complete rounds of every server on every path.
+/// in execution order: complete rounds, each of every server on every path.
 pub fn summarise(runs: &[Load]) -> (Vec<Load>, Vec<Ratio>) {
     let mut loads = vec![];
     let mut servers: Vec<&'static str> = vec![];

@@ -55,6 +55,11 @@ pub fn plan_file(root: &Path, env: &str, layer: &str) -> PathBuf {
     plans_dir(root, env).join(format!("{layer}.tfplan"))
 }
 
+/// `terraform show -json` of the saved plan, for review tools and CI artifacts.
+pub fn plan_json_file(root: &Path, env: &str, layer: &str) -> PathBuf {
+    plans_dir(root, env).join(format!("{layer}.plan.json"))
+}
+
 pub fn saved_file(root: &Path, env: &str, layer: &str) -> PathBuf {
     plans_dir(root, env).join(format!("{layer}.json"))
 }
@@ -201,8 +206,8 @@ pub fn plan_layer(ctx: &Ctx, env: &Env, layer: &'static str, fingerprint: &str) 
     }
     let json = tf.show_json(&out).cmd.read().context("terraform show -json")?;
     let summary = Summary::from_show_json(&json)?;
-    // The machine-readable plan next to the binary one: for review tools and CI artifacts.
-    std::fs::write(plans_dir(&ctx.root, &env.name).join(format!("{layer}.plan.json")), &json)?;
+    // The machine-readable plan next to the binary one.
+    std::fs::write(plan_json_file(&ctx.root, &env.name, layer), &json)?;
     let status = if summary.has_changes() { Status::Changes } else { Status::NoChanges };
     save(&ctx.root, env, layer, status, fingerprint)?;
     Ok(summary)
@@ -226,7 +231,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
         for layer in &layers {
             let _ = std::fs::remove_file(saved_file(&ctx.root, &env.name, layer));
             let _ = std::fs::remove_file(plan_file(&ctx.root, &env.name, layer));
-            let _ = std::fs::remove_file(dir.join(format!("{layer}.plan.json")));
+            let _ = std::fs::remove_file(plan_json_file(&ctx.root, &env.name, layer));
         }
     }
     let fp = fingerprint(&ctx.root, &env)?;
