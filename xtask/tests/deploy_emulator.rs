@@ -299,7 +299,8 @@ fn local_deploy_registers_a_faithful_revision_verifies_it_and_stops() {
     assert!(text(&out).contains("nothing to do"), "{}", text(&out));
     assert_eq!(block_on(revisions(&ecs)).len(), 2);
 
-    // The default image comes from target/images/local.json; --keep 1 deregisters the older ones.
+    // The default image comes from target/images/local.json; --keep 2 deregisters the older ones
+    // (--keep 1 is refused: it would leave no rollback target).
     std::fs::create_dir_all(root.join("target/images")).unwrap();
     let third = "123456789012.dkr.ecr.us-east-1.amazonaws.com/rdeploy-local-app:ccccccc";
     std::fs::write(
@@ -308,11 +309,16 @@ fn local_deploy_registers_a_faithful_revision_verifies_it_and_stops() {
     )
     .unwrap();
     let out = xtask(&root, &["deploy", "--env", "local", "--keep", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(block_on(revisions(&ecs)).len(), 2, "--keep 1 changed nothing");
+    let out = xtask(&root, &["deploy", "--env", "local", "--keep", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let arns = block_on(revisions(&ecs));
-    assert_eq!(arns.len(), 1, "only the serving revision stays ACTIVE: {arns:?}");
-    assert_eq!(block_on(service_task_definition(&ecs)), arns[0]);
-    assert_eq!(env_value(&block_on(describe(&ecs, &arns[0])).0, "APP_VERSION").as_deref(), Some("ccccccc"));
+    assert_eq!(arns.len(), 2, "the serving revision and the one before stay ACTIVE: {arns:?}");
+    assert!(!arns.contains(&old_arn), "the oldest was deregistered: {arns:?}");
+    let serving = block_on(service_task_definition(&ecs));
+    assert!(arns.contains(&serving));
+    assert_eq!(env_value(&block_on(describe(&ecs, &serving)).0, "APP_VERSION").as_deref(), Some("ccccccc"));
 }
 
 #[test]
@@ -368,7 +374,14 @@ fn help_documents_the_exit_codes() {
     let out = Command::new(XTASK).args(["deploy", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
-    for line in ["0  deployed", "1  the rollout failed", "2  usage", "3  timed out", "4  the rollback itself failed"] {
+    for line in [
+        "0  deployed",
+        "1  the rollout failed",
+        "2  nothing changed",
+        "3  the rollout timed out",
+        "4  a person",
+        "5  the outcome",
+    ] {
         assert!(help.contains(line), "{line}: {help}");
     }
 }

@@ -32,16 +32,20 @@ pub struct ApiError {
     pub operation: &'static str,
     /// The SDK's full error chain (`DisplayErrorContext`).
     pub detail: String,
+    /// A retry may succeed, and the call may have taken effect: a timeout, a lost connection, a
+    /// 5xx or throttling answer. False for an answer that rejected the request.
+    pub transient: bool,
 }
 
 impl ApiError {
     pub fn new(kind: ApiErrorKind, operation: &'static str, detail: impl Into<String>) -> Self {
-        Self { kind, operation, detail: detail.into() }
+        Self { kind, operation, detail: detail.into(), transient: kind == ApiErrorKind::Unreachable }
     }
 
-    /// Errors that mean "fix your setup", not "the rollout failed".
-    pub fn is_configuration(&self) -> bool {
-        !matches!(self.kind, ApiErrorKind::Other)
+    /// Mark as transient (see the field).
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
     }
 }
 

@@ -1,6 +1,12 @@
-//! The rollout: check, build the next revision, register, update the service, watch, and on any
-//! failure put the previous revision back and watch that too. Generic over [`Ecs`], [`Clock`] and
-//! [`Ui`], so the tests drive every path with scripted SDK values and no real time.
+//! The rollout: check, build the next revision, register, update the service, watch, and on a
+//! failure it saw, put the previous revision back and watch that too. Every verdict comes from
+//! `decide.rs`; this file performs the calls those verdicts need and reports them. Generic over
+//! [`Ecs`], [`Clock`] and [`Ui`], so the tests drive every path with scripted SDK values and no
+//! real time.
+//!
+//! The order of steps, with room for more: checks -> next revision -> diff -> register ->
+//! (pre-rollout steps: the place for a one-off task such as a migration, which runs the registered
+//! revision before the service points at it) -> UpdateService -> watch -> roll back or prune.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -10,20 +16,30 @@ use aws_sdk_ecs::primitives::DateTimeFormat;
 use aws_sdk_ecs::types::{Tag, Task, TaskDefinition};
 
 use super::api::{ApiError, ApiErrorKind, Clock, Ecs, ServiceLookup, Ui};
-use super::decide::{Decision, ServiceSnapshot, Target, WatchHistory, decide, short};
+use super::decide::{
+    self, Decision, NOT_SEEN_GRACE_POLLS, Observation, Phase, ServiceSnapshot, Start, Target, UpdateCheck, Watch, short,
+};
 use super::taskdef;
 use crate::ctx::Exit;
 
-/// Exit codes, documented in `cargo xtask deploy --help` and the README.
+/// Exit codes, documented in `cargo xtask deploy --help` (`EXIT_CODES`) and the README.
 pub mod code {
+    /// The rollout failed (seen) and the service is back on the previous revision.
     pub const ROLLED_BACK: u8 = 1;
+    /// Nothing changed: usage or configuration error, a refused call, a refused start.
     pub const USAGE: u8 = 2;
+    /// The rollout timed out and the service is back on the previous revision.
     pub const TIMED_OUT: u8 = 3;
-    pub const ROLLBACK_FAILED: u8 = 4;
+    /// A person must look now: the rollback failed or is unconfirmed, or someone else changed the
+    /// service, or a failing deployment had nothing to go back to.
+    pub const LOOK_NOW: u8 = 4;
+    /// The outcome is unknown: the rollout (or the update) could not be observed. Nothing was
+    /// rolled back.
+    pub const UNOBSERVED: u8 = 5;
 }
 
-/// Consecutive DescribeServices errors tolerated while watching before giving up.
-const MAX_POLL_ERRORS: u32 = 3;
+/// UpdateService calls tried when the answer is lost and the service shows it did not take effect.
+const UPDATE_ATTEMPTS: u32 = 2;
 /// Service events shown in a failure report.
 const EVENTS_IN_REPORT: usize = 10;
 /// Stopped tasks shown in a failure report.
@@ -33,7 +49,7 @@ const TASKS_IN_REPORT: usize = 5;
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub env: String,
-    /// The task definition family, for `--keep`.
+    /// The task definition family Terraform registers into (from infra/envs).
     pub family: String,
     pub cluster: String,
     pub service: String,
@@ -47,13 +63,16 @@ pub struct Plan {
     pub local: bool,
     /// Deregister ACTIVE revisions older than the newest N after success.
     pub keep: Option<usize>,
+    /// Budget of the rollout watch, counted from the start of the deploy.
     pub timeout: Duration,
+    /// Budget of the rollback watch, when a rollback is needed.
+    pub rollback_timeout: Duration,
     pub poll_interval: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The image already serves; nothing was registered.
+    /// The same configuration already serves, settled; nothing was registered.
     AlreadyServing {
         revision: String,
     },
@@ -71,7 +90,7 @@ fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
     Exit::new(code, message).into()
 }
 
-/// An API error before the service was touched: configuration problems exit 2.
+/// An API error before the service was touched: nothing changed, exit 2.
 fn before_change(plan: &Plan, err: ApiError) -> anyhow::Error {
     let message = match err.kind {
         ApiErrorKind::ClusterNotFound => format!(
@@ -83,15 +102,32 @@ fn before_change(plan: &Plan, err: ApiError) -> anyhow::Error {
             "ECS service '{}' not found in cluster '{}': apply the app layer for environment {} first\n  cause: {}",
             plan.service, plan.cluster, plan.env, err.detail
         ),
-        _ => err.to_string(),
+        _ => format!("{err}\nNothing changed."),
     };
-    exit(if err.is_configuration() { code::USAGE } else { code::ROLLED_BACK }, message)
+    exit(code::USAGE, message)
+}
+
+/// Where to look when deploy cannot say what happened.
+fn look_command(plan: &Plan) -> String {
+    format!("aws ecs describe-services --cluster {} --services {}", plan.cluster, plan.service)
 }
 
 pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: &Plan) -> Result<Outcome> {
+    let start = clock.now();
+    let watching = !plan.local && !plan.no_wait;
+    if watching {
+        ui.line(&format!(
+            "Time budget: the rollout is watched for up to {} (--timeout), a rollback for up to {} more \
+             (--rollback-timeout): deploy ends within {}",
+            human(plan.timeout),
+            human(plan.rollback_timeout),
+            human(plan.timeout + plan.rollback_timeout)
+        ));
+    }
+
     // 1. Checks. Nothing is registered or changed until all of them pass.
-    let service = match ecs.describe_service(&plan.cluster, &plan.service).await.map_err(|e| before_change(plan, e))? {
-        ServiceLookup::Found(service) => service,
+    let before = match ecs.describe_service(&plan.cluster, &plan.service).await.map_err(|e| before_change(plan, e))? {
+        ServiceLookup::Found(service) => ServiceSnapshot::from_service(&service),
         ServiceLookup::Missing { reason } => {
             return Err(exit(
                 code::USAGE,
@@ -103,48 +139,53 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
             ));
         }
     };
-    let before = ServiceSnapshot::from_service(&service);
-    if before.status != "ACTIVE" {
-        return Err(exit(code::USAGE, format!("ECS service '{}' is {}, not ACTIVE", plan.service, before.status)));
-    }
-    if let Some(kind) = service.deployment_controller().map(|c| c.r#type().as_str())
-        && kind != "ECS"
-    {
-        return Err(exit(
-            code::USAGE,
-            format!(
-                "ECS service '{}' uses the {kind} deployment controller; deploy drives rolling (ECS) deployments only",
-                plan.service
-            ),
-        ));
-    }
     if before.task_definition.is_empty() {
         return Err(exit(code::USAGE, format!("ECS service '{}' has no task definition", plan.service)));
-    }
-    // The emulator never finishes deployments, so this check would block every second local deploy.
-    if !plan.local && before.deployments.len() > 1 {
-        return Err(exit(
-            code::USAGE,
-            format!(
-                "ECS service '{}' already has a deployment in progress ({} deployments): wait for it to finish, then \
-                 run deploy again",
-                plan.service,
-                before.deployments.len()
-            ),
-        ));
     }
     let previous = before.task_definition.clone();
     let (serving, serving_tags) = ecs.describe_task_definition(&previous).await.map_err(|e| before_change(plan, e))?;
     let (base, tags) = newest_revision(ecs, plan, &serving, serving_tags).await?;
     let next = taskdef::next_revision(&base, &plan.image, &plan.version).map_err(|e| exit(code::USAGE, e))?;
-    if taskdef::same_registration(&next, &serving) {
-        ui.line(&format!(
-            "{} already runs {} (revision {}), and the family has no newer configuration: nothing to do",
-            plan.service,
-            plan.image,
-            short(&previous)
-        ));
-        return Ok(Outcome::AlreadyServing { revision: previous });
+    let same = taskdef::same_registration(&next, &serving);
+    let mut seen: HashSet<String> = before.events.iter().map(|e| e.id.clone()).collect();
+    match decide::before_deploy(&before, same, watching, &plan.service) {
+        Start::Refuse(why) => return Err(exit(code::USAGE, format!("{why}\nNothing changed."))),
+        Start::NothingToDo => {
+            let state = if watching {
+                "its deployment is COMPLETED with every desired task running".to_owned()
+            } else {
+                format!("not checked ({})", decide::progress_line(&before, &previous))
+            };
+            ui.line(&format!(
+                "{} already runs {} (revision {}) and the family has no newer configuration; {state}: nothing to do",
+                plan.service,
+                plan.image,
+                short(&previous)
+            ));
+            return Ok(Outcome::AlreadyServing { revision: previous });
+        }
+        Start::WatchExisting { previous: back_to } => {
+            ui.line(&format!(
+                "{} already points at {} with this image and configuration, but it is not settled ({}): watching it \
+                 like any rollout",
+                plan.service,
+                short(&previous),
+                decide::progress_line(&before, &previous)
+            ));
+            if plan.dry_run {
+                ui.line("--dry-run: not watching");
+                return Ok(Outcome::DryRun);
+            }
+            let target = Target {
+                revision: previous.clone(),
+                previous: back_to,
+                phase: Phase::Existing,
+                old_events: seen.clone(),
+            };
+            let family = serving.family().unwrap_or(&plan.family).to_owned();
+            return conclude(ecs, clock, ui, plan, start, target, &mut seen, &family).await;
+        }
+        Start::Deploy => {}
     }
 
     // 2. Show the change: what the service serves now -> what it will serve.
@@ -177,58 +218,239 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
         return Ok(Outcome::DryRun);
     }
 
-    // 3. Register and point the service at it.
+    // 3. Register.
     let registered = ecs.register_task_definition(&next, &tags).await.map_err(|e| before_change(plan, e))?;
     let revision = registered.task_definition_arn().unwrap_or_default().to_owned();
     let family = registered.family().map_or_else(|| plan.family.clone(), str::to_owned);
     ui.line(&format!("Registered {}", short(&revision)));
-    ecs.update_service(&plan.cluster, &plan.service, &revision).await.map_err(|e| before_change(plan, e))?;
-    ui.line(&format!("Updated service {} to {}", plan.service, short(&revision)));
+
+    // 4. Pre-rollout steps go here (they run `revision` before the service points at it).
+
+    // 5. Point the service at it, and know whether that happened before saying anything.
+    match update_checked(ecs, clock, ui, plan, &revision, &previous).await {
+        Updated::Applied => ui.line(&format!("Updated service {} to {}", plan.service, short(&revision))),
+        Updated::Rejected(err) => {
+            return Err(exit(
+                code::USAGE,
+                format!(
+                    "UpdateService was refused: {err}\nNothing changed: the service still runs {}.",
+                    short(&previous)
+                ),
+            ));
+        }
+        Updated::NotApplied(err) => {
+            return Err(exit(
+                code::USAGE,
+                format!(
+                    "UpdateService failed {UPDATE_ATTEMPTS} times and the service still points at {}: nothing changed.\n  \
+                     last error: {err}",
+                    short(&previous)
+                ),
+            ));
+        }
+        Updated::Unknown(err) => {
+            return Err(exit(
+                code::UNOBSERVED,
+                format!(
+                    "UpdateService to {} got no answer and the service could not be read afterwards: it may or may not \
+                     point at {} now, and a rollout may be running unwatched. Nothing was rolled back. Look: {}\n  \
+                     cause: {err}",
+                    short(&revision),
+                    short(&revision),
+                    look_command(plan)
+                ),
+            ));
+        }
+        Updated::Other(td) => {
+            return Err(exit(
+                code::LOOK_NOW,
+                format!(
+                    "while UpdateService to {} went unanswered, the service moved to {}: someone else changed it. Not \
+                     touching it; look at the service now ({})",
+                    short(&revision),
+                    short(&td),
+                    look_command(plan)
+                ),
+            ));
+        }
+    }
 
     if plan.local {
         return local_check(ecs, ui, plan, &family, &revision).await;
     }
     if plan.no_wait {
         ui.line("--no-wait: not watching the rollout; the deployment continues in ECS");
+        if before.desired == 0 {
+            ui.line(&format!(
+                "The service is scaled to zero (desiredCount 0): nothing serves {} until it is scaled up",
+                short(&revision)
+            ));
+        }
         return Ok(Outcome::Unwatched { revision });
     }
 
-    // 4. Watch, and restore the previous revision on any failure.
-    let mut seen: HashSet<String> = before.events.iter().map(|e| e.id.clone()).collect();
-    let target = Target { revision: revision.clone(), previous: previous.clone() };
-    let (decision, last) = match watch(ecs, clock, ui, plan, &target, &mut seen).await {
-        Ok(result) => result,
-        Err(err) => {
-            let reason = format!("lost track of the rollout: {err}");
-            return restore(ecs, clock, ui, plan, &target, &mut seen, reason, false, code::ROLLED_BACK).await;
-        }
+    // 6. Watch, and act on what the verdict says.
+    let target = Target {
+        revision: revision.clone(),
+        previous: Some(previous),
+        phase: Phase::Rollout,
+        old_events: seen.clone(),
     };
+    conclude(ecs, clock, ui, plan, start, target, &mut seen, &family).await
+}
+
+/// Watch `target` until a verdict, then: success (prune), a seen failure or timeout (roll back),
+/// someone else's change (exit 4), or an unobservable rollout (exit 5, nothing rolled back).
+#[allow(clippy::too_many_arguments)]
+async fn conclude(
+    ecs: &impl Ecs,
+    clock: &impl Clock,
+    ui: &mut impl Ui,
+    plan: &Plan,
+    start: Duration,
+    target: Target,
+    seen: &mut HashSet<String>,
+    family: &str,
+) -> Result<Outcome> {
+    let revision = target.revision.clone();
+    let budget = plan.timeout.saturating_sub(clock.now() - start);
+    let mut watch = Watch::new(target, plan.poll_interval, budget);
+    let decision = run_watch(ecs, clock, ui, plan, &mut watch, seen).await;
+    let last = watch.last.clone();
     match decision {
         Decision::Succeeded => {
-            ui.line(&format!("Deployed: {} serves {} ({})", plan.service, short(&revision), plan.image));
-            prune(ecs, ui, plan, &family, &revision).await;
+            ui.line(&format!("Deployed: {} serves {} alone ({})", plan.service, short(&revision), plan.image));
+            prune(ecs, ui, plan, family, &revision).await;
             Ok(Outcome::Deployed { revision })
         }
         Decision::Failed { reason, ecs_rolled_back } => {
-            report(ecs, ui, plan, &last, &revision).await;
-            restore(ecs, clock, ui, plan, &target, &mut seen, reason, ecs_rolled_back, code::ROLLED_BACK).await
+            report(ecs, ui, plan, last.as_ref(), &revision).await;
+            restore(ecs, clock, ui, plan, start, &watch.target, seen, reason, ecs_rolled_back, code::ROLLED_BACK).await
         }
         Decision::TimedOut { progress } => {
-            report(ecs, ui, plan, &last, &revision).await;
+            report(ecs, ui, plan, last.as_ref(), &revision).await;
             let reason = format!("timed out after {} ({progress})", human(plan.timeout));
-            restore(ecs, clock, ui, plan, &target, &mut seen, reason, false, code::TIMED_OUT).await
+            restore(ecs, clock, ui, plan, start, &watch.target, seen, reason, false, code::TIMED_OUT).await
         }
-        Decision::Superseded { by } => Err(exit(
-            code::ROLLBACK_FAILED,
+        Decision::Interfered { reason } => {
+            report(ecs, ui, plan, last.as_ref(), &revision).await;
+            Err(exit(
+                code::LOOK_NOW,
+                format!(
+                    "{reason}.\nNot rolling back or forward over it: look at the service now ({}).",
+                    look_command(plan)
+                ),
+            ))
+        }
+        Decision::Unobserved { reason } => Err(exit(
+            code::UNOBSERVED,
             format!(
-                "another deployment ({}) replaced ours ({}) while it rolled out; not rolling back over it: look at the \
-                 service now",
-                short(&by),
-                short(&revision)
+                "could not observe the rollout of {}: {reason}.\nIt may still be rolling out; nothing was rolled back \
+                 (a deployment not seen failing is not undone). Look: {}",
+                short(&revision),
+                look_command(plan)
             ),
         )),
-        Decision::Wait { .. } => unreachable!("watch returns only final decisions"),
+        Decision::Wait { .. } => unreachable!("run_watch returns only final decisions"),
     }
+}
+
+/// Poll until the watch gives a verdict. Prints each new service event once, oldest first.
+async fn run_watch(
+    ecs: &impl Ecs,
+    clock: &impl Clock,
+    ui: &mut impl Ui,
+    plan: &Plan,
+    watch: &mut Watch,
+    seen: &mut HashSet<String>,
+) -> Decision {
+    let begin = clock.now();
+    loop {
+        let observation = match ecs.describe_service(&plan.cluster, &plan.service).await {
+            Ok(ServiceLookup::Found(service)) => {
+                let snapshot = ServiceSnapshot::from_service(&service);
+                let mut fresh: Vec<_> = snapshot.events.iter().filter(|e| seen.insert(e.id.clone())).collect();
+                fresh.sort_by(|a, b| a.epoch.total_cmp(&b.epoch));
+                for event in fresh {
+                    ui.line(&format!("  event {}: {}", event.at, event.message));
+                }
+                Observation::Service(snapshot)
+            }
+            Ok(ServiceLookup::Missing { reason }) => Observation::Missing(reason),
+            Err(err) => {
+                ui.line(&format!("warning: {} failed: {}", err.operation, err.detail));
+                Observation::Error { transient: err.transient, message: err.to_string() }
+            }
+        };
+        match watch.observe(&observation, clock.now() - begin) {
+            Decision::Wait { progress, delay } => {
+                ui.status(&progress);
+                clock.sleep(delay).await;
+            }
+            decision => return decision,
+        }
+    }
+}
+
+/// What became of an UpdateService.
+enum Updated {
+    Applied,
+    /// AWS answered with a refusal: nothing changed.
+    Rejected(ApiError),
+    /// No answer, and the service still shows the old revision after the retries.
+    NotApplied(ApiError),
+    /// No answer, and the service could not be read either.
+    Unknown(ApiError),
+    /// No answer, and the service now shows a third revision.
+    Other(String),
+}
+
+/// UpdateService to `revision`; when the answer is lost (timeout, 5xx), read the service before
+/// saying anything changed or not (allowing for lag), and try again only if it did not.
+async fn update_checked(
+    ecs: &impl Ecs,
+    clock: &impl Clock,
+    ui: &mut impl Ui,
+    plan: &Plan,
+    revision: &str,
+    from: &str,
+) -> Updated {
+    let mut last = None;
+    for attempt in 1..=UPDATE_ATTEMPTS {
+        let err = match ecs.update_service(&plan.cluster, &plan.service, revision).await {
+            Ok(()) => return Updated::Applied,
+            Err(err) if !err.transient => return Updated::Rejected(err),
+            Err(err) => err,
+        };
+        ui.line(&format!(
+            "UpdateService to {} got no answer ({}); reading the service before saying whether it changed",
+            short(revision),
+            err.detail
+        ));
+        let mut read = false;
+        for _ in 0..NOT_SEEN_GRACE_POLLS {
+            clock.sleep(plan.poll_interval).await;
+            if let Ok(ServiceLookup::Found(service)) = ecs.describe_service(&plan.cluster, &plan.service).await {
+                read = true;
+                match decide::update_took_effect(&ServiceSnapshot::from_service(&service), revision, from) {
+                    UpdateCheck::Applied => {
+                        ui.line(&format!("It did: the service points at {}", short(revision)));
+                        return Updated::Applied;
+                    }
+                    UpdateCheck::Other(td) => return Updated::Other(td),
+                    UpdateCheck::NotApplied => {}
+                }
+            }
+        }
+        if !read {
+            return Updated::Unknown(err);
+        }
+        if attempt < UPDATE_ATTEMPTS {
+            ui.line(&format!("The service still points at {}: trying UpdateService again", short(from)));
+        }
+        last = Some(err);
+    }
+    Updated::NotApplied(last.expect("at least one attempt"))
 }
 
 /// The revision the next one is built from: the family's newest ACTIVE revision
@@ -264,12 +486,12 @@ async fn local_check(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, family: &str
     let now = match ecs.describe_service(&plan.cluster, &plan.service).await.map_err(|e| before_change(plan, e))? {
         ServiceLookup::Found(s) => s.task_definition().unwrap_or_default().to_owned(),
         ServiceLookup::Missing { reason } => {
-            return Err(exit(code::ROLLED_BACK, format!("the service vanished after UpdateService ({reason})")));
+            return Err(exit(code::LOOK_NOW, format!("the service vanished after UpdateService ({reason})")));
         }
     };
     if now != revision {
         return Err(exit(
-            code::ROLLED_BACK,
+            code::LOOK_NOW,
             format!("after UpdateService the service points at {} instead of {}", short(&now), short(revision)),
         ));
     }
@@ -283,118 +505,101 @@ async fn local_check(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, family: &str
     Ok(Outcome::Unwatched { revision: revision.to_owned() })
 }
 
-/// Poll until a final decision. Prints each new service event once (by id, oldest first).
-async fn watch(
-    ecs: &impl Ecs,
-    clock: &impl Clock,
-    ui: &mut impl Ui,
-    plan: &Plan,
-    target: &Target,
-    seen: &mut HashSet<String>,
-) -> Result<(Decision, ServiceSnapshot), ApiError> {
-    let start = clock.now();
-    let mut history = WatchHistory { timeout: plan.timeout, ..WatchHistory::default() };
-    let mut errors = 0;
-    loop {
-        let snapshot = match ecs.describe_service(&plan.cluster, &plan.service).await {
-            Ok(ServiceLookup::Found(s)) => {
-                errors = 0;
-                ServiceSnapshot::from_service(&s)
-            }
-            Ok(ServiceLookup::Missing { reason }) => {
-                return Err(ApiError::new(ApiErrorKind::ServiceNotFound, "DescribeServices", reason));
-            }
-            Err(err) => {
-                errors += 1;
-                if errors >= MAX_POLL_ERRORS || clock.now() - start >= plan.timeout {
-                    return Err(err);
-                }
-                ui.line(&format!("warning: {} (attempt {errors} of {MAX_POLL_ERRORS})", err.operation));
-                clock.sleep(plan.poll_interval).await;
-                continue;
-            }
-        };
-        for event in snapshot.events.iter().rev() {
-            if seen.insert(event.id.clone()) {
-                ui.line(&format!("  event {}: {}", event.at, event.message));
-            }
-        }
-        history.polls += 1;
-        history.seen_target |= snapshot.deployment_of(&target.revision).is_some();
-        history.elapsed = clock.now() - start;
-        match decide(&snapshot, target, &history) {
-            Decision::Wait { progress } => {
-                ui.status(&progress);
-                let left = plan.timeout.saturating_sub(history.elapsed);
-                clock.sleep(plan.poll_interval.min(left).max(Duration::from_millis(1))).await;
-            }
-            decision => return Ok((decision, snapshot)),
-        }
-    }
-}
-
 /// Put the previous revision back (unless ECS already did), watch it, and exit with `code` when
-/// the service is healthy on it again, or with ROLLBACK_FAILED when it is not.
+/// the service is settled on it again, or with LOOK_NOW when that is not confirmed.
 #[allow(clippy::too_many_arguments)]
 async fn restore(
     ecs: &impl Ecs,
     clock: &impl Clock,
     ui: &mut impl Ui,
     plan: &Plan,
+    start: Duration,
     failed: &Target,
     seen: &mut HashSet<String>,
     reason: String,
     ecs_rolled_back: bool,
     code: u8,
 ) -> Result<Outcome> {
-    let (bad, good) = (short(&failed.revision), short(&failed.previous));
+    let bad = short(&failed.revision);
     ui.line(&format!("Rollout failed: {reason}"));
+    let Some(good_arn) = failed.previous.clone() else {
+        return Err(exit(
+            code::LOOK_NOW,
+            format!(
+                "{reason}\nThere is no previous revision in the service to go back to ({bad} was already alone in it): \
+                 look at the service now ({}).",
+                look_command(plan)
+            ),
+        ));
+    };
+    let good = short(&good_arn).to_owned();
     if ecs_rolled_back {
         ui.line(&format!("ECS is already rolling back to {good}; watching it"));
     } else {
         ui.line(&format!("Rolling back: UpdateService {} -> {good}", plan.service));
-        if let Err(err) = ecs.update_service(&plan.cluster, &plan.service, &failed.previous).await {
+        let why = match update_checked(ecs, clock, ui, plan, &good_arn, &failed.revision).await {
+            Updated::Applied => None,
+            Updated::Rejected(err) | Updated::NotApplied(err) => {
+                Some(format!("could not point the service back at {good}: {err}"))
+            }
+            Updated::Unknown(err) => {
+                Some(format!("UpdateService back to {good} got no answer and the service could not be read: {err}"))
+            }
+            Updated::Other(td) => Some(format!("the service moved to {} meanwhile", short(&td))),
+        };
+        if let Some(why) = why {
             return Err(exit(
-                code::ROLLBACK_FAILED,
-                format!(
-                    "{reason}\nROLLBACK FAILED: could not point the service back at {good}: {err}\nLook at the service now."
-                ),
+                code::LOOK_NOW,
+                format!("{reason}\nROLLBACK FAILED: {why}\nLook at the service now ({}).", look_command(plan)),
             ));
         }
     }
-    let back = Target { revision: failed.previous.clone(), previous: failed.revision.clone() };
-    let outcome = match watch(ecs, clock, ui, plan, &back, seen).await {
-        Ok((Decision::Succeeded, _)) => None,
-        Ok((Decision::Failed { reason, .. }, last)) => {
-            report(ecs, ui, plan, &last, &back.revision).await;
+    let back = Target {
+        revision: good_arn.clone(),
+        previous: Some(failed.revision.clone()),
+        phase: Phase::Rollback,
+        old_events: seen.clone(),
+    };
+    // The rollback gets its own budget, within the total printed at the start.
+    let total_left = (plan.timeout + plan.rollback_timeout).saturating_sub(clock.now() - start);
+    let mut watch = Watch::new(back, plan.poll_interval, plan.rollback_timeout.min(total_left));
+    let why = match run_watch(ecs, clock, ui, plan, &mut watch, seen).await {
+        Decision::Succeeded => None,
+        Decision::Failed { reason, .. } => {
+            report(ecs, ui, plan, watch.last.as_ref(), &good_arn).await;
             Some(reason)
         }
-        Ok((Decision::TimedOut { progress }, _)) => {
-            Some(format!("timed out after {} ({progress})", human(plan.timeout)))
+        Decision::TimedOut { progress } => {
+            Some(format!("not settled after {} ({progress})", human(plan.rollback_timeout)))
         }
-        Ok((Decision::Superseded { by }, _)) => Some(format!("another deployment ({}) took over", short(&by))),
-        Ok((Decision::Wait { .. }, _)) => unreachable!("watch returns only final decisions"),
-        Err(err) => Some(err.to_string()),
+        Decision::Interfered { reason } => Some(reason),
+        Decision::Unobserved { reason } => Some(format!("the rollback could not be observed: {reason}")),
+        Decision::Wait { .. } => unreachable!("run_watch returns only final decisions"),
     };
-    match outcome {
+    match why {
         None => Err(exit(
             code,
             format!("{reason}\nThe service is back on the previous revision {good} ({bad} is not serving)."),
         )),
         Some(why) => Err(exit(
-            code::ROLLBACK_FAILED,
-            format!("{reason}\nROLLBACK FAILED: the service did not return to {good}: {why}\nLook at the service now."),
+            code::LOOK_NOW,
+            format!(
+                "{reason}\nROLLBACK NOT CONFIRMED: the service did not settle on {good}: {why}\nLook at the service now ({}).",
+                look_command(plan)
+            ),
         )),
     }
 }
 
 /// The last service events and why recent tasks of `revision` stopped.
-async fn report(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, last: &ServiceSnapshot, revision: &str) {
+async fn report(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, last: Option<&ServiceSnapshot>, revision: &str) {
     ui.line("Last service events:");
-    if last.events.is_empty() {
+    let mut events: Vec<_> = last.map(|s| s.events.iter().collect()).unwrap_or_default();
+    events.sort_by(|a, b| b.epoch.total_cmp(&a.epoch));
+    if events.is_empty() {
         ui.line("  (none)");
     }
-    for e in last.events.iter().take(EVENTS_IN_REPORT).rev() {
+    for e in events.iter().take(EVENTS_IN_REPORT).rev() {
         ui.line(&format!("  {}: {}", e.at, e.message));
     }
     match ecs.stopped_tasks(&plan.cluster, &plan.service).await {

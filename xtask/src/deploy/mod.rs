@@ -1,7 +1,9 @@
 //! `cargo xtask deploy`: an ECS rolling deploy that never reports a failed rollout as success.
 //!
-//! - `decide.rs`: the pure state machine (success/failure/timeout from one DescribeServices answer)
-//! - `engine.rs`: the steps (check, diff, register, update, watch, roll back, prune), generic over
+//! - `decide.rs`: every verdict, pure: whether to start, whether a lost UpdateService took effect,
+//!   and what each poll means (success, a seen failure, ECS's rollback, lag, someone else, unobserved)
+//! - `engine.rs`: the steps (check, diff, register, update, watch, roll back, prune) and the time
+//!   budget (rollout watch + rollback watch, printed first), generic over
 //! - `api.rs`: the seams (ECS, ECR, clock, output) as traits
 //! - `sdk.rs`: the AWS SDK behind those traits
 //! - `taskdef.rs`: the next revision and its diff against the serving one
@@ -48,11 +50,18 @@ use crate::envs::Env;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0  deployed and serving alone (or: the image already serves, --dry-run, --no-wait, --env local)
-  1  the rollout failed; the service is back on the previous revision
-  2  usage or configuration error (credentials, access, endpoint, missing cluster/service); nothing changed
-  3  timed out; rolled back to the previous revision
-  4  the rollback itself failed, or another deploy took over: a person must look now
+  0  deployed: the new revision serves alone (COMPLETED, every desired task running); or nothing to do
+     (the same image and configuration already serve, settled); or --dry-run, --no-wait, --env local
+  1  the rollout failed (seen: FAILED, failed tasks, placement failures, ECS's own rollback); the service
+     is back on the previous revision
+  2  nothing changed: usage or configuration error, a refused AWS call, a service scaled to zero or with a
+     deployment in progress, an UpdateService that did not take effect
+  3  the rollout timed out; the service is back on the previous revision
+  4  a person must look now: the rollback failed or is not confirmed, someone else changed the service
+     during the deploy (another revision, a revert with no failure reported, a scale to zero), or a
+     failing deployment had no previous revision to go back to
+  5  the outcome is unknown: the rollout or the update could not be observed (the AWS API kept failing,
+     or ECS never showed the update); nothing was rolled back
 
 --env local: the emulator records but runs no tasks, so deploy stops after verifying that the
 service points at the new revision (exit 0) instead of watching a rollout that cannot happen.";
@@ -67,9 +76,14 @@ pub struct DeployArgs {
     /// recorded in target/images/<ENV>.json.
     #[arg(long)]
     pub image: Option<String>,
-    /// Give up (and roll back) after this long: `15m`, `600s`, `1h`, or plain seconds.
+    /// Watch the rollout this long, counted from the start, then roll back: `15m`, `600s`, `1h`, or
+    /// plain seconds.
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Watch a rollback at most this long more. Deploy ends within --timeout plus this (printed at
+    /// the start); CI job timeouts leave room for both.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub rollback_timeout: Duration,
     /// Time between DescribeServices polls.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub poll_interval: Duration,
@@ -77,8 +91,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub no_wait: bool,
     /// After success, deregister ACTIVE revisions of the family older than the newest N (never
-    /// the serving one). Keep at least 2 to keep a rollback target registered.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// the serving one). At least 2, so a rollback target stays registered (1 is refused).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
     pub keep: Option<u32>,
     /// prod only: deploy even though `git status --porcelain` is not empty.
     #[arg(long)]
@@ -116,8 +130,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
     let env = Env::load(&ctx.root, &args.env)?;
-    if args.poll_interval.is_zero() || args.timeout.is_zero() {
-        return Err(Exit::usage("--timeout and --poll-interval must be greater than zero"));
+    if args.poll_interval.is_zero() || args.timeout.is_zero() || args.rollback_timeout.is_zero() {
+        return Err(Exit::usage("--timeout, --rollback-timeout and --poll-interval must be greater than zero"));
     }
     let mut image = resolve_image(ctx, &env, args)?;
     if env.is_prod() && !args.allow_dirty {
@@ -142,6 +156,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
             local: env.is_local(),
             keep: args.keep.map(|k| k as usize),
             timeout: args.timeout,
+            rollback_timeout: args.rollback_timeout,
             poll_interval: args.poll_interval,
         };
         println!("Deploying {} to {} (cluster {}, service {})", plan.image, env.name, plan.cluster, plan.service);

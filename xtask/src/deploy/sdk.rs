@@ -79,14 +79,35 @@ pub fn classify(code: Option<&str>, transport: bool, detail: &str) -> ApiErrorKi
     ApiErrorKind::Other
 }
 
-fn api_error<E, R>(operation: &'static str, err: SdkError<E, R>) -> ApiError
+/// Errors after which the request may still have been applied, or a retry may succeed: no
+/// answer (timeout, dispatch or response failure), a server error, or throttling.
+pub fn is_transient(no_answer: bool, status: Option<u16>, code: Option<&str>) -> bool {
+    no_answer
+        || status.is_some_and(|s| s >= 500 || s == 429)
+        || matches!(
+            code,
+            Some(
+                "ThrottlingException"
+                    | "Throttling"
+                    | "TooManyRequestsException"
+                    | "RequestLimitExceeded"
+                    | "ServerException"
+            )
+        )
+}
+
+fn api_error<E>(operation: &'static str, err: SdkError<E, aws_sdk_ecs::config::http::HttpResponse>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     let detail = DisplayErrorContext(&err).to_string();
     let transport = matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
-    ApiError::new(classify(err.code(), transport, &detail), operation, detail)
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let mut error = ApiError::new(classify(err.code(), transport, &detail), operation, detail);
+    if is_transient(transport || matches!(err, SdkError::ResponseError(_)), status, err.code()) {
+        error = error.transient();
+    }
+    error
 }
 
 /// RegisterTaskDefinition carrying every registrable field of `def` (the described revision with
@@ -329,6 +350,14 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_tag_list_sends_no_tags() {
+        // An empty `tags: []` would still be a tagging request (ecs:TagResource); none is sent.
+        let client = offline_client("http://127.0.0.1:9", true);
+        let req = register_request(&client, &sample("repo:aaa", Some("aaa")), &[]);
+        assert_eq!(req.as_input().get_tags(), &None);
+    }
+
+    #[test]
     fn errors_are_classified_by_code_then_cause() {
         use ApiErrorKind::*;
         assert_eq!(classify(Some("AccessDeniedException"), false, ""), AccessDenied);
@@ -344,6 +373,15 @@ mod tests {
             Credentials
         );
         assert_eq!(classify(Some("ServerException"), false, "boom"), Other);
+    }
+
+    #[test]
+    fn transient_errors_are_the_ones_a_retry_may_fix() {
+        assert!(is_transient(true, None, None), "no answer");
+        assert!(is_transient(false, Some(503), None));
+        assert!(is_transient(false, Some(400), Some("ThrottlingException")));
+        assert!(!is_transient(false, Some(400), Some("InvalidParameterException")));
+        assert!(!is_transient(false, Some(400), Some("AccessDeniedException")));
     }
 
     #[tokio::test]
