@@ -190,8 +190,8 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
 
     // 2. Show the change: what the service serves now -> what it will serve.
     ui.line(&format!(
-        "Task definition {}: serving revision {}; the new revision is revision {} with the image and {} replaced \
-         (cluster {}, service {})",
+        "Task definition {}: serving revision {}; the next revision is built from revision {} (the family's newest) \
+         with only the image and {} replaced (cluster {}, service {})",
         serving.family().unwrap_or_default(),
         serving.revision(),
         base.revision(),

@@ -739,7 +739,8 @@ async fn terraform_changes_reach_the_service_and_the_diff_shows_them() {
     assert_eq!(tags, &ecs.newer[0].1, "the newest revision's tags");
     let text = ui.text();
     for expected in [
-        "serving revision 4; the new revision is revision 6 with the image and APP_VERSION replaced",
+        "serving revision 4; the next revision is built from revision 6 (the family's newest) with only the image and \
+         APP_VERSION replaced",
         "revision 6 is the family's newest",
         "Changes from the serving revision 4:",
         "memory\n    - 512\n    + 1024",
