@@ -74,6 +74,8 @@ enum Cmd {
     Local(local::LocalArgs),
     /// ECS rolling deploy of an image: register a revision, update the service, watch, roll back on failure.
     Deploy(deploy::DeployArgs),
+    /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
+    Migrate(deploy::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Cmd::Destroy(args) => apply::destroy(&ctx, args),
         Cmd::Local(args) => local::run(&ctx, args),
         Cmd::Deploy(args) => deploy::run(&ctx, args),
+        Cmd::Migrate(args) => deploy::migrate(&ctx, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{Service, Tag, Task, TaskDefinition};
+use aws_sdk_ecs::types::{
+    CapacityProviderStrategyItem, Failure, LaunchType, NetworkConfiguration, Service, Tag, Task, TaskDefinition,
+};
 
 /// What went wrong talking to AWS, reduced to what the user must do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +103,40 @@ pub trait Ecs {
     /// ARNs of the ACTIVE revisions of `family`, any order.
     async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError>;
     async fn deregister(&self, arn: &str) -> Result<(), ApiError>;
+    /// RunTask of one task as `task` describes it: the tasks started and the `failures`.
+    async fn run_task(&self, task: &OneOffTask) -> Result<(Vec<Task>, Vec<Failure>), ApiError>;
+    /// DescribeTasks of one task: the task, or the `failures` (MISSING) when it is not found.
+    async fn describe_tasks(&self, cluster: &str, arn: &str) -> Result<(Vec<Task>, Vec<Failure>), ApiError>;
+    /// StopTask with a reason ECS records on the task.
+    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<(), ApiError>;
+}
+
+/// One RunTask: one task of a registered revision, in the service's network and compute, with one
+/// container's command replaced. Built by `migrate::one_off` from the service; `sdk.rs` sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneOffTask {
+    pub cluster: String,
+    pub task_definition: String,
+    /// The container whose command is replaced, and the command.
+    pub container: String,
+    pub command: Vec<String>,
+    pub started_by: String,
+    pub group: String,
+    /// The service's networkConfiguration (awsvpc subnets, security groups, assignPublicIp).
+    pub network: Option<NetworkConfiguration>,
+    /// The service's launchType, or else its capacityProviderStrategy (never both: the API
+    /// refuses that); neither means the cluster's default strategy, as for the service.
+    pub launch_type: Option<LaunchType>,
+    pub capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    pub platform_version: Option<String>,
+    /// Idempotency token: a RunTask retried with it after a lost answer starts no second task.
+    pub client_token: String,
+}
+
+/// The CloudWatch Logs call a failure report needs: the last `limit` lines of one stream, oldest
+/// first (GetLogEvents from the end).
+pub trait Logs {
+    async fn last_lines(&self, group: &str, stream: &str, limit: i32) -> Result<Vec<String>, ApiError>;
 }
 
 /// The ECR call prod needs: the digest of `repository:tag`, or None when there is no such tag.

@@ -5,8 +5,9 @@
 //! real time.
 //!
 //! The order of steps, with room for more: checks -> next revision -> diff -> register ->
-//! (pre-rollout steps: the place for a one-off task such as a migration, which runs the registered
-//! revision before the service points at it) -> UpdateService -> watch -> roll back or prune.
+//! the migration task (`migrate.rs`: the registered revision runs `migrate` as a one-off task
+//! before the service points at it; anything but exit 0 stops here, the service untouched) ->
+//! UpdateService -> watch -> roll back or prune.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -15,10 +16,11 @@ use anyhow::Result;
 use aws_sdk_ecs::primitives::DateTimeFormat;
 use aws_sdk_ecs::types::{Tag, Task, TaskDefinition};
 
-use super::api::{ApiError, ApiErrorKind, Clock, Ecs, ServiceLookup, Ui};
+use super::api::{ApiError, ApiErrorKind, Clock, Ecs, Logs, ServiceLookup, Ui};
 use super::decide::{
     self, Decision, NOT_SEEN_GRACE_POLLS, Observation, Phase, ServiceSnapshot, Start, Target, UpdateCheck, Watch, short,
 };
+use super::migrate::{self, Migration};
 use super::taskdef;
 use crate::ctx::Exit;
 
@@ -26,6 +28,8 @@ use crate::ctx::Exit;
 pub mod code {
     /// The rollout failed (seen) and the service is back on the previous revision.
     pub const ROLLED_BACK: u8 = 1;
+    /// The migration task ran and failed; the service was not touched.
+    pub const MIGRATION_FAILED: u8 = 1;
     /// Nothing changed: usage or configuration error, a refused call, a refused start.
     pub const USAGE: u8 = 2;
     /// The rollout timed out and the service is back on the previous revision.
@@ -68,6 +72,8 @@ pub struct Plan {
     /// Budget of the rollback watch, when a rollback is needed.
     pub rollback_timeout: Duration,
     pub poll_interval: Duration,
+    /// The migration task before UpdateService, or why there is none.
+    pub migration: Migration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,22 +118,38 @@ fn look_command(plan: &Plan) -> String {
     format!("aws ecs describe-services --cluster {} --services {}", plan.cluster, plan.service)
 }
 
-pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: &Plan) -> Result<Outcome> {
-    let start = clock.now();
+pub async fn deploy(
+    ecs: &impl Ecs,
+    logs: &impl Logs,
+    clock: &impl Clock,
+    ui: &mut impl Ui,
+    plan: &Plan,
+) -> Result<Outcome> {
+    let mut start = clock.now();
     let watching = !plan.local && !plan.no_wait;
     if watching {
+        let (migration, extra) = match &plan.migration {
+            Migration::Run { timeout, .. } => (
+                format!("the migration task runs for up to {} (--migration-timeout), then ", human(*timeout)),
+                *timeout,
+            ),
+            Migration::Skip(_) => (String::new(), Duration::ZERO),
+        };
         ui.line(&format!(
-            "Time budget: the rollout is watched for up to {} (--timeout), a rollback for up to {} more \
+            "Time budget: {migration}the rollout is watched for up to {} (--timeout), a rollback for up to {} more \
              (--rollback-timeout): deploy ends within {}",
             human(plan.timeout),
             human(plan.rollback_timeout),
-            human(plan.timeout + plan.rollback_timeout)
+            human(extra + plan.timeout + plan.rollback_timeout)
         ));
+    }
+    if let Migration::Skip(reason) = &plan.migration {
+        ui.line(reason);
     }
 
     // 1. Checks. Nothing is registered or changed until all of them pass.
-    let before = match ecs.describe_service(&plan.cluster, &plan.service).await.map_err(|e| before_change(plan, e))? {
-        ServiceLookup::Found(service) => ServiceSnapshot::from_service(&service),
+    let found = match ecs.describe_service(&plan.cluster, &plan.service).await.map_err(|e| before_change(plan, e))? {
+        ServiceLookup::Found(service) => service,
         ServiceLookup::Missing { reason } => {
             return Err(exit(
                 code::USAGE,
@@ -139,6 +161,7 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
             ));
         }
     };
+    let before = ServiceSnapshot::from_service(&found);
     if before.task_definition.is_empty() {
         return Err(exit(code::USAGE, format!("ECS service '{}' has no task definition", plan.service)));
     }
@@ -214,6 +237,15 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
         ui.line(&format!("  {change}"));
     }
     if plan.dry_run {
+        if let Migration::Run { timeout, client_token, .. } = &plan.migration {
+            let task = migrate::one_off(&found, &plan.cluster, "(new revision)", client_token);
+            ui.line(&format!(
+                "--dry-run: would run the migration task (command [\"{}\"], {}; up to {}) before UpdateService",
+                migrate::COMMAND,
+                migrate::placement(&task),
+                human(*timeout)
+            ));
+        }
         ui.line("--dry-run: nothing registered, the service is unchanged");
         return Ok(Outcome::DryRun);
     }
@@ -224,7 +256,18 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
     let family = registered.family().map_or_else(|| plan.family.clone(), str::to_owned);
     ui.line(&format!("Registered {}", short(&revision)));
 
-    // 4. Pre-rollout steps go here (they run `revision` before the service points at it).
+    // 4. The migration task runs `revision` before the service points at it.
+    if let Migration::Run { timeout, poll_interval, client_token } = &plan.migration {
+        let task = migrate::one_off(&found, &plan.cluster, &revision, client_token);
+        let untouched = format!(
+            "Not rolled out: the service was not touched and still runs {} ({} is registered, unused).",
+            short(&previous),
+            short(&revision)
+        );
+        migrate::run(ecs, logs, clock, ui, &task, &registered, *timeout, *poll_interval, &untouched).await?;
+        // The rollout's --timeout counts from here.
+        start = clock.now();
+    }
 
     // 5. Point the service at it, and know whether that happened before saying anything.
     match update_checked(ecs, clock, ui, plan, &revision, &previous).await {

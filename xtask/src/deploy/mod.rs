@@ -7,6 +7,9 @@
 //! - `api.rs`: the seams (ECS, ECR, clock, output) as traits
 //! - `sdk.rs`: the AWS SDK behind those traits
 //! - `taskdef.rs`: the next revision and its diff against the serving one
+//! - `migrate.rs`: the migration task (a one-off ECS task running `app migrate` on the registered
+//!   revision before UpdateService, when the environment has a database; `cargo xtask migrate`
+//!   runs it alone), with its verdicts in `decide_task.rs`
 //!
 //! Which configuration the new revision carries: the family's NEWEST ACTIVE revision
 //! (DescribeTaskDefinition on the family name), with only the `app` container's image and
@@ -29,8 +32,10 @@
 
 mod api;
 mod decide;
+mod decide_task;
 mod engine;
 mod image;
+pub(crate) mod migrate;
 pub(crate) mod sdk;
 mod taskdef;
 #[cfg(test)]
@@ -45,6 +50,7 @@ use xshell::cmd;
 use self::api::{Ecr, TokioClock};
 use self::engine::{Plan, code};
 use self::image::ImageRef;
+use self::migrate::Migration;
 use crate::ctx::{Ctx, Exit};
 use crate::envs::Env;
 
@@ -53,18 +59,29 @@ Exit codes:
   0  deployed: the new revision serves alone (COMPLETED, every desired task running); or nothing to do
      (the same image and configuration already serve, settled); or --dry-run, --no-wait, --env local
   1  the rollout failed (seen: FAILED, failed tasks, placement failures, ECS's own rollback); the service
-     is back on the previous revision
+     is back on the previous revision. Or the migration task failed (its app container exited non-zero):
+     the service was not touched
   2  nothing changed: usage or configuration error, a refused AWS call, a service scaled to zero or with a
-     deployment in progress, an UpdateService that did not take effect
-  3  the rollout timed out; the service is back on the previous revision
+     deployment in progress, an UpdateService that did not take effect, a migration task that never
+     started (RunTask failures, CannotPullContainerError, ...)
+  3  the rollout timed out; the service is back on the previous revision. Or the migration task timed out
+     and was stopped: the service was not touched
   4  a person must look now: the rollback failed or is not confirmed, someone else changed the service
-     during the deploy (another revision, a revert with no failure reported, a scale to zero), or a
-     failing deployment had no previous revision to go back to
+     during the deploy (another revision, a revert with no failure reported, a scale to zero), a
+     failing deployment had no previous revision to go back to, or a timed-out migration task could
+     not be stopped
   5  the outcome is unknown: the rollout or the update could not be observed (the AWS API kept failing,
-     or ECS never showed the update); nothing was rolled back
+     or ECS never showed the update); nothing was rolled back. Or the migration task could not be
+     observed: the service was not touched
+
+Migrations: when infra/envs/<ENV>.tfvars has database_enabled = true, the new revision first runs
+as a one-off task with the command [\"migrate\"] (RunTask in the service's subnets and security
+groups, startedBy rdeploy-migrate, group migrate); only its exit 0 lets the rollout start.
+--skip-migrations bypasses it. `cargo xtask migrate --env ENV` runs it alone.
 
 --env local: the emulator records but runs no tasks, so deploy stops after verifying that the
-service points at the new revision (exit 0) instead of watching a rollout that cannot happen.";
+service points at the new revision (exit 0) instead of watching a rollout that cannot happen; it
+skips the migration task (and says so): the Rust SDK cannot parse the emulator's RunTask answers.";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXIT_CODES)]
@@ -97,6 +114,14 @@ pub struct DeployArgs {
     /// prod only: deploy even though `git status --porcelain` is not empty.
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Do not run the migration task before the rollout (environments with a database run it by
+    /// default: database_enabled = true in infra/envs/<ENV>.tfvars).
+    #[arg(long)]
+    pub skip_migrations: bool,
+    /// Wait this long for the migration task to stop, then stop it (exit 3, the service untouched).
+    /// The rollout's --timeout starts after it.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub migration_timeout: Duration,
 }
 
 /// `15m`, `600s`, `1h`, `1h30m`, `90` (seconds).
@@ -133,7 +158,10 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
     if args.poll_interval.is_zero() || args.timeout.is_zero() || args.rollback_timeout.is_zero() {
         return Err(Exit::usage("--timeout, --rollback-timeout and --poll-interval must be greater than zero"));
     }
-    let mut image = resolve_image(ctx, &env, args)?;
+    if args.migration_timeout.is_zero() {
+        return Err(Exit::usage("--migration-timeout must be greater than zero"));
+    }
+    let mut image = resolve_image(ctx, &env, args.image.as_deref())?;
     if env.is_prod() && !args.allow_dirty {
         refuse_dirty_tree(ctx)?;
     }
@@ -158,17 +186,25 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
             timeout: args.timeout,
             rollback_timeout: args.rollback_timeout,
             poll_interval: args.poll_interval,
+            migration: migrate::choose(
+                &env,
+                args.skip_migrations,
+                args.migration_timeout,
+                args.poll_interval,
+                migrate::client_token(),
+            ),
         };
         println!("Deploying {} to {} (cluster {}, service {})", plan.image, env.name, plan.cluster, plan.service);
         let mut out = ui::TerminalUi::new();
-        engine::deploy(&sdk::SdkEcs::new(&config), &TokioClock::new(), &mut out, &plan).await
+        let logs = sdk::SdkLogs::new(&config);
+        engine::deploy(&sdk::SdkEcs::new(&config), &logs, &TokioClock::new(), &mut out, &plan).await
     })?;
     Ok(())
 }
 
 /// `--image`, or the image recorded for the environment (which must be HEAD's build).
-fn resolve_image(ctx: &Ctx, env: &Env, args: &DeployArgs) -> Result<ImageRef> {
-    if let Some(uri) = &args.image {
+fn resolve_image(ctx: &Ctx, env: &Env, image: Option<&str>) -> Result<ImageRef> {
+    if let Some(uri) = image {
         return ImageRef::parse(uri).map_err(|e| Exit::usage(format!("--image: {e}")));
     }
     let image = image::recorded(&ctx.root, &env.name).map_err(Exit::usage)?;
@@ -229,4 +265,65 @@ async fn ensure_immutable(ecr: &impl Ecr, env: &Env, image: &mut ImageRef) -> Re
         ))),
         Err(err) => Err(Exit::new(code::USAGE, format!("checking the image in ECR: {err}")).into()),
     }
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = migrate::EXIT_CODES)]
+pub struct MigrateArgs {
+    /// Environment: names come from infra/envs/<ENV>.tfvars (it must have database_enabled = true).
+    #[arg(long)]
+    pub env: String,
+    /// Image URI, as for deploy. Default: what `cargo xtask image --env ENV` recorded.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Wait this long for the task to stop, then stop it (exit 3).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Time between DescribeTasks polls.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// prod only: run even though `git status --porcelain` is not empty.
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+/// `cargo xtask migrate`: the migration task alone, against the revision deploy would register.
+pub fn migrate(ctx: &Ctx, args: &MigrateArgs) -> Result<()> {
+    let env = Env::load(&ctx.root, &args.env)?;
+    if args.poll_interval.is_zero() || args.timeout.is_zero() {
+        return Err(Exit::usage("--timeout and --poll-interval must be greater than zero"));
+    }
+    let (timeout, poll_interval) = match migrate::choose(&env, false, args.timeout, args.poll_interval, String::new()) {
+        Migration::Run { timeout, poll_interval, .. } => (timeout, poll_interval),
+        Migration::Skip(reason) => return Err(Exit::usage(format!("{reason}\nNothing ran."))),
+    };
+    let mut image = resolve_image(ctx, &env, args.image.as_deref())?;
+    if env.is_prod() && !args.allow_dirty {
+        refuse_dirty_tree(ctx)?;
+    }
+    crate::aws::require_credentials(&env)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let config = sdk::load_config(&ctx.root, &env).await?;
+        if env.is_prod() {
+            ensure_immutable(&sdk::SdkEcr::new(&config), &env, &mut image).await?;
+        }
+        let plan = migrate::MigratePlan {
+            env: env.name.clone(),
+            family: env.task_family(),
+            cluster: env.cluster(),
+            service: env.service(),
+            image: image.reference(),
+            version: image.version(),
+            dry_run: ctx.dry_run,
+            timeout,
+            poll_interval,
+            client_token: migrate::client_token(),
+        };
+        println!("Migrating {} with {} (cluster {}, service {})", env.name, plan.image, plan.cluster, plan.service);
+        let mut out = ui::TerminalUi::new();
+        let logs = sdk::SdkLogs::new(&config);
+        migrate::migrate(&sdk::SdkEcs::new(&config), &logs, &TokioClock::new(), &mut out, &plan).await
+    })?;
+    Ok(())
 }

@@ -10,9 +10,13 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::config::Credentials;
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
-use aws_sdk_ecs::types::{DesiredStatus, Tag, Task, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus};
+use aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder;
+use aws_sdk_ecs::types::{
+    ContainerOverride, DesiredStatus, Failure, Tag, Task, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
+    TaskOverride,
+};
 
-use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, ServiceLookup};
+use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, Logs, OneOffTask, ServiceLookup};
 use crate::aws;
 use crate::envs::Env;
 
@@ -141,6 +145,29 @@ pub fn register_request(
         .set_tags(if tags.is_empty() { None } else { Some(tags.to_vec()) })
 }
 
+/// RunTask for `task`: count 1, the container's command overridden, startedBy and group set, the
+/// service's network and compute copied. Kept separate so a test can read the request back.
+pub fn run_task_request(client: &aws_sdk_ecs::Client, task: &OneOffTask) -> RunTaskFluentBuilder {
+    let container = ContainerOverride::builder().name(&task.container).set_command(Some(task.command.clone())).build();
+    client
+        .run_task()
+        .cluster(&task.cluster)
+        .task_definition(&task.task_definition)
+        .count(1)
+        .overrides(TaskOverride::builder().container_overrides(container).build())
+        .started_by(&task.started_by)
+        .group(&task.group)
+        .set_network_configuration(task.network.clone())
+        .set_launch_type(task.launch_type.clone())
+        .set_capacity_provider_strategy(if task.capacity_provider_strategy.is_empty() {
+            None
+        } else {
+            Some(task.capacity_provider_strategy.clone())
+        })
+        .set_platform_version(task.platform_version.clone())
+        .client_token(&task.client_token)
+}
+
 pub struct SdkEcs {
     client: aws_sdk_ecs::Client,
 }
@@ -258,6 +285,63 @@ impl Ecs for SdkEcs {
             .map_err(|e| api_error("DeregisterTaskDefinition", e))?;
         Ok(())
     }
+
+    async fn run_task(&self, task: &OneOffTask) -> Result<(Vec<Task>, Vec<Failure>), ApiError> {
+        let out = run_task_request(&self.client, task).send().await.map_err(|e| api_error("RunTask", e))?;
+        Ok((out.tasks().to_vec(), out.failures().to_vec()))
+    }
+
+    async fn describe_tasks(&self, cluster: &str, arn: &str) -> Result<(Vec<Task>, Vec<Failure>), ApiError> {
+        let out = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .tasks(arn)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeTasks", e))?;
+        Ok((out.tasks().to_vec(), out.failures().to_vec()))
+    }
+
+    async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<(), ApiError> {
+        self.client
+            .stop_task()
+            .cluster(cluster)
+            .task(arn)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| api_error("StopTask", e))?;
+        Ok(())
+    }
+}
+
+/// The real [`Logs`]: CloudWatch Logs GetLogEvents.
+pub struct SdkLogs {
+    client: aws_sdk_cloudwatchlogs::Client,
+}
+
+impl SdkLogs {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: aws_sdk_cloudwatchlogs::Client::new(config) }
+    }
+}
+
+impl Logs for SdkLogs {
+    async fn last_lines(&self, group: &str, stream: &str, limit: i32) -> Result<Vec<String>, ApiError> {
+        // startFromHead=false with a limit: the newest `limit` events, returned oldest first.
+        let out = self
+            .client
+            .get_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .start_from_head(false)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| api_error("GetLogEvents", e))?;
+        Ok(out.events().iter().filter_map(|e| e.message()).map(|m| m.trim_end().to_owned()).collect())
+    }
 }
 
 pub struct SdkEcr {
@@ -347,6 +431,58 @@ mod tests {
         ] {
             assert!(set, "{name} not carried over");
         }
+    }
+
+    #[test]
+    fn the_run_task_request_carries_the_override_the_network_and_the_compute() {
+        use aws_sdk_ecs::types::{
+            AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, LaunchType, NetworkConfiguration,
+        };
+        let network = NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                AwsVpcConfiguration::builder()
+                    .subnets("subnet-a")
+                    .security_groups("sg-app")
+                    .assign_public_ip(AssignPublicIp::Disabled)
+                    .build()
+                    .unwrap(),
+            )
+            .build();
+        let mut task = OneOffTask {
+            cluster: "c".into(),
+            task_definition: "arn:td:5".into(),
+            container: "app".into(),
+            command: vec!["migrate".into()],
+            started_by: "rdeploy-migrate".into(),
+            group: "migrate".into(),
+            network: Some(network.clone()),
+            launch_type: Some(LaunchType::Fargate),
+            capacity_provider_strategy: vec![],
+            platform_version: Some("LATEST".into()),
+            client_token: "token".into(),
+        };
+        let client = offline_client("http://127.0.0.1:9", true);
+        let req = run_task_request(&client, &task);
+        let input = req.as_input();
+        assert_eq!(input.get_cluster().as_deref(), Some("c"));
+        assert_eq!(input.get_task_definition().as_deref(), Some("arn:td:5"));
+        assert_eq!(input.get_count(), &Some(1));
+        let overrides = input.get_overrides().as_ref().unwrap().container_overrides();
+        assert_eq!(overrides[0].name(), Some("app"));
+        assert_eq!(overrides[0].command(), ["migrate"]);
+        assert_eq!(input.get_started_by().as_deref(), Some("rdeploy-migrate"));
+        assert_eq!(input.get_group().as_deref(), Some("migrate"));
+        assert_eq!(input.get_network_configuration(), &Some(network));
+        assert_eq!(input.get_launch_type(), &Some(LaunchType::Fargate));
+        assert_eq!(input.get_capacity_provider_strategy(), &None, "never both: the API refuses it");
+        assert_eq!(input.get_platform_version().as_deref(), Some("LATEST"));
+        assert_eq!(input.get_client_token().as_deref(), Some("token"));
+        task.launch_type = None;
+        task.capacity_provider_strategy =
+            vec![CapacityProviderStrategyItem::builder().capacity_provider("FARGATE_SPOT").weight(1).build().unwrap()];
+        let req = run_task_request(&client, &task);
+        assert_eq!(req.as_input().get_launch_type(), &None);
+        assert_eq!(req.as_input().get_capacity_provider_strategy(), &Some(task.capacity_provider_strategy.clone()));
     }
 
     #[test]

@@ -31,6 +31,18 @@ fn app_container(def: &TaskDefinition) -> Result<&ContainerDefinition, String> {
     })
 }
 
+/// The `app` container's awslogs group and stream prefix (`awslogs-group`,
+/// `awslogs-stream-prefix`), when it logs with the awslogs driver. A task's stream is then
+/// `<prefix>/app/<task-id>`.
+pub fn awslogs(def: &TaskDefinition) -> Option<(String, String)> {
+    let config = app_container(def).ok()?.log_configuration()?;
+    if config.log_driver().as_str() != "awslogs" {
+        return None;
+    }
+    let options = config.options()?;
+    Some((options.get("awslogs-group")?.clone(), options.get("awslogs-stream-prefix")?.clone()))
+}
+
 /// `current` with the app container's image and APP_VERSION replaced. The server-assigned fields
 /// (ARN, revision, status, timestamps) are cleared: they are not part of a registration.
 pub fn next_revision(current: &TaskDefinition, image: &str, version: &str) -> Result<TaskDefinition, String> {
