@@ -33,7 +33,7 @@ use crate::ctx::{Ctx, Exit};
     about = "Lint, test, build, plan, apply and deploy this project: the same commands on a laptop and in CI."
 )]
 #[command(
-    after_help = "Start with `cargo xtask doctor` when anything fails.\nExit codes: 0 ok; 1 a check or step failed; 2 usage or configuration error (deploy documents more)."
+    after_help = "Start with `cargo xtask doctor` when anything fails.\nExit codes: 0 ok; 1 a check or step failed; 2 usage or configuration error (deploy and migrate document more)."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -1,6 +1,7 @@
 //! The CI deploy jobs must outlive `cargo xtask deploy`: a job killed by `timeout-minutes` in
 //! the middle of a rollout neither rolls back nor says what happened. Each job that runs
-//! `cargo xtask deploy` must allow the deploy's whole budget (rollout watch + rollback watch, as
+//! `cargo xtask deploy` must allow the deploy's whole budget (migration task + rollout watch +
+//! rollback watch, as
 //! the command's own --help states its defaults, or the flags the job passes) plus the time to
 //! check out, install the toolchain and build xtask. Self-contained on purpose (workflows.rs is
 //! the thin-wrapper contract).
@@ -78,7 +79,8 @@ fn deploy_jobs_leave_room_for_the_whole_deploy_budget_and_the_build() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     let (watch, rollback) = (default_of(&help, "--timeout"), default_of(&help, "--rollback-timeout"));
-    assert!(watch > 0 && rollback > 0, "{watch} {rollback}");
+    let migration = default_of(&help, "--migration-timeout");
+    assert!(watch > 0 && rollback > 0 && migration > 0, "{watch} {rollback} {migration}");
 
     let mut jobs = 0;
     for (file, doc) in workflows() {
@@ -93,8 +95,15 @@ fn deploy_jobs_leave_room_for_the_whole_deploy_budget_and_the_build() {
             for run in runs {
                 jobs += 1;
                 let name = name.as_str().unwrap_or("?");
-                let budget =
-                    flag_in(run, "--timeout").unwrap_or(watch) + flag_in(run, "--rollback-timeout").unwrap_or(rollback);
+                // The migration task runs first whenever the environment has a database.
+                let migrating = if run.split_whitespace().any(|w| w == "--skip-migrations") {
+                    0
+                } else {
+                    flag_in(run, "--migration-timeout").unwrap_or(migration)
+                };
+                let budget = migrating
+                    + flag_in(run, "--timeout").unwrap_or(watch)
+                    + flag_in(run, "--rollback-timeout").unwrap_or(rollback);
                 let minutes = job["timeout-minutes"].as_i64().unwrap_or_else(|| {
                     panic!("{file} job {name}: runs `{run}` without timeout-minutes (GitHub's default is 6 h)")
                 });

@@ -104,7 +104,8 @@ pub struct DeployArgs {
     /// Time between DescribeServices polls.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub poll_interval: Duration,
-    /// Register and update the service, then exit 0 without watching the rollout.
+    /// Register and update the service, then exit 0 without watching the rollout (a migration task
+    /// still runs, and is waited for, before the update).
     #[arg(long)]
     pub no_wait: bool,
     /// After success, deregister ACTIVE revisions of the family older than the newest N (never

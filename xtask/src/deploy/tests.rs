@@ -1637,3 +1637,49 @@ fn readme_lists_the_same_migrate_exit_codes_as_help() {
         super::migrate::EXIT_CODES
     );
 }
+
+#[tokio::test]
+async fn local_with_a_database_says_it_skips_the_migration_task_and_runs_none() {
+    let ecs =
+        FakeEcs::new(vec![vec![steady_old()], vec![svc(NEW, vec![d("o", "PRIMARY", OLD, InProgress, 0, 1, 0)], &[])]]);
+    let local = Env::parse(
+        "local",
+        "project = \"rdeploy\"\nenvironment = \"local\"\nregion = \"us-east-1\"\ndatabase_enabled = true",
+    )
+    .unwrap();
+    let mut p = plan();
+    p.local = true;
+    p.migration = super::migrate::choose(&local, false, Duration::from_secs(600), Duration::from_secs(10), "t".into());
+    let (result, ui, _) = run(&ecs, &p).await;
+    assert_eq!(result.unwrap(), Outcome::Unwatched { revision: NEW.into() });
+    assert!(
+        ui.text().contains("skipping the migration task: the emulator runs no tasks, and the Rust SDK cannot parse"),
+        "{}",
+        ui.text()
+    );
+    assert!(ecs.runs.borrow().is_empty(), "no RunTask against the emulator");
+    assert_eq!(*ecs.calls.borrow(), vec!["RegisterTaskDefinition", "UpdateService"]);
+}
+
+#[test]
+fn the_migration_flags_parse() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Deploy {
+        #[command(flatten)]
+        args: super::DeployArgs,
+    }
+    #[derive(Parser)]
+    struct Migrate {
+        #[command(flatten)]
+        args: super::MigrateArgs,
+    }
+    let d =
+        Deploy::try_parse_from(["deploy", "--env", "dev", "--skip-migrations", "--migration-timeout", "20m"]).unwrap();
+    assert!(d.args.skip_migrations);
+    assert_eq!(d.args.migration_timeout, Duration::from_secs(1200));
+    let d = Deploy::try_parse_from(["deploy", "--env", "dev"]).unwrap();
+    assert!(!d.args.skip_migrations, "migrations run by default");
+    let m = Migrate::try_parse_from(["migrate", "--env", "prod", "--image", "x@sha256:abc"]).unwrap();
+    assert_eq!((m.args.env.as_str(), m.args.timeout), ("prod", Duration::from_secs(600)));
+}
