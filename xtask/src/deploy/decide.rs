@@ -1,7 +1,9 @@
 //! Every verdict of a deploy is made here, in pure functions with no I/O: whether to start at
 //! all ([`before_deploy`]), whether an UpdateService whose answer was lost took effect
 //! ([`update_took_effect`]), and what each poll of a rollout means ([`Watch::observe`]). The
-//! engine only performs the calls these functions ask for and prints what they say.
+//! engine only performs the calls these functions ask for and prints what they say. The verdicts
+//! on the one-off migration task (succeeded, failed, never started, timed out) are in the pure
+//! sibling `decide_task.rs`.
 //!
 //! The rules, and the evidence each needs:
 //! - success: our revision is PRIMARY, rolloutState COMPLETED, running == desired > 0, alone;
