@@ -257,6 +257,7 @@ pub async fn deploy(
     ui.line(&format!("Registered {}", short(&revision)));
 
     // 4. The migration task runs `revision` before the service points at it.
+    let mut migrated = "";
     if let Migration::Run { timeout, poll_interval, client_token } = &plan.migration {
         let task = migrate::one_off(&found, &plan.cluster, &revision, client_token);
         let untouched = format!(
@@ -267,6 +268,7 @@ pub async fn deploy(
         migrate::run(ecs, logs, clock, ui, &task, &registered, *timeout, *poll_interval, &untouched).await?;
         // The rollout's --timeout counts from here.
         start = clock.now();
+        migrated = " (The migration task DID apply its migrations: the serving revision runs against the new schema.)";
     }
 
     // 5. Point the service at it, and know whether that happened before saying anything.
@@ -276,7 +278,8 @@ pub async fn deploy(
             return Err(exit(
                 code::USAGE,
                 format!(
-                    "UpdateService was refused: {err}\nNothing changed: the service still runs {}.",
+                    "UpdateService was refused: {err}\n{}: the service still runs {}.{migrated}",
+                    if migrated.is_empty() { "Nothing changed" } else { "The service is unchanged" },
                     short(&previous)
                 ),
             ));
@@ -285,7 +288,7 @@ pub async fn deploy(
             return Err(exit(
                 code::USAGE,
                 format!(
-                    "UpdateService failed {UPDATE_ATTEMPTS} times and the service still points at {}: nothing changed.\n  \
+                    "UpdateService failed {UPDATE_ATTEMPTS} times and the service still points at {}: nothing changed.{migrated}\n  \
                      last error: {err}",
                     short(&previous)
                 ),

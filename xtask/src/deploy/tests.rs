@@ -1683,3 +1683,15 @@ fn the_migration_flags_parse() {
     let m = Migrate::try_parse_from(["migrate", "--env", "prod", "--image", "x@sha256:abc"]).unwrap();
     assert_eq!((m.args.env.as_str(), m.args.timeout), ("prod", Duration::from_secs(600)));
 }
+
+#[tokio::test]
+async fn a_refused_update_after_a_migration_says_the_migrations_were_applied() {
+    let mut ecs = migrating(vec![vec![steady_in_vpc()]], vec![exited(0)]);
+    ecs.faults = RefCell::new(VecDeque::from([Some(Fault::Refused)]));
+    let (result, _, _) = run_with_logs(&ecs, &FakeLogs::lines(&[]), &with_migration(600)).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 2, "{err:#}");
+    let text = err.to_string();
+    assert!(text.contains("The service is unchanged") && !text.contains("Nothing changed"), "{text}");
+    assert!(text.contains("DID apply its migrations"), "{text}");
+}
