@@ -72,27 +72,65 @@ fn status_of(url: &str) -> Option<u16> {
     })
 }
 
+/// Run `cmd` to completion, killing it (and failing) if it is still running after 30 s.
+fn output_within_30s(cmd: &mut Command) -> std::process::Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after 30 s: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn invalid_config_exits_2_with_one_line_naming_the_variable() {
+    // A port this test holds: if validation failed to stop startup, the bind would fail (exit 1,
+    // not 2) at once, for any user, root included.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
     for (var, value) in [
         ("PORT", "seventy"),
         ("RATE_LIMIT_RPS", "0"),
+        ("RATE_LIMIT_RPS", "2000000000"),
         ("ALLOWED_ORIGINS", "evil.example"),
         ("LOG_FORMAT", "xml"),
         ("ACCESS_LOG", "verbose"),
         ("TRUSTED_PROXY_HOPS", "-1"),
         ("REQUEST_TIMEOUT_SECS", "0"),
+        ("HEADER_READ_TIMEOUT_SECS", "0"),
+        ("KEEP_ALIVE_TIMEOUT_SECS", "forever"),
+        ("MAX_CONNECTIONS", "0"),
         ("BIND", "not-an-ip"),
     ] {
-        // PORT 1 would need root to bind: if config validation failed to stop startup, the
-        // exit code would be 1 (bind error), not 2.
-        let out = app(&[("PORT", "1"), (var, value)]).output().unwrap();
+        let out = output_within_30s(&mut app(&[("BIND", "127.0.0.1"), ("PORT", &port), (var, value)]));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line for {var}: {stderr}");
         assert!(stderr.contains(var), "{var} not named: {stderr}");
         assert!(out.stdout.is_empty(), "no server output for {var}");
     }
+    // The guard itself: with valid settings, the held port makes startup fail with 1.
+    let out = output_within_30s(&mut app(&[("BIND", "127.0.0.1"), ("PORT", &port)]));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    drop(held);
+}
+
+#[test]
+fn empty_allowed_origins_starts_without_cors_as_documented() {
+    let srv = spawn(&[("ALLOWED_ORIGINS", ""), ("SHUTDOWN_DRAIN_SECS", "0")]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let res = rt.block_on(async {
+        let url = format!("http://{}/", srv.addr);
+        reqwest::Client::new().get(url).header("origin", "https://a.example").send().await.unwrap()
+    });
+    assert_eq!(res.status(), 200);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let (code, _) = stop(srv);
+    assert_eq!(code, Some(0));
 }
 
 #[test]
