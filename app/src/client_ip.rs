@@ -5,49 +5,46 @@
 //! vouches for. Everything to its left was sent by the client and can be forged, which is why
 //! the leftmost entry is never used.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::ConnectInfo;
-use axum::http::{HeaderMap, Request};
-use tower_governor::GovernorError;
-use tower_governor::key_extractor::KeyExtractor;
+use axum::http::HeaderMap;
 
 /// Resolve the client address from the socket peer and `X-Forwarded-For`.
 ///
 /// `trusted_hops == 0`: the socket peer. Otherwise the `trusted_hops`-th address counted from the
-/// right across all `X-Forwarded-For` headers; when the header is shorter than that or the entry
-/// is not an IP address, the request did not come through our proxies and the peer is used.
+/// right across all `X-Forwarded-For` lines (the last line first). The peer is used instead when
+/// the header is shorter than that, when that entry is not an address, or when a line on the
+/// way to it is not readable text: counting past a line we cannot read would land on an entry
+/// the client wrote.
+///
+/// An entry may be an IPv4 or IPv6 address, optionally bracketed (`[2001:db8::1]`) or with a
+/// port (`192.0.2.1:4711`, `[2001:db8::1]:4711`); IPv4-mapped IPv6 is the same client as IPv4.
 pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trusted_hops: usize) -> Option<IpAddr> {
     let canonical = |ip: IpAddr| ip.to_canonical();
     if trusted_hops == 0 {
         return peer.map(canonical);
     }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .rev()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.rsplit(','))
-        .nth(trusted_hops - 1)
-        .and_then(|entry| entry.trim().parse::<IpAddr>().ok())
-        .or(peer)
-        .map(canonical)
-}
-
-/// tower_governor key extractor applying [`client_ip`] with the configured hop count.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientIpKey {
-    pub trusted_hops: usize,
-}
-
-impl KeyExtractor for ClientIpKey {
-    type Key = IpAddr;
-
-    fn extract<T>(&self, req: &Request<T>) -> Result<IpAddr, GovernorError> {
-        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        // Without a peer address (never the case behind `serve`), share one bucket rather than fail.
-        Ok(client_ip(req.headers(), peer, self.trusted_hops).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
+    let mut remaining = trusted_hops;
+    for line in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(line) = line.to_str() else { return peer.map(canonical) };
+        for entry in line.rsplit(',') {
+            remaining -= 1;
+            if remaining == 0 {
+                return parse_entry(entry).or(peer).map(canonical);
+            }
+        }
     }
+    peer.map(canonical)
+}
+
+/// One `X-Forwarded-For` entry: an address, bracketed or not, with or without a port.
+fn parse_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6))
 }
 
 #[cfg(test)]
@@ -88,6 +85,59 @@ mod tests {
         assert_eq!(client_ip(&xff(&["1.1.1.1"]), PEER, 2), PEER);
         assert_eq!(client_ip(&xff(&["not-an-ip"]), PEER, 1), PEER);
         assert_eq!(client_ip(&HeaderMap::new(), PEER, 1), PEER);
+    }
+
+    #[test]
+    fn an_unreadable_line_stops_the_count_instead_of_reaching_client_written_entries() {
+        // The ALB appended 203.0.113.7 to a line the client started with a byte that is not
+        // text; skipping that line would count into the client's own earlier line (6.6.6.6).
+        let mut h = xff(&["6.6.6.6"]);
+        h.append("x-forwarded-for", HeaderValue::from_bytes(b"x\xff, 203.0.113.7").unwrap());
+        assert_eq!(client_ip(&h, PEER, 1), PEER);
+        assert_eq!(client_ip(&h, PEER, 2), PEER);
+        // An unreadable line to the LEFT of the trusted entry does not matter.
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", HeaderValue::from_bytes(b"\xfe\xff").unwrap());
+        h.append("x-forwarded-for", HeaderValue::from_static("203.0.113.8"));
+        assert_eq!(client_ip(&h, PEER, 1), Some("203.0.113.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn ipv6_bracketed_and_ported_entries() {
+        for (entry, expected) in [
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("[2001:db8::1]:4711", "2001:db8::1"),
+            ("  192.0.2.1:4711 ", "192.0.2.1"),
+            ("::ffff:192.0.2.5", "192.0.2.5"),
+            ("[::ffff:192.0.2.5]:80", "192.0.2.5"),
+        ] {
+            let h = xff(&[&format!("6.6.6.6, {entry}")]);
+            assert_eq!(client_ip(&h, PEER, 1), Some(expected.parse().unwrap()), "{entry}");
+        }
+        for bad in ["[2001:db8::1", "2001:db8::1]", "[192.0.2.1]", "192.0.2.1:", "[]", "", "unknown", "1.2.3.4.5"] {
+            let h = xff(&[&format!("6.6.6.6, {bad}")]);
+            assert_eq!(client_ip(&h, PEER, 1), PEER, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn many_lines_are_counted_from_the_last_one() {
+        let lines: Vec<String> = (0..200).map(|n| format!("198.51.{}.{}", n / 256, n % 256)).collect();
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let h = xff(&refs);
+        assert_eq!(client_ip(&h, PEER, 1), Some("198.51.0.199".parse().unwrap()));
+        assert_eq!(client_ip(&h, PEER, 10), Some("198.51.0.190".parse().unwrap()));
+        // Lines holding several entries and lines holding one count alike.
+        let h = xff(&["192.0.2.1, 192.0.2.2", "192.0.2.3", "192.0.2.4, 192.0.2.5, 192.0.2.6"]);
+        let from_right: Vec<Option<IpAddr>> = (1..=7).map(|hops| client_ip(&h, PEER, hops)).collect();
+        let expected: Vec<Option<IpAddr>> =
+            ["192.0.2.6", "192.0.2.5", "192.0.2.4", "192.0.2.3", "192.0.2.2", "192.0.2.1"]
+                .iter()
+                .map(|a| Some(a.parse().unwrap()))
+                .chain([PEER])
+                .collect();
+        assert_eq!(from_right, expected);
     }
 
     #[test]

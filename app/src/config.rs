@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use axum::http::HeaderValue;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Default version: crate version plus the git commit captured by build.rs.
 pub const BUILD_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+", env!("APP_GIT_COMMIT"));
@@ -64,12 +64,13 @@ pub struct Config {
     /// Version reported by /health (default: crate version + git commit at build time).
     #[arg(long, env = "APP_VERSION", value_name = "APP_VERSION", default_value = BUILD_VERSION, value_parser = non_empty, global = true)]
     pub app_version: String,
-    /// Comma-separated exact origins allowed by CORS, e.g. `https://app.example.com`.
-    /// Empty means no CORS headers at all.
-    #[arg(long, env = "ALLOWED_ORIGINS", value_name = "ALLOWED_ORIGINS", value_delimiter = ',', value_parser = origin, global = true)]
-    pub allowed_origins: Vec<HeaderValue>,
-    /// Sustained requests per second allowed per client.
-    #[arg(long, env = "RATE_LIMIT_RPS", value_name = "RATE_LIMIT_RPS", default_value = "50", global = true)]
+    /// Comma-separated origins allowed by CORS, e.g. `https://app.example.com`, compared
+    /// without regard to case (a default port, :443 or :80, may be left out). Empty (the
+    /// default) means no CORS headers at all.
+    #[arg(long, env = "ALLOWED_ORIGINS", value_name = "ALLOWED_ORIGINS", default_value = "", hide_default_value = true, value_parser = origins, global = true)]
+    pub allowed_origins: Origins,
+    /// Sustained requests per second allowed per client (1 to 1000000000).
+    #[arg(long, env = "RATE_LIMIT_RPS", value_name = "RATE_LIMIT_RPS", default_value = "50", value_parser = rate, global = true)]
     pub rate_limit_rps: NonZeroU32,
     /// Requests a client may send in a burst before being limited.
     #[arg(long, env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST", default_value = "100", global = true)]
@@ -84,6 +85,18 @@ pub struct Config {
     /// Larger request bodies get 413.
     #[arg(long, env = "MAX_BODY_BYTES", value_name = "MAX_BODY_BYTES", default_value_t = 64 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// A connection that takes longer than this from a request's first byte to the end of its
+    /// headers is closed (slow clients; the first request counts from the connection's start).
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", value_name = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub header_read_timeout_secs: u64,
+    /// An idle keep-alive connection is closed after this. Keep it LONGER than the load
+    /// balancer's idle timeout (the ALB's: 60 s), or the ALB may reuse a connection the app is
+    /// closing and answer 502.
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT_SECS", value_name = "KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 75, value_parser = clap::value_parser!(u64).range(1..=4000), global = true)]
+    pub keep_alive_timeout_secs: u64,
+    /// Connections served at once; at the cap, new ones wait in the accept queue.
+    #[arg(long, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000), global = true)]
+    pub max_connections: u32,
     /// After SIGTERM, keep serving (with /ready at 503) this long so the load balancer deregisters us.
     #[arg(long, env = "SHUTDOWN_DRAIN_SECS", value_name = "SHUTDOWN_DRAIN_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
     pub shutdown_drain_secs: u64,
@@ -110,25 +123,81 @@ impl Config {
 
     /// A configuration with defaults and no environment, for tests and embedding.
     pub fn defaults() -> Self {
-        Cli::try_parse_from(["app"]).expect("defaults parse").config
+        Cli::parse_without_env(["app"]).expect("defaults parse").config
     }
+}
+
+impl Cli {
+    /// Parse `args` as the binary does, but without reading any environment variable: what a
+    /// test configures is all there is, whatever the host's shell has set (`PORT`, ...).
+    pub fn parse_without_env<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Self::command().mut_args(|arg| arg.env(None::<&str>));
+        let matches = command.try_get_matches_from(args)?;
+        <Self as clap::FromArgMatches>::from_arg_matches(&matches)
+    }
+
+    /// Every environment variable the app reads (for scrubbing a child's environment).
+    pub fn env_vars() -> Vec<String> {
+        Self::command().get_arguments().filter_map(|a| a.get_env()).map(|v| v.to_string_lossy().into_owned()).collect()
+    }
+}
+
+/// The CORS origins, normalised (see [`origin`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(pub Vec<HeaderValue>);
+
+impl std::ops::Deref for Origins {
+    type Target = [HeaderValue];
+
+    fn deref(&self) -> &[HeaderValue] {
+        &self.0
+    }
+}
+
+/// A comma-separated list of origins; blank entries are ignored, so "" is no origins.
+fn origins(s: &str) -> Result<Origins, String> {
+    s.split(',').filter(|o| !o.trim().is_empty()).map(origin).collect::<Result<_, _>>().map(Origins)
+}
+
+/// The largest rate: one request per nanosecond, the rate limiter's resolution.
+const MAX_RATE: u32 = 1_000_000_000;
+
+fn rate(s: &str) -> Result<NonZeroU32, String> {
+    let n: u64 = s.trim().parse().map_err(|_| format!("'{s}' is not a whole number"))?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n <= MAX_RATE)
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| format!("{n} is not in 1..={MAX_RATE}"))
 }
 
 fn non_empty(s: &str) -> Result<String, String> {
     if s.trim().is_empty() { Err("must not be empty".into()) } else { Ok(s.to_owned()) }
 }
 
-/// An origin is `scheme://host[:port]` with nothing after it; CORS compares it byte for byte.
+/// An origin is `scheme://host[:port]` with nothing after it. Scheme and host are
+/// case-insensitive and browsers send them in lower case without the scheme's default port,
+/// so the origin is stored that way: `HTTPS://App.Example.com:443` is `https://app.example.com`.
 fn origin(s: &str) -> Result<HeaderValue, String> {
     let s = s.trim();
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| format!("'{s}' is not an origin: it must start with https:// or http://"))?;
-    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '*']) {
+    let lower = s.to_ascii_lowercase();
+    let (scheme, rest, default_port) = if let Some(rest) = lower.strip_prefix("https://") {
+        ("https", rest, ":443")
+    } else if let Some(rest) = lower.strip_prefix("http://") {
+        ("http", rest, ":80")
+    } else {
+        return Err(format!("'{s}' is not an origin: it must start with https:// or http://"));
+    };
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '*', '@']) {
         return Err(format!("'{s}' is not an origin: expected scheme://host[:port] with no path or wildcard"));
     }
-    HeaderValue::from_str(s).map_err(|_| format!("'{s}' contains characters not allowed in a header"))
+    let host = rest.strip_suffix(default_port).unwrap_or(rest);
+    HeaderValue::from_str(&format!("{scheme}://{host}"))
+        .map_err(|_| format!("'{s}' contains characters not allowed in a header"))
 }
 
 fn log_filter(s: &str) -> Result<String, String> {
@@ -145,7 +214,6 @@ pub fn one_line_error(err: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_well_formed() {
@@ -161,6 +229,11 @@ mod tests {
         assert!(c.allowed_origins.is_empty());
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.access_log, AccessLog::Errors);
+        assert_eq!(c.rate_limit_rps.get(), 50);
+        assert_eq!(c.rate_limit_burst.get(), 100);
+        assert_eq!(c.header_read_timeout_secs, 10);
+        assert_eq!(c.keep_alive_timeout_secs, 75);
+        assert_eq!(c.max_connections, 1024);
         assert!(c.app_version.starts_with(env!("CARGO_PKG_VERSION")));
     }
 
@@ -168,9 +241,77 @@ mod tests {
     fn origins_are_validated() {
         assert!(origin("https://a.example.com").is_ok());
         assert!(origin("http://localhost:3000").is_ok());
-        for bad in ["a.example.com", "https://", "https://x.com/path", "https://*.x.com", "ftp://x"] {
+        for bad in ["a.example.com", "https://", "https://x.com/path", "https://*.x.com", "ftp://x", "https://u@x.com"]
+        {
             assert!(origin(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn origins_are_stored_in_the_form_browsers_send() {
+        for (configured, stored) in [
+            ("HTTPS://App.Example.COM", "https://app.example.com"),
+            ("https://app.example.com:443", "https://app.example.com"),
+            ("http://app.example.com:80", "http://app.example.com"),
+            ("https://app.example.com:8443", "https://app.example.com:8443"),
+            (" http://LOCALHOST:3000 ", "http://localhost:3000"),
+        ] {
+            assert_eq!(origin(configured).unwrap(), stored, "{configured}");
+        }
+    }
+
+    #[test]
+    fn an_empty_origin_list_means_no_cors() {
+        for empty in ["", " ", ",", " , "] {
+            assert_eq!(origins(empty), Ok(Origins::default()), "{empty:?}");
+        }
+        let two = origins("https://a.example, HTTPS://B.example,").unwrap();
+        assert_eq!(two.0, ["https://a.example", "https://b.example"]);
+        assert!(origins("https://a.example,evil").is_err());
+    }
+
+    #[test]
+    fn rates_beyond_one_per_nanosecond_are_refused_not_a_panic() {
+        assert_eq!(rate("1").unwrap().get(), 1);
+        assert_eq!(rate("1000000000").unwrap().get(), 1_000_000_000);
+        for bad in ["0", "2000000000", "4294967296", "99999999999999999999", "-1", "1.5", "fifty"] {
+            assert!(rate(bad).is_err(), "{bad} accepted");
+        }
+        let err = Cli::parse_without_env(["app", "--rate-limit-rps", "2000000000"]).unwrap_err();
+        let line = one_line_error(&err);
+        assert!(line.contains("RATE_LIMIT_RPS") && line.contains("1..=1000000000"), "{line}");
+    }
+
+    #[test]
+    fn the_list_of_variables_is_complete() {
+        let vars = Cli::env_vars();
+        for var in [
+            "PORT",
+            "ALLOWED_ORIGINS",
+            "RATE_LIMIT_RPS",
+            "HEADER_READ_TIMEOUT_SECS",
+            "KEEP_ALIVE_TIMEOUT_SECS",
+            "MAX_CONNECTIONS",
+            "RUST_LOG",
+        ] {
+            assert!(vars.iter().any(|v| v == var), "{var} missing from {vars:?}");
+        }
+    }
+
+    /// The tests above parse without the environment; this one proves it, by running
+    /// `defaults_match_the_documented_ones` again in a child process whose environment sets
+    /// every variable to a value the defaults test would reject.
+    #[test]
+    fn config_tests_ignore_the_hosts_environment() {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.args(["--exact", "config::tests::defaults_match_the_documented_ones", "--test-threads", "1"]);
+        for var in Cli::env_vars() {
+            child.env(var, "1");
+        }
+        let out = child.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("1 passed"), "the defaults test did not run: {stdout}");
     }
 
     #[test]

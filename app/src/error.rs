@@ -82,6 +82,8 @@ where
     let body = ErrorBody { error: ErrorDetail { code: err.code, message: err.message, request_id } };
     let bytes = serde_json::to_vec(&body).expect("error body serialises");
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // An error is about this request at this moment: never to be replayed from a cache.
+    parts.headers.insert(header::CACHE_CONTROL, crate::NO_STORE.clone());
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes))
 }

@@ -1,5 +1,6 @@
 //! The service as a library: [`app`] builds the complete service (routes + middleware) from a
-//! [`Config`], [`serve`] runs it with graceful shutdown. `main.rs` only parses config and calls these.
+//! [`Config`], [`serve`] runs it with connection limits and graceful shutdown. `main.rs` only
+//! parses config and calls these.
 
 pub mod access_log;
 pub mod client_ip;
@@ -7,13 +8,14 @@ pub mod config;
 pub mod error;
 pub mod healthcheck;
 pub mod logging;
+pub mod rate_limit;
 pub mod routes;
+pub mod server;
+pub mod shutdown;
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -23,14 +25,13 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode
 use axum::response::Response;
 use axum::routing::get;
 use tower::ServiceBuilder;
-use tower_governor::GovernorLayer;
-use tower_governor::governor::GovernorConfigBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 
 pub use config::{AccessLog, Cli, Command, Config, LogFormat};
+pub use server::{Limits, serve};
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -47,13 +48,39 @@ impl AppState {
     }
 }
 
-/// The request id's header: set on every request (kept if the caller sent one), echoed on every
-/// response, logged, and quoted in error bodies.
+/// The request id's header: set on every request (kept if the caller sent a safe one, see
+/// [`is_safe_request_id`]), echoed on every response, logged, and quoted in error bodies.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The longest request id accepted from a caller.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// The request id in `headers`, if there is one and it is text.
 pub fn request_id(headers: &HeaderMap) -> Option<&str> {
     headers.get(X_REQUEST_ID).and_then(|v| v.to_str().ok())
+}
+
+/// Whether a caller's request id is kept: 1 to 64 characters from `[A-Za-z0-9._-]` (UUIDs,
+/// ULIDs, hex trace ids). Anything else (too long, spaces, control or non-ASCII bytes, quotes,
+/// slashes) is replaced by a generated id, so what is echoed and logged is short and inert.
+pub fn is_safe_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+        && id.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Drops a caller's request id unless it is the one safe id; the layer after this one then
+/// generates a new id.
+fn drop_unsafe_request_id<B>(mut req: Request<B>) -> Request<B> {
+    let mut ids = req.headers().get_all(X_REQUEST_ID).iter();
+    let keep = match (ids.next(), ids.next()) {
+        (None, _) => return req,
+        (Some(id), None) => is_safe_request_id(id.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        req.headers_mut().remove(X_REQUEST_ID);
+    }
+    req
 }
 
 /// Headers on every response, errors included. Nothing here names the server software. Built at
@@ -72,18 +99,30 @@ static SECURITY_HEADERS: [(HeaderName, HeaderValue); 8] = [
     (HeaderName::from_static("cross-origin-resource-policy"), HeaderValue::from_static("same-origin")),
 ];
 
+/// API responses are per request and may be personal: no cache (browser, proxy, CDN) may keep
+/// them. A handler that serves something cacheable sets its own `Cache-Control`; error
+/// responses always get this one (see [`error::json_errors`]).
+pub static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+
 fn security_headers<B>(mut res: Response<B>) -> Response<B> {
     let headers = res.headers_mut();
     for (name, value) in &SECURITY_HEADERS {
         headers.insert(name.clone(), value.clone());
     }
+    headers.entry(header::CACHE_CONTROL).or_insert_with(|| NO_STORE.clone());
     res
 }
 
+/// Origins are compared without regard to ASCII case (scheme and host are case-insensitive;
+/// the configured ones are stored in lower case, see `config::origin`). The allowed origin
+/// echoed back is the request's own, byte for byte, as the browser's check requires.
 fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
     (!origins.is_empty()).then(|| {
+        let allowed: Arc<[HeaderValue]> = origins.into();
         CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+            .allow_origin(AllowOrigin::predicate(move |origin, _| {
+                allowed.iter().any(|o| o.as_bytes().eq_ignore_ascii_case(origin.as_bytes()))
+            }))
             .allow_methods([Method::GET, Method::HEAD, Method::OPTIONS])
             .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, X_REQUEST_ID])
             .expose_headers([X_REQUEST_ID, header::RETRY_AFTER])
@@ -94,33 +133,22 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
 /// The service's routes, without middleware. Tests add their own routes (a slow or panicking
 /// handler) to it and wrap the result with [`with_middleware`], so they exercise the real stack.
 pub fn routes(config: &Config, state: AppState) -> Router {
-    let limiter = GovernorConfigBuilder::default()
-        .key_extractor(client_ip::ClientIpKey { trusted_hops: usize::from(config.trusted_proxy_hops) })
-        .period(Duration::from_secs(1) / config.rate_limit_rps.get())
-        .burst_size(config.rate_limit_burst.get())
-        .finish()
-        .expect("rate and burst are non-zero");
-    let limiter = Arc::new(limiter);
-    // Forget idle clients once a minute so the per-client table cannot grow without bound.
-    let table = Arc::downgrade(limiter.limiter());
-    if tokio::runtime::Handle::try_current().is_ok() {
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                let Some(table) = table.upgrade() else { break };
-                table.retain_recent();
-            }
-        });
-    }
+    let quota = rate_limit::quota(config.rate_limit_rps, config.rate_limit_burst);
+    routes_with_limit(rate_limit::RateLimit::new(quota, usize::from(config.trusted_proxy_hops)), state)
+}
 
+/// [`routes`] with a given rate limiter (tests pass one reading a fake clock).
+pub fn routes_with_limit<C>(limit: rate_limit::RateLimit<C>, state: AppState) -> Router
+where
+    C: governor::clock::Clock + Send + Sync + 'static,
+{
     // Probes must never be throttled: the load balancer would mark healthy targets unhealthy.
     let probes = Router::new().route("/health", get(routes::health)).route("/ready", get(routes::ready));
     let throttled = Router::new()
         .route("/", get(routes::hello))
         .route("/openapi.json", get(routes::openapi))
         .fallback(routes::not_found)
-        .layer(GovernorLayer::new(limiter));
+        .layer(limit);
     probes.merge(throttled).with_state(state)
 }
 
@@ -151,7 +179,8 @@ pub fn with_middleware(router: Router, config: &Config) -> impl AppService + use
         // Outermost, so that every response has passed every layer below: the JSON error body
         // (with the request id the response carries by then) and the security headers.
         .map_response(|res: Response<_>| security_headers(error::json_errors(res)))
-        // The request id: set (or kept from the caller), logged, echoed.
+        // The request id: set (or kept from the caller if it is safe), logged, echoed.
+        .map_request(drop_unsafe_request_id)
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, RandomRequestId))
         .layer(access_log::AccessLogLayer(config.access_log))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
@@ -196,45 +225,47 @@ pub fn app(config: &Config, state: AppState) -> impl AppService + use<> {
     with_middleware(routes(config, state), config)
 }
 
-/// Serve `app` on `listener` until `shutdown` resolves, then drain:
-/// 1. `/ready` turns 503 at once and the listener keeps serving for `drain`, so the load balancer
-///    deregisters this target without a single refused connection;
-/// 2. the listener closes and in-flight requests finish, bounded by `grace` (request timeout + 1 s).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: impl AppService,
-    state: &AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    drain: Duration,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let ready = state.ready.clone();
-    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        ready.store(false, Ordering::Release);
-        tracing::info!(
-            drain_secs = drain.as_secs_f64(),
-            "shutdown requested: /ready is 503, still serving while the load balancer drains"
-        );
-        tokio::time::sleep(drain).await;
-        tracing::info!("drain over: closing the listener, finishing in-flight requests");
-        let _ = closed_tx.send(());
-    };
-    let app = axum::ServiceExt::<Request<Body>>::into_make_service_with_connect_info::<SocketAddr>(app);
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
-    let deadline = async move {
-        if closed_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_short_plain_request_ids_are_safe() {
+        for ok in [&b"a"[..], b"trace-abc-123", b"0f8fad5b-d9cb-469f-a165-70867728950e", b"A.b_C-9", &[b'x'; 64]] {
+            assert!(is_safe_request_id(ok), "{ok:?}");
         }
-    };
-    tokio::select! {
-        res = server.into_future() => res,
-        () = deadline => {
-            tracing::warn!(grace_secs = grace.as_secs_f64(), "in-flight requests still running after the grace period; exiting anyway");
-            Ok(())
+        let ten_kb = vec![b'a'; 10 * 1024];
+        for bad in [
+            &b""[..],
+            &[b'x'; 65],
+            &ten_kb,
+            b"a\x01b",
+            b"nul\x00",
+            b"\x1b[31mred",
+            b"tab\there",
+            b"line\r\nx-injected: 1",
+            b"\xff\xfe",
+            b"space here",
+            b"../etc",
+            b"{\"json\":1}",
+        ] {
+            assert!(!is_safe_request_id(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn unsafe_or_repeated_ids_are_dropped_safe_ones_kept() {
+        let with = |ids: &[&[u8]]| {
+            let mut req = Request::new(());
+            for id in ids {
+                req.headers_mut().append(X_REQUEST_ID, HeaderValue::from_bytes(id).unwrap());
+            }
+            drop_unsafe_request_id(req).headers().get_all(X_REQUEST_ID).iter().count()
+        };
+        assert_eq!(with(&[b"ok-1"]), 1);
+        assert_eq!(with(&[b"bad id"]), 0);
+        assert_eq!(with(&[b"\xff"]), 0);
+        assert_eq!(with(&[b"ok-1", b"ok-2"]), 0, "two ids: which one would the logs mean?");
+        assert_eq!(with(&[]), 0);
     }
 }

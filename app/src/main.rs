@@ -38,6 +38,15 @@ fn main() -> ExitCode {
 async fn run(config: app::Config) -> ExitCode {
     let _log_guard = app::logging::init(config.log_format, &config.rust_log);
     std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
+    // Before listening: a server that SIGTERM cannot stop gracefully must not start.
+    let shutdown = match app::shutdown::install() {
+        Ok(shutdown) => shutdown,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot handle shutdown signals");
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let addr = std::net::SocketAddr::new(config.bind, config.port);
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
@@ -49,10 +58,17 @@ async fn run(config: app::Config) -> ExitCode {
     };
     let local = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
     let state = AppState::new(&config.app_version);
-    tracing::info!(addr = %local, version = %config.app_version, "listening");
-    let grace = config.request_timeout() + Duration::from_secs(1);
+    let limits = app::Limits::from_config(&config);
+    tracing::info!(
+        addr = %local,
+        version = %config.app_version,
+        header_read_timeout_secs = limits.header_read_timeout.as_secs(),
+        keep_alive_timeout_secs = limits.keep_alive_timeout.as_secs(),
+        max_connections = limits.max_connections,
+        "listening"
+    );
     let app = app::app(&config, state.clone());
-    match app::serve(listener, app, &state, shutdown_signal(), config.shutdown_drain(), grace).await {
+    match app::serve(listener, app, &state, shutdown, limits).await {
         Ok(()) => {
             tracing::info!("stopped cleanly");
             ExitCode::SUCCESS
@@ -61,27 +77,5 @@ async fn run(config: app::Config) -> ExitCode {
             tracing::error!(error = %e, "server error");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// SIGTERM (ECS, `docker stop`, also as PID 1, where no default handler exists) or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
     }
 }

@@ -4,7 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{SECURITY_HEADERS, client, config, start};
+use common::{SECURITY_HEADERS, client, config, start, start_with_clock};
+use governor::clock::FakeRelativeClock;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -54,9 +55,28 @@ async fn security_headers_and_request_id_on_2xx_4xx_and_5xx() {
         }
         assert!(res.headers().get("server").is_none(), "server header leaks on {path}");
         assert!(res.headers().get("x-powered-by").is_none());
+        assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
         let id = res.headers().get("x-request-id").expect("request id echoed").to_str().unwrap().to_owned();
         assert_eq!(id.len(), 36, "generated ids are UUIDs: {id}");
     }
+}
+
+#[tokio::test]
+async fn unsafe_request_ids_are_replaced_by_generated_ones() {
+    let srv = start(config(&[])).await;
+    let c = client();
+    let long = "a".repeat(10 * 1024);
+    for sent in [long.as_str(), "a\tb", "has space", "quote\"", "../../etc/passwd", &"b".repeat(65)] {
+        let res = c.get(srv.url("/missing")).header("x-request-id", sent).send().await.unwrap();
+        let echoed = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert_ne!(echoed, sent);
+        assert!(uuid::Uuid::parse_str(&echoed).is_ok(), "a generated id replaces {sent:.20}: {echoed}");
+        assert_eq!(json(res).await["error"]["request_id"], echoed.as_str());
+    }
+    let kept = "Abc-123_x.y".to_owned() + &"z".repeat(53);
+    assert_eq!(kept.len(), 64);
+    let res = c.get(srv.url("/")).header("x-request-id", &kept).send().await.unwrap();
+    assert_eq!(res.headers()["x-request-id"], kept.as_str(), "a safe id of 64 characters is kept");
 }
 
 #[tokio::test]
@@ -138,6 +158,18 @@ async fn cors_allowed_denied_and_preflight() {
 }
 
 #[tokio::test]
+async fn origins_match_without_regard_to_case() {
+    let srv = start(config(&["--allowed-origins", "HTTPS://Good.Example:443"])).await;
+    let c = client();
+    for sent in ["https://good.example", "https://GOOD.example"] {
+        let res = c.get(srv.url("/")).header("origin", sent).send().await.unwrap();
+        assert_eq!(res.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap()), Some(sent));
+    }
+    let other = c.get(srv.url("/")).header("origin", "https://good.example.evil").send().await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
 async fn without_allowed_origins_there_are_no_cors_headers() {
     let srv = start(config(&[])).await;
     let res = client().get(srv.url("/")).header("origin", "https://good.example").send().await.unwrap();
@@ -146,8 +178,10 @@ async fn without_allowed_origins_there_are_no_cors_headers() {
 
 #[tokio::test]
 async fn rate_limit_429_after_burst_then_recovers_and_probes_are_never_limited() {
-    // 4 requests per second sustained (one token every 250 ms), burst of 3.
-    let srv = start(config(&["--rate-limit-rps", "4", "--rate-limit-burst", "3"])).await;
+    // 4 requests per second sustained (one token every 250 ms), burst of 3; time stands still
+    // until the test moves the limiter's clock.
+    let clock = FakeRelativeClock::default();
+    let srv = start_with_clock(config(&["--rate-limit-rps", "4", "--rate-limit-burst", "3"]), clock.clone()).await;
     let c = client();
     for i in 0..3 {
         let res = c.get(srv.url("/")).send().await.unwrap();
@@ -156,11 +190,12 @@ async fn rate_limit_429_after_burst_then_recovers_and_probes_are_never_limited()
     }
     let limited = c.get(srv.url("/")).header("x-request-id", "rl").send().await.unwrap();
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!(retry_after <= 1, "retry-after {retry_after}");
+    // The wait is 250 ms: rounded up to whole seconds, never down to 0.
+    assert_eq!(limited.headers()["retry-after"], "1");
     // Retry-After is the one header a throttled client needs; successes carry no rate-limit headers.
     assert!(limited.headers().get("x-ratelimit-remaining").is_none());
     assert!(limited.headers().get("content-security-policy").is_some());
+    assert_eq!(limited.headers()["cache-control"], "no-store");
     assert_error_shape(&json(limited).await, "rate_limited", "rl");
 
     // The load balancer's probes still pass while the client is throttled.
@@ -169,13 +204,16 @@ async fn rate_limit_429_after_burst_then_recovers_and_probes_are_never_limited()
         assert_eq!(c.get(srv.url("/ready")).send().await.unwrap().status(), StatusCode::OK);
     }
 
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    clock.advance(Duration::from_millis(249));
+    assert_eq!(c.get(srv.url("/")).send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "1 ms early");
+    clock.advance(Duration::from_millis(1));
     assert_eq!(c.get(srv.url("/")).send().await.unwrap().status(), StatusCode::OK, "budget replenished");
 }
 
 #[tokio::test]
 async fn forged_leftmost_forwarded_for_does_not_escape_the_limiter() {
-    let srv = start(config(&["--rate-limit-rps", "1", "--rate-limit-burst", "2", "--trusted-proxy-hops", "1"])).await;
+    let args = ["--rate-limit-rps", "1", "--rate-limit-burst", "2", "--trusted-proxy-hops", "1"];
+    let srv = start_with_clock(config(&args), FakeRelativeClock::default()).await;
     let c = client();
     let get = |xff: String| c.get(srv.url("/")).header("x-forwarded-for", xff).send();
     // Client 203.0.113.10 (as the ALB appended it) forges a new leftmost address every time.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{config, start};
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 
 #[test]
 fn drain_under_load_loses_no_request_and_exits_0() {
@@ -20,7 +21,7 @@ fn drain_under_load_loses_no_request_and_exits_0() {
         .envs([
             ("BIND", "127.0.0.1"),
             ("PORT", "0"),
-            ("SHUTDOWN_DRAIN_SECS", "3"),
+            ("SHUTDOWN_DRAIN_SECS", "5"),
             ("RATE_LIMIT_RPS", "100000"),
             ("RATE_LIMIT_BURST", "100000"),
         ])
@@ -35,7 +36,7 @@ fn drain_under_load_loses_no_request_and_exits_0() {
         }
     };
     // The load balancer has deregistered the target by the end of the drain; this load generator
-    // likewise stops sending half a second before the listener closes (SIGTERM + 3 s).
+    // likewise stops sending well before the listener closes (SIGTERM + 2.5 s; it closes at + 5 s).
     let closing = Arc::new(AtomicBool::new(false));
     let watcher = {
         let closing = closing.clone();
@@ -49,7 +50,7 @@ fn drain_under_load_loses_no_request_and_exits_0() {
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let (ok, failed, ready_503, refused) = rt.block_on(async {
+    let (ok, failed, ready_503, refused, sent_while_draining, sent) = rt.block_on(async {
         // A new connection per request, as many load balancer health checks and clients do.
         let client =
             reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(5)).build().unwrap();
@@ -57,7 +58,7 @@ fn drain_under_load_loses_no_request_and_exits_0() {
         let mut tick = tokio::time::interval(Duration::from_millis(5)); // ~200 requests/s
         let started = Instant::now();
         let mut signalled: Option<Instant> = None;
-        let mut ready_503 = 0;
+        let (mut ready_503, mut sent_while_draining) = (0, 0);
         while signalled.is_none_or(|at| at.elapsed() < Duration::from_millis(2500)) {
             assert!(!closing.load(Ordering::SeqCst), "the listener closed before the drain period was over");
             tick.tick().await;
@@ -66,6 +67,7 @@ fn drain_under_load_loses_no_request_and_exits_0() {
                 signalled = Some(Instant::now());
             }
             let signalled = signalled.is_some();
+            sent_while_draining += u32::from(signalled);
             if signalled && tasks.len() % 20 == 0 {
                 let r = client.get(format!("http://{addr}/ready")).send().await;
                 if r.is_ok_and(|r| r.status() == 503) {
@@ -76,6 +78,7 @@ fn drain_under_load_loses_no_request_and_exits_0() {
             tasks.push(tokio::spawn(async move { c.get(url).send().await.map(|r| r.status().as_u16()) }));
         }
         let (mut ok, mut failed, mut refused) = (0, Vec::new(), 0);
+        let tasks_sent = tasks.len();
         for t in tasks {
             match t.await.unwrap() {
                 Ok(200) => ok += 1,
@@ -83,7 +86,7 @@ fn drain_under_load_loses_no_request_and_exits_0() {
                 other => failed.push(format!("{other:?}")),
             }
         }
-        (ok, failed, ready_503, refused)
+        (ok, failed, ready_503, refused, sent_while_draining, tasks_sent)
     });
     let status = child.wait().unwrap();
     watcher.join().unwrap();
@@ -91,7 +94,10 @@ fn drain_under_load_loses_no_request_and_exits_0() {
         "drain under load: {ok} ok, {} failed, {refused} refused, /ready 503 seen {ready_503} times",
         failed.len()
     );
-    assert!(ok > 300, "load actually ran ({ok} requests)");
+    // However fast this machine is: every request sent was answered 200, and some were sent
+    // during the drain.
+    assert!(sent_while_draining > 0, "no request was sent during the drain");
+    assert_eq!(ok, sent, "{failed:?}");
     assert!(failed.is_empty(), "failed or reset requests: {failed:?}");
     assert_eq!(refused, 0, "requests refused although sent while the listener was open");
     assert!(ready_503 > 0, "/ready was 503 during the drain");
@@ -100,16 +106,13 @@ fn drain_under_load_loses_no_request_and_exits_0() {
     assert_eq!(status.code(), Some(0));
 }
 
-/// Send raw bytes; the status code of the answer, if any (None: the server closed the connection).
-/// `half_close` also shuts our write side, as a hostile client may (hyper then drops the
-/// connection without an answer, which is fine).
-fn raw(addr: &str, bytes: &[u8], half_close: bool) -> Option<u16> {
+/// Send raw bytes; the status code of the answer, if any (None: the server closed the connection
+/// without one). The write side stays open: hyper closes a connection whose client half-closes
+/// before its answer (hyper's `half_close` is off), which would make "no answer" normal here.
+fn raw(addr: &str, bytes: &[u8]) -> Option<u16> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = s.write_all(bytes);
-    if half_close {
-        let _ = s.shutdown(std::net::Shutdown::Write);
-    }
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let head = String::from_utf8_lossy(&buf[..buf.len().min(64)]).into_owned();
@@ -146,30 +149,31 @@ fn hostile_request() -> impl Strategy<Value = Raw> {
     let header = prop_oneof![
         ("[A-Za-z-]{1,20}", "[ -~]{0,60}").prop_map(|(k, v)| format!("{k}: {v}").into_bytes()),
         proptest::collection::vec(any::<u8>(), 0..80),
-        Just(format!("X-Big: {}", "b".repeat(70_000)).into_bytes()),
+        // Under the header limit even with the longest path, so it reaches the app (over the
+        // limit, hyper may answer 431 before reading all: tests/limits.rs covers that).
+        Just(format!("X-Big: {}", "b".repeat(40_000)).into_bytes()),
         Just(b"X-Forwarded-For: not-an-ip, \xff\xfe".to_vec()),
         Just(b"Content-Type: application/json".to_vec()),
         Just(b"Transfer-Encoding: chunked".to_vec()),
     ];
-    let body = prop_oneof![
-        Just(Vec::new()),
-        Just(b"{\"bad json".to_vec()),
-        proptest::collection::vec(any::<u8>(), 0..256),
-        Just(vec![b'x'; 200_000]),
-    ];
-    (method, path, proptest::collection::vec(header, 0..6), body, any::<bool>()).prop_map(
-        |(m, p, headers, body, honest_length)| {
-            let mut req = format!("{m} {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n").into_bytes();
-            for h in headers {
-                req.extend_from_slice(&h);
-                req.extend_from_slice(b"\r\n");
-            }
-            let length = if honest_length { body.len() } else { body.len() + 1000 };
-            req.extend_from_slice(format!("Content-Length: {length}\r\nConnection: close\r\n\r\n").as_bytes());
-            req.extend_from_slice(&body);
-            Raw(req)
-        },
-    )
+    // Bodies stay small: the server reads every byte it was sent before it answers and closes.
+    // (Unread bytes would make its close a reset, and a reset may destroy the answer on its way
+    // to the client: "no answer" would then be normal, and this test could not tell.) The
+    // oversized body is announced (Content-Length 200000) and never sent: 413 at once.
+    let body =
+        prop_oneof![Just(Vec::new()), Just(b"{\"bad json".to_vec()), proptest::collection::vec(any::<u8>(), 0..256),];
+    let length = prop_oneof![Just(None), Just(Some(1000)), Just(Some(200_000))];
+    (method, path, proptest::collection::vec(header, 0..6), body, length).prop_map(|(m, p, headers, body, lie)| {
+        let mut req = format!("{m} {p} HTTP/1.1\r\nHost: 127.0.0.1\r\n").into_bytes();
+        for h in headers {
+            req.extend_from_slice(&h);
+            req.extend_from_slice(b"\r\n");
+        }
+        let length = lie.map_or(body.len(), |extra| body.len() + extra);
+        req.extend_from_slice(format!("Content-Length: {length}\r\nConnection: close\r\n\r\n").as_bytes());
+        req.extend_from_slice(&body);
+        Raw(req)
+    })
 }
 
 #[test]
@@ -184,28 +188,32 @@ fn hostile_input_never_gets_a_5xx_and_the_service_survives() {
         "2",
     ])));
     let addr = srv.addr.to_string();
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 96,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    });
+    // A fixed seed: the same 96 requests every run, so the histogram below is a fact about the
+    // server, not about the draw.
+    let rng = proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha);
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+        ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() },
+        rng,
+    );
     let seen = std::sync::Mutex::new(std::collections::BTreeMap::new());
     runner
         .run(&hostile_request(), |req| {
-            let status = raw(&addr, &req.0, true);
+            let status = raw(&addr, &req.0);
             *seen.lock().unwrap().entry(status).or_insert(0) += 1;
-            if let Some(code) = status {
-                // 504 is the documented answer to a request that outlives REQUEST_TIMEOUT_SECS.
-                prop_assert!(code < 500 || code == 504, "{code} for {req:?}");
-            }
-            prop_assert_eq!(
-                raw(&addr, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false),
-                Some(200)
-            );
+            // Every request is answered: by hyper when it cannot parse it (400, 431), by the app
+            // otherwise, and never with a 5xx.
+            let code = status.ok_or_else(|| TestCaseError::fail(format!("no answer to {req:?}")))?;
+            prop_assert!([200, 400, 404, 405, 413, 414, 431].contains(&code), "{code} for {req:?}");
+            prop_assert_eq!(raw(&addr, b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), Some(200));
             Ok(())
         })
         .unwrap();
-    println!("hostile input: status counts {:?}", seen.lock().unwrap());
+    let seen = seen.into_inner().unwrap();
+    println!("hostile input: status counts {seen:?}");
+    // Both who-answers paths ran: hyper's rejections and the app's own answers.
+    for status in [400, 404, 405, 413] {
+        assert!(seen.get(&Some(status)).is_some_and(|n| *n > 0), "no {status} among {seen:?}");
+    }
     drop(srv);
 }
 
@@ -213,29 +221,29 @@ fn hostile_input_never_gets_a_5xx_and_the_service_survives() {
 fn rate_limiter_gives_each_client_its_own_budget_and_holds_one_client_to_the_rate() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
-        let (rps, burst) = (50.0, 10.0);
-        let srv =
-            start(config(&["--rate-limit-rps", "50", "--rate-limit-burst", "10", "--trusted-proxy-hops", "1"])).await;
+        // The limiter reads a clock only this test moves: the counts are exact on any machine.
+        let clock = governor::clock::FakeRelativeClock::default();
+        let args = ["--rate-limit-rps", "50", "--rate-limit-burst", "10", "--trusted-proxy-hops", "1"];
+        let srv = common::start_with_clock(config(&args), clock.clone()).await;
         let client = reqwest::Client::new();
+        let get = |xff: String| client.get(srv.url("/")).header("x-forwarded-for", xff).send();
         // 20 distinct clients behind the trusted proxy: each gets exactly its burst at once.
         for n in 0..20 {
             let mut ok = 0;
             for _ in 0..15 {
-                let r =
-                    client.get(srv.url("/")).header("x-forwarded-for", format!("198.51.100.{n}")).send().await.unwrap();
-                ok += u32::from(r.status() == 200);
+                ok += u32::from(get(format!("198.51.100.{n}")).await.unwrap().status() == 200);
             }
-            assert!((10..=11).contains(&ok), "client {n} got {ok} of 15 (burst 10)");
+            assert_eq!(ok, 10, "client {n} got {ok} of 15 (burst 10)");
         }
-        // One client flat out for ~2 s: held to burst + rate * elapsed, within 10 %.
-        let started = Instant::now();
+        // One client flat out from 0 to 2 s of the limiter's time, 5 requests every 10 ms: held to
+        // burst + rate * elapsed = 10 + 50 * 2 = 110 of 1005.
         let mut ok = 0u32;
-        while started.elapsed() < Duration::from_secs(2) {
-            let r = client.get(srv.url("/")).header("x-forwarded-for", "203.0.113.99").send().await.unwrap();
-            ok += u32::from(r.status() == 200);
+        for _ in 0..=200 {
+            for _ in 0..5 {
+                ok += u32::from(get("203.0.113.99".into()).await.unwrap().status() == 200);
+            }
+            clock.advance(Duration::from_millis(10));
         }
-        let expected = burst + rps * started.elapsed().as_secs_f64();
-        println!("one client: {ok} allowed in {:?}, expected {expected:.0}", started.elapsed());
-        assert!((f64::from(ok) - expected).abs() <= expected * 0.10, "{ok} allowed, expected {expected:.0} +/- 10%");
+        assert_eq!(ok, 110, "{ok} allowed in 2 s at 50/s with a burst of 10");
     });
 }

@@ -3,6 +3,9 @@
 //! The servers take turns, round after round (bare, app, app logging every request; then again),
 //! and every figure is the median over the rounds; the ratio to bare axum is the median of each
 //! round's own ratio, so a noisy neighbour slowing one round does not decide the verdict.
+//! Each round also runs the app with [`SLOW_CLIENTS`] slowloris clients connected (headers sent
+//! one byte a second, reconnecting when cut off): the normal clients' latency then, and how long
+//! the app takes to cut a slow client off (its header read timeout).
 //! Results go to target/bench/results.json and results.md.
 
 use std::fmt::Write as _;
@@ -10,6 +13,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -72,6 +77,22 @@ pub struct Report {
     pub ratios: Vec<Ratio>,
     /// Every run, in the order they ran.
     pub runs: Vec<Load>,
+    /// One per round: the app on `/` with slow clients connected.
+    pub slow_clients: Vec<SlowClientRun>,
+}
+
+/// Slowloris clients kept connected while the normal load runs.
+pub const SLOW_CLIENTS: usize = 100;
+
+/// The app under the normal load with [`SLOW_CLIENTS`] slow clients connected.
+#[derive(Debug, Clone, Serialize)]
+pub struct SlowClientRun {
+    /// The normal clients (oha) on `/`.
+    pub normal: Load,
+    /// Times from connecting to being cut off, one per slow connection cut off, in seconds.
+    pub cut_off_after_secs: Vec<f64>,
+    /// Slow connections that got an answer (the app let a slowloris request through): 0.
+    pub answered: usize,
 }
 
 /// Targets from the performance issue; the verdicts printed under the table.
@@ -209,7 +230,10 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         Step::new("release build", None, cmd!(sh, "cargo build --release --locked -p app --bin app --example bare"));
     ctx.run(&build)?;
     if ctx.dry_run {
-        println!("{} round(s) of: bare axum, app, app with ACCESS_LOG=all; each on / and /health with", args.rounds);
+        println!(
+            "{} round(s) of: bare axum, app, app with ACCESS_LOG=all, each on / and /health; then the app on / with {SLOW_CLIENTS} slow clients connected; each with",
+            args.rounds
+        );
         println!(
             "oha -z {}s -c {} --no-tui --output-format json http://127.0.0.1:<port>/<path>",
             args.seconds, args.connections
@@ -226,10 +250,12 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         (APP, release.join("app"), unlimited.to_vec()),
         (APP_LOG_ALL, release.join("app"), [&unlimited[..], &[("ACCESS_LOG", "all")]].concat()),
     ];
-    let total = u64::from(args.rounds) * servers.len() as u64 * PATHS.len() as u64 * args.seconds;
+    let per_round = (servers.len() * PATHS.len()) as u64 * args.seconds + args.seconds.max(SLOW_OBSERVE.as_secs());
+    let total = u64::from(args.rounds) * per_round;
     eprintln!("bench: {} round(s), about {total} s of load", args.rounds);
     let mut runs = vec![];
     let mut per_server: Vec<ServerResult> = vec![];
+    let mut slow_runs: Vec<SlowClientRun> = vec![];
     for round in 1..=args.rounds {
         for (name, bin, vars) in &servers {
             let (server, startup) = start(name, bin, vars)?;
@@ -250,6 +276,25 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
                 peak_rss_mb: peak_rss_mb(server.child.id()),
             });
         }
+        let (server, _) = start(APP, &release.join("app"), &unlimited)?;
+        let slow = SlowClients::connect(server.port, SLOW_CLIENTS);
+        std::thread::sleep(Duration::from_millis(500));
+        let url = format!("http://127.0.0.1:{}/", server.port);
+        let (secs, conns) = (format!("{}s", args.seconds), args.connections.to_string());
+        let json = cmd!(sh, "oha -z {secs} -c {conns} --no-tui --output-format json {url}").quiet().read()?;
+        let normal = parse_oha(APP_SLOW, "/", &json)?;
+        // Long enough for every slow client to reach the header read timeout (10 s) at least once.
+        let (cut_off_after_secs, answered) = slow.finish(SLOW_OBSERVE);
+        let run = SlowClientRun { normal, cut_off_after_secs, answered };
+        eprintln!(
+            "bench: round {round}/{}: {APP_SLOW} /: {:.0} req/s, p99 {:.2} ms; slow clients cut off after {:.1} s (median of {})",
+            args.rounds,
+            run.normal.requests_per_sec,
+            run.normal.p99_ms,
+            median(run.cut_off_after_secs.clone()),
+            run.cut_off_after_secs.len()
+        );
+        slow_runs.push(run);
     }
     let (loads, ratios) = summarise(&runs);
     let servers = servers
@@ -272,6 +317,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         servers,
         ratios,
         runs,
+        slow_clients: slow_runs,
     };
     let md = markdown(&report);
     let dir = ctx.root.join("target/bench");
@@ -281,6 +327,76 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     println!("{md}");
     println!("written: {}", rel(&ctx.root, &dir.join("results.md")));
     Ok(())
+}
+
+/// The app with slow clients connected (a row of its own, not judged against the targets).
+pub const APP_SLOW: &str = "app, 100 slow clients connected";
+/// How long slow clients are kept up in a round: past the app's default header read timeout.
+const SLOW_OBSERVE: Duration = Duration::from_secs(13);
+
+/// Slowloris clients on a thread of their own: each sends a request's headers one byte a second
+/// and, when the server cuts it off, records how long it lasted and connects again.
+struct SlowClients {
+    stop: Arc<AtomicBool>,
+    started: Instant,
+    thread: std::thread::JoinHandle<(Vec<f64>, usize)>,
+}
+
+impl SlowClients {
+    fn connect(port: u16, count: usize) -> Self {
+        const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris\r\nAccept: */*\r\n\r\n";
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let open = || {
+                let s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+                s.set_nonblocking(true).ok()?;
+                Some((s, Instant::now(), 0usize))
+            };
+            let mut conns: Vec<Option<(TcpStream, Instant, usize)>> = (0..count).map(|_| open()).collect();
+            let (mut cut_off, mut answered) = (vec![], 0);
+            let mut next_byte = Instant::now();
+            while !flag.load(Ordering::Relaxed) {
+                let send = Instant::now() >= next_byte;
+                if send {
+                    next_byte += Duration::from_secs(1);
+                }
+                for slot in &mut conns {
+                    let Some((s, since, sent)) = slot else {
+                        *slot = open();
+                        continue;
+                    };
+                    let mut buf = [0u8; 64];
+                    let closed = match s.read(&mut buf) {
+                        Ok(0) => true,
+                        Ok(_) => {
+                            answered += 1;
+                            true
+                        }
+                        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                    };
+                    if closed {
+                        cut_off.push(since.elapsed().as_secs_f64());
+                        *slot = open();
+                    } else if send && *sent < REQUEST.len() && s.write_all(&REQUEST[*sent..=*sent]).is_ok() {
+                        *sent += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (cut_off, answered)
+        });
+        Self { stop, started: Instant::now(), thread }
+    }
+
+    /// Keep them up until `at_least` after connecting, then stop; cut-off times and answers.
+    fn finish(self, at_least: Duration) -> (Vec<f64>, usize) {
+        if let Some(rest) = at_least.checked_sub(self.started.elapsed()) {
+            std::thread::sleep(rest);
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
 }
 
 /// Start `bin` on a free port on 127.0.0.1 and wait for its first 200 on /health.
@@ -367,6 +483,24 @@ pub fn markdown(r: &Report) -> String {
             verdict(l.p99_ms < MAX_P99_MS)
         );
     }
+    if !r.slow_clients.is_empty() {
+        let m = |f: fn(&SlowClientRun) -> f64| median(r.slow_clients.iter().map(f).collect());
+        let cut: Vec<f64> = r.slow_clients.iter().flat_map(|s| s.cut_off_after_secs.iter().copied()).collect();
+        let max = cut.iter().copied().fold(f64::NAN, f64::max);
+        let answered: usize = r.slow_clients.iter().map(|s| s.answered).sum();
+        let _ = writeln!(
+            out,
+            "- `/` with {SLOW_CLIENTS} slow clients connected: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.1}% success; \
+             slow clients cut off after {:.1} s (median of {}, max {:.1} s), {answered} of them answered",
+            m(|s| s.normal.requests_per_sec),
+            m(|s| s.normal.p50_ms),
+            m(|s| s.normal.p99_ms),
+            m(|s| s.normal.success_rate) * 100.0,
+            median(cut.clone()),
+            cut.len(),
+            max,
+        );
+    }
     if let Some(s) = r.servers.iter().find(|s| s.server == APP) {
         let _ = writeln!(
             out,
@@ -444,6 +578,11 @@ mod tests {
                 Ratio { server: APP_LOG_ALL, path: "/", ratio: 0.6 },
             ],
             runs: vec![],
+            slow_clients: vec![SlowClientRun {
+                normal: load(APP_SLOW, "/", 60_000.0, 7.5),
+                cut_off_after_secs: vec![10.0, 10.1, 10.4],
+                answered: 0,
+            }],
         };
         let md = markdown(&report);
         assert!(md.contains("full stack at 70% of bare axum throughput (MISSES target: >= 80%)"), "{md}");
@@ -451,5 +590,9 @@ mod tests {
         assert!(md.contains("p99 6.00 ms at 64 connections (MISSES target: < 5 ms)"), "{md}");
         assert!(md.contains("peak RSS under load 9.5 MB (meets target"), "{md}");
         assert!(md.contains("| app (full stack) | `/` | 70000 | 1.00 | 6.00 | 100.0% |"), "{md}");
+        assert!(
+            md.contains("100 slow clients connected: 60000 req/s, p50 1.00 ms, p99 7.50 ms, 100.0% success; slow clients cut off after 10.1 s (median of 3, max 10.4 s), 0 of them answered"),
+            "{md}"
+        );
     }
 }

@@ -37,11 +37,12 @@ impl Drop for TestServer {
     }
 }
 
-/// Parse a configuration the way the binary does, from flags.
+/// Parse a configuration the way the binary does, from flags (and never from the host's
+/// environment).
 pub fn config(args: &[&str]) -> Config {
     let mut argv = vec!["app"];
     argv.extend_from_slice(args);
-    <app::Cli as clap::Parser>::try_parse_from(argv).expect("test config parses").config
+    app::Cli::parse_without_env(argv).expect("test config parses").config
 }
 
 async fn slow() -> &'static str {
@@ -55,8 +56,26 @@ async fn boom() -> &'static str {
 
 pub async fn start(config: Config) -> TestServer {
     let state = AppState::new("9.9.9-test");
-    let routes =
-        app::routes(&config, state.clone()).merge(Router::new().route("/slow", get(slow)).route("/panic", get(boom)));
+    let routes = app::routes(&config, state.clone());
+    serve(config, state, routes).await
+}
+
+/// [`start`] with a rate limiter that reads `clock`: the test decides when time passes.
+pub async fn start_with_clock(config: Config, clock: governor::clock::FakeRelativeClock) -> TestServer {
+    let state = AppState::new("9.9.9-test");
+    let quota = app::rate_limit::quota(config.rate_limit_rps, config.rate_limit_burst);
+    let limit = app::rate_limit::RateLimit::with_clock(
+        quota,
+        usize::from(config.trusted_proxy_hops),
+        clock,
+        Duration::from_secs(3600),
+    );
+    let routes = app::routes_with_limit(limit, state.clone());
+    serve(config, state, routes).await
+}
+
+async fn serve(config: Config, state: AppState, routes: Router) -> TestServer {
+    let routes = routes.merge(Router::new().route("/slow", get(slow)).route("/panic", get(boom)));
     let app = app::with_middleware(routes, &config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -64,10 +83,9 @@ pub async fn start(config: Config) -> TestServer {
     let shutdown = async move {
         let _ = rx.await;
     };
-    let grace = config.request_timeout() + Duration::from_secs(1);
-    let drain = config.shutdown_drain();
+    let limits = app::Limits::from_config(&config);
     let st = state.clone();
-    let handle = tokio::spawn(async move { app::serve(listener, app, &st, shutdown, drain, grace).await });
+    let handle = tokio::spawn(async move { app::serve(listener, app, &st, shutdown, limits).await });
     TestServer { addr, state, stop: Some(tx), handle }
 }
 
@@ -86,30 +104,14 @@ pub const SECURITY_HEADERS: [(&str, &str); 8] = [
     ("cross-origin-resource-policy", "same-origin"),
 ];
 
-/// Every variable the app reads: removed from a child's environment so the host's settings
-/// never leak into a test (the rest stays, e.g. LLVM_PROFILE_FILE for coverage).
-pub const APP_VARS: [&str; 14] = [
-    "PORT",
-    "BIND",
-    "APP_VERSION",
-    "ALLOWED_ORIGINS",
-    "RATE_LIMIT_RPS",
-    "RATE_LIMIT_BURST",
-    "TRUSTED_PROXY_HOPS",
-    "REQUEST_TIMEOUT_SECS",
-    "MAX_BODY_BYTES",
-    "SHUTDOWN_DRAIN_SECS",
-    "LOG_FORMAT",
-    "ACCESS_LOG",
-    "RUST_LOG",
-    "GIT_COMMIT",
-];
-
-/// The app binary with none of the app's variables set.
+/// The app binary with none of the app's variables set (the list comes from the app's own
+/// command line definition, so a new setting cannot be forgotten here), so the host's settings
+/// never leak into a test. The rest stays, e.g. LLVM_PROFILE_FILE for coverage.
 pub fn app_command() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_app"));
-    for var in APP_VARS {
+    for var in app::Cli::env_vars() {
         cmd.env_remove(var);
     }
+    cmd.env_remove("GIT_COMMIT");
     cmd
 }

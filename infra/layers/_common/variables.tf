@@ -166,6 +166,17 @@ variable "alb_deletion_protection" {
   default     = true
 }
 
+variable "alb_idle_timeout" {
+  description = "Seconds the ALB keeps an idle connection open. The app's keep-alive timeout is set 15 s longer (KEEP_ALIVE_TIMEOUT_SECS): the target must never close an idle connection before the ALB does, or the ALB may reuse it as it closes and answer 502. Must exceed the app's REQUEST_TIMEOUT_SECS (10), or slow answers are cut off by the ALB."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.alb_idle_timeout >= 15 && var.alb_idle_timeout <= 3985
+    error_message = "alb_idle_timeout must be 15..3985 s (above the app's request timeout; the app's keep-alive, 15 s longer, must stay within its 4000 s limit)."
+  }
+}
+
 variable "alb_access_logs_bucket" {
   description = "Existing S3 bucket for ALB access logs; null disables access logs."
   type        = string

@@ -42,6 +42,7 @@ module "alb" {
   subnet_ids          = local.core.public_subnet_ids
   certificate_arn     = var.alb_certificate_arn
   deletion_protection = var.alb_deletion_protection
+  idle_timeout        = var.alb_idle_timeout
   access_logs         = var.alb_access_logs_bucket == null ? null : { bucket = var.alb_access_logs_bucket, prefix = local.name }
 }
 
@@ -76,7 +77,8 @@ module "service" {
     app_version = var.app_image_tag
     cpu         = var.task_cpu
     memory      = var.task_memory
-    environment = var.app_environment
+    # The app keeps idle connections open longer than the ALB does (see alb_idle_timeout).
+    environment = merge({ KEEP_ALIVE_TIMEOUT_SECS = tostring(var.alb_idle_timeout + 15) }, var.app_environment)
   }
 
   service = {

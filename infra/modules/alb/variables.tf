@@ -48,9 +48,14 @@ variable "deletion_protection" {
 }
 
 variable "idle_timeout" {
-  description = "Seconds a connection may stay idle."
+  description = "Seconds a connection may stay idle before the ALB closes it (client and target side). Keep the targets' own keep-alive timeout LONGER than this: a target that closes an idle connection first makes the ALB answer 502 when it reuses that connection. It must also exceed the targets' longest request."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.idle_timeout >= 1 && var.idle_timeout <= 4000
+    error_message = "idle_timeout must be 1..4000 seconds (the ALB's limits)."
+  }
 }
 
 variable "access_logs" {
