@@ -338,7 +338,8 @@ variable "ec2_desired_capacity" {
   default     = 1
 
   validation {
-    condition     = var.ec2_desired_capacity >= var.ec2_min_size && var.ec2_desired_capacity <= var.ec2_max_size
+    # min > max is reported by ec2_max_size alone.
+    condition     = var.ec2_min_size > var.ec2_max_size || (var.ec2_desired_capacity >= var.ec2_min_size && var.ec2_desired_capacity <= var.ec2_max_size)
     error_message = "ec2_desired_capacity must lie between ec2_min_size and ec2_max_size."
   }
 }
