@@ -46,7 +46,7 @@ output "security_group_id" {
 }
 
 output "autoscaling_group" {
-  description = "The Auto Scaling group as configured: name, arn, sizes (desired is the initial one), subnets and the CPU target of its target-tracking policy."
+  description = "The Auto Scaling group as configured: name, arn, sizes (desired is the initial one), subnets, the CPU target of its target-tracking policy, scale-in protection and the instance refresh settings."
   value = {
     name               = aws_autoscaling_group.this.name
     arn                = aws_autoscaling_group.this.arn
@@ -55,6 +55,11 @@ output "autoscaling_group" {
     desired_capacity   = aws_autoscaling_group.this.desired_capacity
     subnet_ids         = aws_autoscaling_group.this.vpc_zone_identifier
     cpu_target_percent = one(aws_autoscaling_policy.cpu.target_tracking_configuration).target_value
+    # Managed termination protection needs it; instance refresh must include protected instances.
+    protect_from_scale_in        = aws_autoscaling_group.this.protect_from_scale_in
+    instance_refresh_strategy    = one(aws_autoscaling_group.this.instance_refresh).strategy
+    scale_in_protected_instances = one(one(aws_autoscaling_group.this.instance_refresh).preferences).scale_in_protected_instances
+    min_healthy_percentage       = one(one(aws_autoscaling_group.this.instance_refresh).preferences).min_healthy_percentage
   }
 }
 

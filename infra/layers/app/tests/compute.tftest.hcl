@@ -99,6 +99,10 @@ run "ec2" {
     error_message = "ec2: the ASG uses the private subnets"
   }
   assert {
+    condition     = module.ec2_capacity[0].autoscaling_group.protect_from_scale_in == true && module.ec2_capacity[0].autoscaling_group.instance_refresh_strategy == "Rolling" && module.ec2_capacity[0].autoscaling_group.scale_in_protected_instances == "Refresh" && module.ec2_capacity[0].autoscaling_group.min_healthy_percentage == 100
+    error_message = "ec2: new instances protected from scale-in; a launch template change refreshes every instance (protected ones too) without dropping below 100 %"
+  }
+  assert {
     condition     = module.ec2_capacity[0].autoscaling_group.cpu_target_percent == 50
     error_message = "ec2: ASG CPU target tracking at 50 %"
   }
