@@ -30,3 +30,11 @@ autoscaling_cpu_target   = 50
 
 database_enabled             = false
 database_deletion_protection = false
+
+# Compute: "fargate" or "ec2" (ECS on an Auto Scaling group; docs/compute.md). The ec2_* sizes
+# apply only to "ec2". t3.small: 2 vCPU, 2 GiB, room for two 512 MiB tasks (awsvpc: one ENI each).
+compute              = "fargate"
+ec2_instance_type    = "t3.small"
+ec2_min_size         = 1
+ec2_max_size         = 2
+ec2_desired_capacity = 1

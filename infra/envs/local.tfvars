@@ -41,3 +41,11 @@ autoscaling_enabled = false
 
 database_enabled             = false
 database_deletion_protection = false
+
+# Compute: "fargate" or "ec2" (docs/compute.md). xtask/tests/local_env_ec2.rs applies this file
+# with compute = "ec2" against its own emulator.
+compute              = "fargate"
+ec2_instance_type    = "t3.small"
+ec2_min_size         = 1
+ec2_max_size         = 2
+ec2_desired_capacity = 1

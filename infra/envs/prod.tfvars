@@ -35,3 +35,12 @@ database_instance_class        = "db.t4g.small"
 database_multi_az              = true
 database_backup_retention_days = 14
 database_deletion_protection   = true
+
+# Compute: "fargate" or "ec2" (ECS on an Auto Scaling group; docs/compute.md). The ec2_* sizes
+# apply only to "ec2". t3.medium: 2 vCPU, 4 GiB, two 1 GiB tasks per instance (awsvpc: one ENI
+# each); min 2 keeps one instance per zone.
+compute              = "fargate"
+ec2_instance_type    = "t3.medium"
+ec2_min_size         = 2
+ec2_max_size         = 4
+ec2_desired_capacity = 2

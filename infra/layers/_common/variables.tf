@@ -272,3 +272,85 @@ variable "database_deletion_protection" {
   type        = bool
   default     = true
 }
+
+################################################################################
+# app layer: compute (Fargate, or ECS on an EC2 Auto Scaling group)
+################################################################################
+
+locals {
+  # Instance types allowed for compute = "ec2": x86_64 (the AMI is the x86_64 ECS-optimized
+  # AL2023), with vCPUs and memory in MiB as AWS lists them. A task must fit on one instance
+  # with 512 MiB left for the OS, the ECS agent and the SSM agent. Add a type here to allow it.
+  ec2_instance_types = {
+    "t3.small"   = { vcpu = 2, memory_mib = 2048 }
+    "t3.medium"  = { vcpu = 2, memory_mib = 4096 }
+    "t3.large"   = { vcpu = 2, memory_mib = 8192 }
+    "t3.xlarge"  = { vcpu = 4, memory_mib = 16384 }
+    "m6i.large"  = { vcpu = 2, memory_mib = 8192 }
+    "m6i.xlarge" = { vcpu = 4, memory_mib = 16384 }
+    "c6i.large"  = { vcpu = 2, memory_mib = 4096 }
+    "c6i.xlarge" = { vcpu = 4, memory_mib = 8192 }
+  }
+  ec2_host_reserved_mib = 512
+}
+
+variable "compute" {
+  description = "Where the service's tasks run: \"fargate\" (serverless) or \"ec2\" (an ECS capacity provider on an Auto Scaling group, sized by the ec2_* settings). Tasks use awsvpc, the same security group and target group either way; `cargo xtask deploy` is the same."
+  type        = string
+  default     = "fargate"
+
+  validation {
+    condition     = contains(["fargate", "ec2"], var.compute)
+    error_message = "compute must be \"fargate\" or \"ec2\"."
+  }
+}
+
+variable "ec2_instance_type" {
+  description = "compute = \"ec2\": instance type of the Auto Scaling group (one of the types in layers/_common/variables.tf, local.ec2_instance_types)."
+  type        = string
+  default     = "t3.small"
+
+  validation {
+    condition     = contains(keys(local.ec2_instance_types), var.ec2_instance_type)
+    error_message = "ec2_instance_type must be one of: t3.small, t3.medium, t3.large, t3.xlarge, m6i.large, m6i.xlarge, c6i.large, c6i.xlarge (x86_64; add others to local.ec2_instance_types)."
+  }
+
+  validation {
+    condition     = var.compute != "ec2" || !contains(keys(local.ec2_instance_types), var.ec2_instance_type) || try(local.ec2_instance_types[var.ec2_instance_type].memory_mib - local.ec2_host_reserved_mib >= var.task_memory && local.ec2_instance_types[var.ec2_instance_type].vcpu * 1024 >= var.task_cpu, false)
+    error_message = "ec2_instance_type is too small for the task: task_memory plus 512 MiB for the host must fit in its memory, and task_cpu in its vCPUs."
+  }
+}
+
+variable "ec2_min_size" {
+  description = "compute = \"ec2\": minimum number of instances."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.ec2_min_size >= 0
+    error_message = "ec2_min_size must be 0 or more."
+  }
+}
+
+variable "ec2_max_size" {
+  description = "compute = \"ec2\": maximum number of instances."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.ec2_min_size <= var.ec2_max_size
+    error_message = "ec2_min_size must not exceed ec2_max_size."
+  }
+}
+
+variable "ec2_desired_capacity" {
+  description = "compute = \"ec2\": initial number of instances (managed scaling owns it afterwards); between ec2_min_size and ec2_max_size."
+  type        = number
+  default     = 1
+
+  validation {
+    # min > max is reported by ec2_max_size alone.
+    condition     = var.ec2_min_size > var.ec2_max_size || (var.ec2_desired_capacity >= var.ec2_min_size && var.ec2_desired_capacity <= var.ec2_max_size)
+    error_message = "ec2_desired_capacity must lie between ec2_min_size and ec2_max_size."
+  }
+}

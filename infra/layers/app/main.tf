@@ -62,6 +62,9 @@ module "service" {
     subnet_ids     = local.core.private_subnet_ids
   }
 
+  # compute.tf: null runs on Fargate, a name runs on that EC2 capacity provider.
+  capacity_provider = local.capacity_provider
+
   load_balancer = {
     security_group_id = module.alb.security_group_id
     target_group_arn  = module.alb.target_group_arn

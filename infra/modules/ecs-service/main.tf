@@ -6,6 +6,10 @@ locals {
   container_name = "app"
   image          = "${var.ecr_repository.url}:${var.container.image_tag}"
 
+  # Fargate (null) or an EC2 capacity provider; everything else (awsvpc, security group, target
+  # group, deploys) is the same on both.
+  on_ec2 = var.capacity_provider != null
+
   environment = merge(var.container.environment, {
     APP_VERSION = var.container.app_version
   })
@@ -112,7 +116,7 @@ resource "aws_iam_role" "task" {
 
 resource "aws_ecs_task_definition" "app" {
   family                   = local.app_name
-  requires_compatibilities = ["FARGATE"]
+  requires_compatibilities = local.on_ec2 ? ["EC2"] : ["FARGATE"]
   network_mode             = "awsvpc"
   cpu                      = var.container.cpu
   memory                   = var.container.memory
@@ -242,8 +246,29 @@ resource "aws_ecs_service" "app" {
   cluster          = var.cluster.arn
   task_definition  = aws_ecs_task_definition.app.arn
   desired_count    = var.service.desired_count
-  launch_type      = "FARGATE"
-  platform_version = "LATEST"
+  launch_type      = local.on_ec2 ? null : "FARGATE"
+  platform_version = local.on_ec2 ? null : "LATEST"
+
+  # EC2: place through the capacity provider (managed scaling adds instances when a task does
+  # not fit), spread over the zones. Fargate takes neither.
+  dynamic "capacity_provider_strategy" {
+    for_each = local.on_ec2 ? [var.capacity_provider] : []
+
+    content {
+      capacity_provider = capacity_provider_strategy.value
+      weight            = 1
+      base              = 0
+    }
+  }
+
+  dynamic "ordered_placement_strategy" {
+    for_each = local.on_ec2 ? ["attribute:ecs.availability-zone"] : []
+
+    content {
+      type  = "spread"
+      field = ordered_placement_strategy.value
+    }
+  }
 
   # Rolling deploys never drop below the desired count (100) and may double it (200) while
   # the new revision warms up; a revision that cannot become healthy is rolled back by ECS.

@@ -62,3 +62,15 @@ output "autoscaling_enabled" {
   description = "Whether CPU target tracking is configured."
   value       = var.autoscaling.enabled
 }
+
+output "placement" {
+  description = "Where the tasks run: launch type (FARGATE, or null on EC2 capacity), capacity provider names, and the task definition's required compatibilities."
+  value = {
+    launch_type              = aws_ecs_service.app.launch_type
+    capacity_providers       = [for s in aws_ecs_service.app.capacity_provider_strategy : s.capacity_provider]
+    requires_compatibilities = aws_ecs_task_definition.app.requires_compatibilities
+    network_mode             = aws_ecs_task_definition.app.network_mode
+    target_group_arn         = one(aws_ecs_service.app.load_balancer).target_group_arn
+    assign_public_ip         = one(aws_ecs_service.app.network_configuration).assign_public_ip
+  }
+}

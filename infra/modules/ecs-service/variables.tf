@@ -24,6 +24,12 @@ variable "network" {
   })
 }
 
+variable "capacity_provider" {
+  description = "null: the service runs on Fargate (launch type FARGATE). A capacity provider name (the ecs-ec2-capacity module's output): the service runs on its EC2 instances (task definition requires EC2, placement spread over zones). Changing between the two replaces the service and the task definition."
+  type        = string
+  default     = null
+}
+
 variable "load_balancer" {
   description = "ALB in front of the service: its security group is the only allowed source of app traffic."
   type = object({
