@@ -12,6 +12,7 @@ use xshell::cmd;
 
 use crate::ctx::{Ctx, Exit, Step};
 use crate::envs::Env;
+use crate::permissions::ops;
 use crate::tools::{self, CARGO_AUDIT, CARGO_AUDITABLE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -218,7 +219,8 @@ fn push(ctx: &Ctx, engine: Engine, env: &Env, reference: &str, built: &mut Built
     let config = rt.block_on(crate::deploy::sdk::load_config(&ctx.root, env))?;
     let ecr = aws_sdk_ecr::Client::new(&config);
     let auth = rt.block_on(ecr.get_authorization_token().send()).map_err(|e| {
-        anyhow::anyhow!("ECR GetAuthorizationToken failed: {}", aws_sdk_ecr::error::DisplayErrorContext(&e))
+        let needs = crate::permissions::needs_line(ops::GET_AUTHORIZATION_TOKEN.name).unwrap_or_default();
+        anyhow::anyhow!("ECR GetAuthorizationToken failed: {}\n  {needs}", aws_sdk_ecr::error::DisplayErrorContext(&e))
     })?;
     let data = auth.authorization_data().first().context("ECR returned no authorization data")?;
     let token = aws_smithy_types::base64::decode(data.authorization_token().unwrap_or_default())

@@ -15,6 +15,7 @@ mod envs;
 mod image;
 mod lint;
 mod local;
+mod permissions;
 mod plan;
 mod terraform;
 mod test;
@@ -72,6 +73,8 @@ enum Cmd {
     Destroy(apply::DestroyArgs),
     /// The local AWS emulator: up, down, status.
     Local(local::LocalArgs),
+    /// What each command needs from AWS in an environment (IAM actions and resources).
+    Permissions(permissions::cli::PermissionsArgs),
     /// ECS rolling deploy of an image: register a revision, update the service, watch, roll back on failure.
     Deploy(deploy::DeployArgs),
 }
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
         Cmd::Destroy(args) => apply::destroy(&ctx, args),
         Cmd::Local(args) => local::run(&ctx, args),
         Cmd::Deploy(args) => deploy::run(&ctx, args),
+        Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

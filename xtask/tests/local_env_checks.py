@@ -3,6 +3,7 @@
 Run by tests/local_env.rs with the tools venv's python (boto3 comes with moto there).
 argv: endpoint, phase ("applied" or "destroyed"). Prints one line per check; exits 1 on failure.
 """
+import json
 import sys
 
 import boto3
@@ -26,9 +27,13 @@ def tags(pairs):
 
 
 if phase == "applied":
-    sgs = {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
+    # Security groups have generated names (name_prefix, so a replacement never collides); the
+    # Name tag carries the convention.
+    sgs = {tags(g.get("Tags")).get("Name"): g for g in ec2.describe_security_groups()["SecurityGroups"]}
     app_sg, alb_sg = sgs.get(f"{P}-app"), sgs.get(f"{P}-alb")
-    check(app_sg is not None and alb_sg is not None, f"security groups {P}-app and {P}-alb exist")
+    check(app_sg is not None and alb_sg is not None, f"security groups tagged {P}-app and {P}-alb exist")
+    if app_sg and alb_sg:
+        check(app_sg["GroupName"].startswith(f"{P}-app-") and alb_sg["GroupName"].startswith(f"{P}-alb-"), f"security group names are generated from a prefix ({app_sg['GroupName']}, {alb_sg['GroupName']})")
     if app_sg and alb_sg:
         perms = app_sg["IpPermissions"]
         check(len(perms) == 1, f"app SG has exactly one ingress rule ({len(perms)})")
@@ -45,7 +50,14 @@ if phase == "applied":
     rtags = tags(ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"])
     check(rtags.get("Project") == "rdeploy" and rtags.get("Environment") == "local" and rtags.get("ManagedBy") == "terraform", f"ECR tags {rtags}")
 
-    tg = elb.describe_target_groups(Names=[f"{P}-app"])["TargetGroups"][0]
+    lb = elb.describe_load_balancers(Names=[f"{P}-alb"])["LoadBalancers"][0]
+    lb_attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    check(lb_attrs.get("routing.http.xff_header_processing.mode") == "append", f"ALB X-Forwarded-For mode is append ({lb_attrs.get('routing.http.xff_header_processing.mode')})")
+    tgs = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]
+    check(len(tgs) == 1 and tgs[0]["TargetGroupName"].startswith("app-"), f"one target group, name generated from the prefix app- ({[t['TargetGroupName'] for t in tgs]})")
+    tg = tgs[0]
+    tg_tags = tags(elb.describe_tags(ResourceArns=[tg["TargetGroupArn"]])["TagDescriptions"][0]["Tags"])
+    check(tg_tags.get("Name") == f"{P}-app", f"target group tagged Name={P}-app ({tg_tags.get('Name')})")
     check(tg["HealthCheckPath"] == "/health" and tg["Port"] == 5000 and tg["TargetType"] == "ip", "target group: ip:5000, health check /health")
     attrs = {a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])["Attributes"]}
     check(attrs.get("deregistration_delay.timeout_seconds") == "30", "deregistration delay 30 s")
@@ -67,6 +79,22 @@ if phase == "applied":
     c = td["taskDefinition"]["containerDefinitions"][0]
     check(c["name"] == "app" and c["readonlyRootFilesystem"] is True and c.get("user") not in (None, "", "0", "root"), "container: read-only root fs, non-root user")
     check("healthcheck" in c.get("healthCheck", {}).get("command", []), "container health check runs `app healthcheck`")
+    env = {e["name"]: e["value"] for e in c.get("environment", [])}
+    check(env.get("TRUSTED_PROXY_HOPS") == "1", f"TRUSTED_PROXY_HOPS=1 behind the ALB ({env.get('TRUSTED_PROXY_HOPS')})")
+
+    cw, sns, kms = boto3.client("cloudwatch", **kw), boto3.client("sns", **kw), boto3.client("kms", **kw)
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=P)["MetricAlarms"]}
+    for name in (f"{P}-no-healthy-targets", f"{P}-tasks-below-desired"):
+        a = alarms.get(name, {})
+        check(a.get("TreatMissingData") == "breaching", f"alarm {name} exists and treats missing data as breaching ({a.get('TreatMissingData')})")
+    topic = next((t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{P}-alarms")), None)
+    key_id = sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId") if topic else None
+    check(bool(key_id), f"alarm topic is encrypted with a KMS key ({key_id})")
+    if key_id:
+        policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+        cw_ok = any(st.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com" and "kms:GenerateDataKey*" in st.get("Action", []) for st in policy["Statement"])
+        check(cw_ok, "the topic's key policy lets CloudWatch publish (kms:GenerateDataKey*, kms:Decrypt)")
+    check(all(a.get("AlarmActions") == [topic] for a in alarms.values()) and len(alarms) == 8, f"all 8 alarms notify the topic ({len(alarms)})")
 
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["rdeploy"]}])["Vpcs"]
     check(len(vpcs) == 1 and tags(vpcs[0]["Tags"]).get("Name", "").startswith(P), "one VPC, named for the project and environment")

@@ -84,9 +84,16 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let detail = DisplayErrorContext(&err).to_string();
+    let mut detail = DisplayErrorContext(&err).to_string();
     let transport = matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
-    ApiError::new(classify(err.code(), transport, &detail), operation, detail)
+    let kind = classify(err.code(), transport, &detail);
+    // Name every IAM action the call needs (implicit ones too), from the permission contract.
+    if kind == ApiErrorKind::AccessDenied
+        && let Some(needs) = crate::permissions::needs_line(operation)
+    {
+        detail = format!("{detail}\n  {needs}");
+    }
+    ApiError::new(kind, operation, detail)
 }
 
 /// RegisterTaskDefinition carrying every registrable field of `def` (the described revision with
