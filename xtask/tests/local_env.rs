@@ -209,3 +209,24 @@ fn prod_apply_needs_yes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs --yes"));
 }
+
+/// prod.tfvars ships without a certificate: plan refuses in one line naming the settings, before
+/// asking for credentials or running terraform. (The two ways to satisfy it are planned against
+/// the emulator in src/permissions/contract.rs.)
+#[test]
+fn prod_plan_without_https_is_one_line() {
+    let mut cmd = Command::new(XTASK);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.env_remove("XTASK_ROOT").args(["plan", "--env", "prod"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("prod requires HTTPS (https_required): set domain_name and route53_zone_name, or alb_certificate_arn"),
+        "{err}"
+    );
+}
