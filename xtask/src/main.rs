@@ -17,8 +17,11 @@ mod lint;
 mod local;
 mod permissions;
 mod plan;
+mod promote;
 mod terraform;
 mod test;
+#[cfg(test)]
+mod testing;
 mod tools;
 
 use std::process::ExitCode;

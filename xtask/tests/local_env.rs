@@ -226,7 +226,9 @@ fn prod_plan_without_https_is_one_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
-        err.contains("prod requires HTTPS (https_required): set domain_name and route53_zone_name, or alb_certificate_arn"),
+        err.contains(
+            "prod requires HTTPS (https_required): set domain_name and route53_zone_name, or alb_certificate_arn"
+        ),
         "{err}"
     );
 }

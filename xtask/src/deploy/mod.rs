@@ -11,7 +11,7 @@
 mod api;
 mod decide;
 mod engine;
-mod image;
+pub(crate) mod image;
 pub(crate) mod sdk;
 mod taskdef;
 #[cfg(test)]

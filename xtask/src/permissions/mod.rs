@@ -141,7 +141,14 @@ pub mod ops {
         ]
     );
 
-    // ---- image --promote (xtask/src/image/promote.rs): copy by digest, registry API only ----
+    // ---- image --promote (xtask/src/promote.rs): copy by digest, registry API only ----
+    pub const DESCRIBE_REPOSITORIES: Operation =
+        op!("DescribeRepositories", Some("describe_repositories"), [need("ecr:DescribeRepositories", Res::Repository)]);
+    pub const DESCRIBE_SOURCE_IMAGES: Operation = op!(
+        "DescribeImages (promotion source)",
+        Some("describe_images"),
+        [need("ecr:DescribeImages", Res::SourceRepository)]
+    );
     pub const BATCH_GET_IMAGE: Operation =
         op!("BatchGetImage", Some("batch_get_image"), [need("ecr:BatchGetImage", Res::SourceRepository)]);
     pub const GET_DOWNLOAD_URL_FOR_LAYER: Operation = op!(
@@ -199,6 +206,8 @@ pub const OPERATIONS: &[Operation] = &[
     ops::GET_AUTHORIZATION_TOKEN,
     ops::DESCRIBE_IMAGES,
     ops::PUSH,
+    ops::DESCRIBE_REPOSITORIES,
+    ops::DESCRIBE_SOURCE_IMAGES,
     ops::BATCH_GET_IMAGE,
     ops::GET_DOWNLOAD_URL_FOR_LAYER,
     ops::BATCH_CHECK_LAYER_AVAILABILITY,
@@ -237,7 +246,8 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
         "ci" | "lint" | "test" | "coverage" | "doctor" | "bench" | "contract" | "local" => Vec::new(),
         "image" if has("--push") => vec![GET_AUTHORIZATION_TOKEN, DESCRIBE_IMAGES, PUSH],
         "image" if has("--promote") => vec![
-            DESCRIBE_IMAGES,
+            DESCRIBE_REPOSITORIES,
+            DESCRIBE_SOURCE_IMAGES,
             BATCH_GET_IMAGE,
             GET_DOWNLOAD_URL_FOR_LAYER,
             BATCH_CHECK_LAYER_AVAILABILITY,
