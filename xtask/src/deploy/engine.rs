@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use aws_sdk_ecs::primitives::DateTimeFormat;
-use aws_sdk_ecs::types::Task;
+use aws_sdk_ecs::types::{Tag, Task, TaskDefinition};
 
 use super::api::{ApiError, ApiErrorKind, Clock, Ecs, ServiceLookup, Ui};
 use super::decide::{Decision, ServiceSnapshot, Target, WatchHistory, decide, short};
@@ -134,28 +134,42 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
         ));
     }
     let previous = before.task_definition.clone();
-    let (current, tags) = ecs.describe_task_definition(&previous).await.map_err(|e| before_change(plan, e))?;
-    let serving = taskdef::app_image(&current).map_err(|e| exit(code::USAGE, e))?;
-    if serving == plan.image {
+    let (serving, serving_tags) = ecs.describe_task_definition(&previous).await.map_err(|e| before_change(plan, e))?;
+    let (base, tags) = newest_revision(ecs, plan, &serving, serving_tags).await?;
+    let next = taskdef::next_revision(&base, &plan.image, &plan.version).map_err(|e| exit(code::USAGE, e))?;
+    if taskdef::same_registration(&next, &serving) {
         ui.line(&format!(
-            "{} already runs {} (revision {}): nothing to do",
+            "{} already runs {} (revision {}), and the family has no newer configuration: nothing to do",
             plan.service,
             plan.image,
             short(&previous)
         ));
         return Ok(Outcome::AlreadyServing { revision: previous });
     }
-    let next = taskdef::next_revision(&current, &plan.image, &plan.version).map_err(|e| exit(code::USAGE, e))?;
 
-    // 2. Show the change.
+    // 2. Show the change: what the service serves now -> what it will serve.
     ui.line(&format!(
-        "Task definition {}: revision {} -> new revision (cluster {}, service {})",
-        current.family().unwrap_or_default(),
-        current.revision(),
+        "Task definition {}: serving revision {}; the new revision is revision {} with the image and {} replaced \
+         (cluster {}, service {})",
+        serving.family().unwrap_or_default(),
+        serving.revision(),
+        base.revision(),
+        taskdef::VERSION_VAR,
         plan.cluster,
         plan.service
     ));
-    for change in taskdef::diff(&current, &next) {
+    if base.revision() != serving.revision() {
+        ui.line(&format!(
+            "  revision {} is the family's newest (registered {}{}): its configuration reaches the service now",
+            base.revision(),
+            base.registered_at()
+                .and_then(|t| t.fmt(DateTimeFormat::DateTime).ok())
+                .unwrap_or_else(|| "at an unknown time".into()),
+            base.registered_by().map(|by| format!(" by {by}")).unwrap_or_default()
+        ));
+    }
+    ui.line(&format!("Changes from the serving revision {}:", serving.revision()));
+    for change in taskdef::diff(&serving, &next) {
         ui.line(&format!("  {change}"));
     }
     if plan.dry_run {
@@ -166,12 +180,13 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
     // 3. Register and point the service at it.
     let registered = ecs.register_task_definition(&next, &tags).await.map_err(|e| before_change(plan, e))?;
     let revision = registered.task_definition_arn().unwrap_or_default().to_owned();
+    let family = registered.family().map_or_else(|| plan.family.clone(), str::to_owned);
     ui.line(&format!("Registered {}", short(&revision)));
     ecs.update_service(&plan.cluster, &plan.service, &revision).await.map_err(|e| before_change(plan, e))?;
     ui.line(&format!("Updated service {} to {}", plan.service, short(&revision)));
 
     if plan.local {
-        return local_check(ecs, ui, plan, &revision).await;
+        return local_check(ecs, ui, plan, &family, &revision).await;
     }
     if plan.no_wait {
         ui.line("--no-wait: not watching the rollout; the deployment continues in ECS");
@@ -191,7 +206,7 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
     match decision {
         Decision::Succeeded => {
             ui.line(&format!("Deployed: {} serves {} ({})", plan.service, short(&revision), plan.image));
-            prune(ecs, ui, plan, &revision).await;
+            prune(ecs, ui, plan, &family, &revision).await;
             Ok(Outcome::Deployed { revision })
         }
         Decision::Failed { reason, ecs_rolled_back } => {
@@ -216,9 +231,36 @@ pub async fn deploy(ecs: &impl Ecs, clock: &impl Clock, ui: &mut impl Ui, plan: 
     }
 }
 
+/// The revision the next one is built from: the family's newest ACTIVE revision
+/// (DescribeTaskDefinition on the family name), i.e. what the last `terraform apply` or the last
+/// deploy registered, so a Terraform change to CPU, memory, environment, secrets, health check or
+/// logging reaches the service on the next deploy. The serving revision wins only when it is newer
+/// (it was deregistered, so the family lookup skips it). Returns the base and its tags.
+async fn newest_revision(
+    ecs: &impl Ecs,
+    plan: &Plan,
+    serving: &TaskDefinition,
+    serving_tags: Vec<Tag>,
+) -> Result<(TaskDefinition, Vec<Tag>)> {
+    let family = serving.family().unwrap_or_default();
+    if family != plan.family {
+        return Err(exit(
+            code::USAGE,
+            format!(
+                "ECS service '{}' runs task definition family '{family}', but infra/envs/{}.tfvars names the family \
+                 '{}': Terraform's changes would never reach this service. Point the service at the Terraform family \
+                 (apply the app layer) first",
+                plan.service, plan.env, plan.family
+            ),
+        ));
+    }
+    let (newest, tags) = ecs.describe_task_definition(family).await.map_err(|e| before_change(plan, e))?;
+    if newest.revision() >= serving.revision() { Ok((newest, tags)) } else { Ok((serving.clone(), serving_tags)) }
+}
+
 /// Local: the emulator records UpdateService but runs no tasks, so check the service points at
 /// the new revision and stop (never wait for a rollout that cannot happen).
-async fn local_check(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, revision: &str) -> Result<Outcome> {
+async fn local_check(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, family: &str, revision: &str) -> Result<Outcome> {
     let now = match ecs.describe_service(&plan.cluster, &plan.service).await.map_err(|e| before_change(plan, e))? {
         ServiceLookup::Found(s) => s.task_definition().unwrap_or_default().to_owned(),
         ServiceLookup::Missing { reason } => {
@@ -237,7 +279,7 @@ async fn local_check(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, revision: &s
         plan.service,
         short(revision)
     ));
-    prune(ecs, ui, plan, revision).await;
+    prune(ecs, ui, plan, family, revision).await;
     Ok(Outcome::Unwatched { revision: revision.to_owned() })
 }
 
@@ -409,9 +451,9 @@ pub fn prune_list(active: &[String], keep: usize, serving: &str) -> Vec<String> 
 }
 
 /// `--keep N`: failures here are warnings; the deploy itself has succeeded.
-async fn prune(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, serving: &str) {
+/// `family` is the registered revision's own family (not re-derived from the plan).
+async fn prune(ecs: &impl Ecs, ui: &mut impl Ui, plan: &Plan, family: &str, serving: &str) {
     let Some(keep) = plan.keep else { return };
-    let family = &plan.family;
     let active = match ecs.active_revisions(family).await {
         Ok(a) => a,
         Err(err) => return ui.line(&format!("warning: not pruning old revisions: {err}")),

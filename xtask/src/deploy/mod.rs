@@ -4,7 +4,24 @@
 //! - `engine.rs`: the steps (check, diff, register, update, watch, roll back, prune), generic over
 //! - `api.rs`: the seams (ECS, ECR, clock, output) as traits
 //! - `sdk.rs`: the AWS SDK behind those traits
-//! - `taskdef.rs`: the next revision (only the app image and APP_VERSION change) and its diff
+//! - `taskdef.rs`: the next revision and its diff against the serving one
+//!
+//! Which configuration the new revision carries: the family's NEWEST ACTIVE revision
+//! (DescribeTaskDefinition on the family name), with only the `app` container's image and
+//! `APP_VERSION` replaced. Terraform registers a new revision whenever a tfvars change touches the
+//! task definition (CPU, memory, environment, secrets, health check, logging) but the service
+//! ignores `task_definition`, so building from the serving revision would silently drop those
+//! changes. The newest revision is one of:
+//! - the serving one (the last deploy registered it): only image and APP_VERSION change;
+//! - Terraform's, with its stale bootstrap image: its configuration ships with our image;
+//! - one a failed deploy registered (then rolled back): same configuration, its image is replaced;
+//! - one registered by someone else: its configuration ships too, as anything registered into the
+//!   family is its desired state. It is never silent: the diff printed before registering (and by
+//!   `--dry-run`) compares the new revision with the SERVING one field by field, and names the
+//!   newest revision, when and by whom it was registered.
+//!
+//! The serving revision is the base only when it is newer than the family's newest ACTIVE one
+//! (it was deregistered). A service running another family than infra/envs names is refused.
 //! - `image.rs`: which image (`--image` or `target/images/<env>.json`)
 //! - `ui.rs`: live status line on a terminal, timestamped lines in CI
 

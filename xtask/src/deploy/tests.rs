@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_ecs::primitives::DateTime;
 use aws_sdk_ecs::types::{
     Container, Deployment, DeploymentController, DeploymentControllerType, DeploymentRolloutState, Service,
-    ServiceEvent, Tag, Task, TaskDefinition,
+    ServiceEvent, Tag, Task, TaskDefinition, TaskDefinitionStatus,
 };
 
 use super::api::{ApiError, ApiErrorKind, Clock, Ecr, Ecs, ServiceLookup, Ui};
@@ -29,7 +29,12 @@ type Answer = Result<ServiceLookup, ApiError>;
 /// calls", so the answers follow what the engine did. The last answer of a phase repeats.
 struct FakeEcs {
     phases: RefCell<Vec<VecDeque<Answer>>>,
+    /// The serving revision (OLD) and its tags.
     current: (TaskDefinition, Vec<Tag>),
+    /// Further revisions of the family (e.g. one Terraform registered after OLD), with tags.
+    newer: Vec<(TaskDefinition, Vec<Tag>)>,
+    /// DescribeTaskDefinition arguments, in order.
+    described: RefCell<Vec<String>>,
     registered: RefCell<Vec<(TaskDefinition, Vec<Tag>)>>,
     updates: RefCell<Vec<String>>,
     /// UpdateService fails from this call number on (1-based).
@@ -45,6 +50,8 @@ impl FakeEcs {
         Self {
             phases: RefCell::new(phases.into_iter().map(VecDeque::from).collect()),
             current: (sample(IMAGE_OLD, Some("aaaaaaa")), vec![Tag::builder().key("Project").value("rdeploy").build()]),
+            newer: vec![],
+            described: RefCell::default(),
             registered: RefCell::default(),
             updates: RefCell::default(),
             fail_update_from: None,
@@ -64,15 +71,25 @@ impl Ecs for FakeEcs {
         let queue = phases.get_mut(phase).unwrap_or_else(|| panic!("no answers scripted for phase {phase}"));
         if queue.len() > 1 { queue.pop_front().unwrap() } else { queue.front().unwrap().clone() }
     }
-    async fn describe_task_definition(&self, arn: &str) -> Result<(TaskDefinition, Vec<Tag>), ApiError> {
-        assert_eq!(arn, OLD);
-        Ok(self.current.clone())
+    /// By ARN, or by family name: the newest ACTIVE revision, as ECS answers.
+    async fn describe_task_definition(&self, name: &str) -> Result<(TaskDefinition, Vec<Tag>), ApiError> {
+        self.described.borrow_mut().push(name.to_owned());
+        let all = || std::iter::once(&self.current).chain(&self.newer);
+        if let Some(found) = all().find(|(d, _)| d.task_definition_arn() == Some(name)) {
+            return Ok(found.clone());
+        }
+        let newest = all()
+            .filter(|(d, _)| d.family() == Some(name) && d.status() != Some(&TaskDefinitionStatus::Inactive))
+            .max_by_key(|(d, _)| d.revision());
+        newest.cloned().ok_or_else(|| ApiError::new(ApiErrorKind::Other, "DescribeTaskDefinition", "not found"))
     }
     async fn register_task_definition(&self, def: &TaskDefinition, tags: &[Tag]) -> Result<TaskDefinition, ApiError> {
         self.registered.borrow_mut().push((def.clone(), tags.to_vec()));
         let mut out = def.clone();
-        out.task_definition_arn = Some(NEW.into());
-        out.revision = 5;
+        let newest = std::iter::once(&self.current).chain(&self.newer).map(|(d, _)| d.revision()).max().unwrap();
+        out.revision = newest + 1;
+        out.task_definition_arn =
+            Some(format!("arn:aws:ecs:us-east-1:123456789012:task-definition/rdeploy-dev-app:{}", out.revision));
         Ok(out)
     }
     async fn update_service(&self, _cluster: &str, _service: &str, td: &str) -> Result<(), ApiError> {
@@ -623,4 +640,122 @@ async fn prod_images_must_be_immutable() {
         assert_eq!(exit_code(&err), 2, "{err:#}");
         assert!(err.to_string().contains(expected), "{expected}: {err}");
     }
+}
+
+fn rev(n: i32) -> String {
+    format!("arn:aws:ecs:us-east-1:123456789012:task-definition/rdeploy-dev-app:{n}")
+}
+
+/// What `terraform apply` registers after a tfvars change: revision `n` of the family with the
+/// bootstrap image, more memory and a new variable, tagged by Terraform.
+fn terraform_revision(n: i32) -> (TaskDefinition, Vec<Tag>) {
+    let mut def = sample("1.dkr.ecr.us-east-1.amazonaws.com/rdeploy-dev-app:bootstrap", Some("bootstrap"));
+    def.task_definition_arn = Some(rev(n));
+    def.revision = n;
+    def.memory = Some("1024".into());
+    let app = def.container_definitions.as_mut().unwrap().iter_mut().find(|c| c.name() == Some("app")).unwrap();
+    app.environment
+        .as_mut()
+        .unwrap()
+        .push(aws_sdk_ecs::types::KeyValuePair::builder().name("TRUSTED_PROXY_HOPS").value("1").build());
+    let tags = vec![
+        Tag::builder().key("Project").value("rdeploy").build(),
+        Tag::builder().key("ManagedBy").value("terraform").build(),
+    ];
+    (def, tags)
+}
+
+/// A steady rollout of `revision`: the answers after UpdateService.
+fn rollout_to(revision: &str) -> Vec<Answer> {
+    vec![
+        svc(
+            revision,
+            vec![d("n", "PRIMARY", revision, InProgress, 1, 2, 0), d("o", "ACTIVE", OLD, Completed, 1, 1, 0)],
+            &[],
+        ),
+        svc(revision, vec![d("n", "PRIMARY", revision, Completed, 2, 2, 0)], &[]),
+    ]
+}
+
+#[tokio::test]
+async fn terraform_changes_reach_the_service_and_the_diff_shows_them() {
+    let mut ecs = FakeEcs::new(vec![vec![steady_old()], rollout_to(&rev(7))]);
+    ecs.newer = vec![terraform_revision(6)];
+    let (result, ui, _) = run(&ecs, &plan()).await;
+    assert_eq!(result.unwrap(), Outcome::Deployed { revision: rev(7) });
+    assert_eq!(*ecs.described.borrow(), vec![OLD.to_owned(), "rdeploy-dev-app".to_owned()], "serving, then the family");
+    assert_eq!(*ecs.updates.borrow(), vec![rev(7)]);
+    let registered = ecs.registered.borrow();
+    let (def, tags) = &registered[0];
+    // Terraform's configuration, our image and version: nothing else of revision 6 changed.
+    assert_eq!(def.memory(), Some("1024"));
+    assert_eq!(super::taskdef::app_image(def).unwrap(), IMAGE_NEW);
+    assert_eq!(super::taskdef::diff(&ecs.newer[0].0, def).len(), 2, "only image and APP_VERSION differ from rev 6");
+    assert_eq!(tags, &ecs.newer[0].1, "the newest revision's tags");
+    let text = ui.text();
+    for expected in [
+        "serving revision 4; the new revision is revision 6 with the image and APP_VERSION replaced",
+        "revision 6 is the family's newest",
+        "Changes from the serving revision 4:",
+        "memory\n    - 512\n    + 1024",
+        "environment.TRUSTED_PROXY_HOPS\n    - (unset)\n    + 1",
+        &format!("image\n    - {IMAGE_OLD}\n    + {IMAGE_NEW}"),
+    ] {
+        assert!(text.contains(expected), "{expected}\n---\n{text}");
+    }
+    assert!(!text.contains("other fields differ") && !text.contains("bootstrap"), "{text}");
+}
+
+#[tokio::test]
+async fn a_newer_revision_registered_by_a_failed_deploy_changes_only_the_image() {
+    // Revision 5 was registered by a deploy that rolled back: same configuration, another image.
+    let mut failed = ecs_revision(5, "1.dkr.ecr.us-east-1.amazonaws.com/rdeploy-dev-app:ccccccc");
+    failed.0.registered_by = Some("arn:aws:sts::1:assumed-role/deploy/ci".into());
+    let mut ecs = FakeEcs::new(vec![vec![steady_old()], rollout_to(&rev(6))]);
+    ecs.newer = vec![failed];
+    let (result, ui, _) = run(&ecs, &plan()).await;
+    assert_eq!(result.unwrap(), Outcome::Deployed { revision: rev(6) });
+    let text = ui.text();
+    assert!(
+        text.contains("revision 5 is the family's newest") && text.contains("by arn:aws:sts::1:assumed-role/deploy/ci"),
+        "{text}"
+    );
+    let changes: Vec<&String> = ui
+        .lines
+        .iter()
+        .filter(|l| l.starts_with("  containerDefinitions") || l.starts_with("  cpu") || l.starts_with("  memory"))
+        .collect();
+    assert_eq!(changes.len(), 2, "image and APP_VERSION only: {changes:?}");
+}
+
+#[tokio::test]
+async fn the_same_image_with_a_newer_terraform_revision_is_deployed_not_skipped() {
+    let mut ecs = FakeEcs::new(vec![vec![steady_old()], rollout_to(&rev(7))]);
+    ecs.newer = vec![terraform_revision(6)];
+    let mut p = plan();
+    p.image = IMAGE_OLD.into();
+    let (result, ui, _) = run(&ecs, &p).await;
+    assert_eq!(result.unwrap(), Outcome::Deployed { revision: rev(7) });
+    assert!(!ui.text().contains("nothing to do"), "{}", ui.text());
+    assert!(ui.text().contains("memory\n    - 512\n    + 1024"), "{}", ui.text());
+}
+
+#[tokio::test]
+async fn a_service_on_another_family_is_refused_before_any_change() {
+    let ecs = FakeEcs::new(vec![vec![steady_old()]]);
+    let mut p = plan();
+    p.family = "rdeploy-dev-other".into();
+    let (result, _, _) = run(&ecs, &p).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 2, "{err:#}");
+    assert!(err.to_string().contains("runs task definition family 'rdeploy-dev-app'"), "{err}");
+    assert!(ecs.registered.borrow().is_empty() && ecs.updates.borrow().is_empty());
+}
+
+/// Revision `n` of the family: the serving configuration with another image.
+fn ecs_revision(n: i32, image: &str) -> (TaskDefinition, Vec<Tag>) {
+    let mut def = sample(image, Some("ccccccc"));
+    def.task_definition_arn = Some(rev(n));
+    def.revision = n;
+    (def, vec![Tag::builder().key("Project").value("rdeploy").build()])
 }
