@@ -1,8 +1,16 @@
 """Assertions on the local (emulator) environment after `cargo xtask apply --env local`.
 
 Run by tests/local_env.rs with the tools venv's python (boto3 comes with moto there).
-argv: endpoint, phase ("applied" or "destroyed"). Prints one line per check; exits 1 on failure.
+argv: endpoint, phase, phase arguments. Prints one line per check; exits 1 on failure.
+  applied | destroyed              the stack after apply / nothing left after destroy
+  assume-deploy-role               AssumeRoleWithWebIdentity for the GitHub deploy role (moto
+                                   checks no token), print its credentials as JSON, then switch
+                                   IAM enforcement on (after: the unsigned call would fail)
+  as-deploy-role <creds.json>      enforcement is on: the role is refused what it was not
+                                   granted; then switch enforcement off again
+  deployed <memory> <image>        the service runs a revision with that memory and image
 """
+import urllib.request
 import json
 import sys
 
@@ -25,6 +33,42 @@ def check(ok, what):
 def tags(pairs):
     return {t["Key"]: t["Value"] for t in pairs or []}
 
+
+def reset_auth(count):
+    # moto: the first <count> requests after this are not authenticated ("0": enforce now).
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST", headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(req).read()
+
+
+if phase == "assume-deploy-role":
+    sts = boto3.client("sts", **kw)
+    role = f"arn:aws:iam::123456789012:role/{P}-github-deploy"
+    c = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="local-e2e", WebIdentityToken="not-checked-by-the-emulator")["Credentials"]
+    reset_auth("0")
+    print(json.dumps({"AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"], "AWS_SESSION_TOKEN": c["SessionToken"]}))
+    sys.exit(0)
+
+if phase == "as-deploy-role":
+    c = json.loads(open(sys.argv[3]).read())
+    role_kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=c["AWS_ACCESS_KEY_ID"], aws_secret_access_key=c["AWS_SECRET_ACCESS_KEY"], aws_session_token=c["AWS_SESSION_TOKEN"])
+    try:
+        boto3.client("ecs", **role_kw).delete_service(cluster=f"{P}-cluster", service=f"{P}-app", force=True)
+        check(False, "IAM enforcement is on: the deploy role may not delete the service")
+    except Exception as e:  # botocore ClientError AccessDenied
+        check("AccessDenied" in str(e) or "not authorized" in str(e), f"IAM enforcement is on: the deploy role may not delete the service ({str(e)[:80]})")
+    reset_auth("inf")
+    sys.exit(1 if failures else 0)
+
+if phase == "deployed":
+    memory, image = sys.argv[3], sys.argv[4]
+    svc = ecs.describe_services(cluster=f"{P}-cluster", services=[f"{P}-app"])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    app = next(c for c in td["containerDefinitions"] if c["name"] == "app")
+    check(td["memory"] == memory, f"the service's revision {td['revision']} has Terraform's new memory {memory} ({td['memory']})")
+    check(app["image"] == image, f"... and the deployed image ({app['image']})")
+    env = {e["name"]: e["value"] for e in app.get("environment", [])}
+    check(env.get("TRUSTED_PROXY_HOPS") == "1", "... and Terraform's environment (TRUSTED_PROXY_HOPS=1)")
+    sys.exit(1 if failures else 0)
 
 if phase == "applied":
     # Security groups have generated names (name_prefix, so a replacement never collides); the

@@ -17,8 +17,8 @@ use crate::aws;
 use crate::envs::Env;
 
 /// SDK configuration for `env`: its region; for `local` the emulator's endpoint and its static
-/// credentials, passed explicitly (never through process environment variables); otherwise the
-/// standard credential chain. Timeouts keep a stuck connection from hanging a deploy.
+/// credentials (or the caller's, see `aws::emulator_credentials`), passed explicitly, never a
+/// profile; otherwise the standard credential chain. Timeouts keep a stuck connection from hanging a deploy.
 pub async fn load_config(root: &Path, env: &Env) -> Result<SdkConfig> {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
@@ -30,10 +30,11 @@ pub async fn load_config(root: &Path, env: &Env) -> Result<SdkConfig> {
         .timeout_config(timeouts);
     if env.is_local() {
         let endpoint = aws::emulator_endpoint(root)?;
+        let (id, secret, token) = aws::emulator_credentials()?;
         loader = loader.endpoint_url(endpoint).credentials_provider(Credentials::new(
-            aws::EMULATOR_KEY_ID,
-            aws::EMULATOR_SECRET,
-            None,
+            id,
+            secret,
+            token,
             None,
             "xtask-emulator",
         ));
