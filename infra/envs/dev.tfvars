@@ -9,6 +9,10 @@ github_deploy_branches     = ["main"]
 github_deploy_environments = ["dev"]
 
 ecr_keep_last_images = 20
+# Same account as prod by default: prod copies images out of this repository by digest
+# (`cargo xtask image --promote`), identity policy only. With prod in another account, list it
+# here (the repository policy then grants it the pull):
+# ecr_pull_account_ids = ["222222222222"]
 
 vpc_cidr = "10.10.0.0/16"
 az_count = 2
@@ -18,6 +22,12 @@ nat_gateway_mode = "single"
 log_retention_days = 14
 
 alb_deletion_protection = false
+# dev has no domain: plain HTTP on the ALB's own name. Set domain_name + route53_zone_name (or
+# alb_certificate_arn) and drop this line to serve HTTPS.
+https_required = false
+
+# Who gets the alarm mails (each address confirms once). Replace with your team's.
+alarm_emails = ["dev-alerts@example.com"]
 
 task_cpu      = 256
 task_memory   = 512

@@ -30,6 +30,13 @@ log_retention_days = 7
 
 # The emulator cannot delete a protected load balancer and local stacks are destroyed often.
 alb_deletion_protection = false
+# No domain and no real certificate authority in the emulator: plain HTTP.
+https_required = false
+
+# moto authorises ECS calls against the resource "*", so the deploy role's ARN-scoped ECS
+# statements would read as denied there; this widens them to "*" for the emulator only
+# (the permission contract test proves dev and prod never set it).
+emulator_iam_wildcards = true
 
 task_cpu      = 256
 task_memory   = 512

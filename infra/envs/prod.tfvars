@@ -9,6 +9,11 @@ github_deploy_branches     = []
 github_deploy_environments = ["prod"]
 
 ecr_keep_last_images = 50
+# prod never runs dev's repository: `cargo xtask image --promote` copies the digest that ran in
+# dev into prod's own repository, so dev's lifecycle rule (or dev's deletion) cannot take an
+# image away from prod. For a dev repository in another account set its account ID too.
+image_promoted_from = "dev"
+# image_promoted_from_account_id = "111111111111"
 
 vpc_cidr = "10.20.0.0/16"
 az_count = 2
@@ -17,9 +22,18 @@ nat_gateway_mode = "per_az"
 
 log_retention_days = 90
 
-# Set a certificate ARN to serve HTTPS (HTTP then redirects to it).
+# HTTPS is required (https_required defaults to true): `cargo xtask plan --env prod` refuses
+# until ONE of these is set. HTTP then redirects to HTTPS.
+#  a) a name in an existing public Route 53 hosted zone (certificate, DNS validation and the
+#     alias record are created):
+# domain_name       = "app.example.com"
+# route53_zone_name = "example.com"
+#  b) an existing ACM certificate in this region:
 # alb_certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/..."
 alb_deletion_protection = true
+
+# Who gets the alarm mails (each address confirms once). Replace with your team's.
+alarm_emails = ["prod-alerts@example.com"]
 
 task_cpu      = 512
 task_memory   = 1024

@@ -57,6 +57,21 @@ impl Env {
     pub fn task_family(&self) -> String {
         format!("{}-app", self.prefix())
     }
+    /// The environment requires HTTPS (`https_required`, true unless the file says false) but
+    /// names no way to get a certificate: the one line `plan` refuses with. Terraform's own
+    /// validation of `alb_certificate_arn` says the same for anyone running terraform directly.
+    pub fn missing_https(&self) -> Option<String> {
+        let set = |k: &str| self.values.get(k).is_some_and(|v| !v.is_empty() && v != "null");
+        let required = self.values.get("https_required").is_none_or(|v| v != "false");
+        if !required || set("alb_certificate_arn") || set("domain_name") {
+            return None;
+        }
+        Some(format!(
+            "{} requires HTTPS (https_required): set domain_name and route53_zone_name, or alb_certificate_arn, in infra/envs/{}.tfvars",
+            self.name, self.name
+        ))
+    }
+
     pub fn is_local(&self) -> bool {
         self.name == "local"
     }
@@ -138,6 +153,21 @@ tags = { team = "x" }
     fn mismatched_or_incomplete_files_are_rejected() {
         assert!(Env::parse("prod", SAMPLE).unwrap_err().contains("does not match"));
         assert!(Env::parse("dev", "project = \"x\"").unwrap_err().contains("environment"));
+    }
+
+    #[test]
+    fn https_is_required_unless_turned_off() {
+        let base = "project = \"p\"\nenvironment = \"prod\"\nregion = \"r\"\n";
+        let missing = Env::parse("prod", base).unwrap().missing_https().unwrap();
+        assert!(missing.contains("domain_name") && missing.contains("alb_certificate_arn") && !missing.contains('\n'));
+        for ok in ["domain_name = \"a.example.com\"", "alb_certificate_arn = \"arn:x\"", "https_required = false"] {
+            assert_eq!(Env::parse("prod", &format!("{base}{ok}\n")).unwrap().missing_https(), None, "{ok}");
+        }
+        assert!(Env::parse("prod", &format!("{base}# domain_name = \"x\"\n")).unwrap().missing_https().is_some());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        assert!(Env::load(root, "prod").unwrap().missing_https().is_some(), "prod.tfvars ships without a certificate");
+        assert_eq!(Env::load(root, "dev").unwrap().missing_https(), None);
+        assert_eq!(Env::load(root, "local").unwrap().missing_https(), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ use xshell::cmd;
 
 use crate::ctx::{Ctx, Exit, Step};
 use crate::envs::Env;
+use crate::permissions::ops;
 use crate::tools::{self, CARGO_AUDIT, CARGO_AUDITABLE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,8 +36,13 @@ pub struct ImageArgs {
     #[arg(long, default_value = "local")]
     pub env: String,
     /// Push to the environment's ECR repository and print the digest deploy pins.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "promote")]
     pub push: bool,
+    /// Copy an image that another environment runs (`<repository-uri>@sha256:<digest>`) by digest
+    /// into this environment's repository, through the ECR API; builds nothing. Prints (and
+    /// writes to $GITHUB_OUTPUT) the URI to deploy.
+    #[arg(long, value_name = "IMAGE_URI")]
+    pub promote: Option<String>,
     /// Container engine (default: the first of podman, docker that works).
     #[arg(long, value_enum)]
     pub engine: Option<Engine>,
@@ -122,6 +128,9 @@ pub fn detect_engine(ctx: &Ctx) -> Result<Engine> {
 
 pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
     let env = Env::load(&ctx.root, &args.env)?;
+    if let Some(uri) = &args.promote {
+        return promote(ctx, &env, uri);
+    }
     let sh = &ctx.sh;
     let sha = cmd!(sh, "git rev-parse --short=12 HEAD")
         .quiet()
@@ -173,6 +182,44 @@ pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
     Ok(())
 }
 
+/// `--promote`: copy by digest into `env`'s repository (see promote.rs), record it for deploy.
+fn promote(ctx: &Ctx, env: &Env, uri: &str) -> Result<()> {
+    let source = crate::promote::Source::parse(uri).map_err(Exit::usage)?;
+    if env.is_local() {
+        return Err(Exit::usage("--promote needs a real registry: the local emulator has none"));
+    }
+    if ctx.dry_run {
+        println!("would copy {}@{} into {} by digest", source.repository, source.digest, env.repository());
+        return Ok(());
+    }
+    crate::aws::require_credentials(env)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let promoted = rt.block_on(async {
+        let config = crate::deploy::sdk::load_config(&ctx.root, env).await?;
+        let target = aws_sdk_ecr::Client::new(&config);
+        let source_client = if source.region == env.region {
+            target.clone()
+        } else {
+            let conf = aws_sdk_ecr::config::Builder::from(&config)
+                .region(aws_config::Region::new(source.region.clone()))
+                .build();
+            aws_sdk_ecr::Client::from_conf(conf)
+        };
+        crate::promote::promote(&source_client, &target, &source, &env.repository(), &mut |l| println!("{l}")).await
+    })?;
+    let tag = promoted.tags[0].clone();
+    let built = Built {
+        uri: format!("{}:{tag}", promoted.repository_uri),
+        tag,
+        digest: Some(promoted.digest.clone()),
+        id: String::new(),
+        size_bytes: 0,
+    };
+    write_record(&ctx.root, &env.name, &built)?;
+    println!("deploy with: cargo xtask deploy --env {} --image {}", env.name, promoted.pinned());
+    Ok(())
+}
+
 fn write_record(root: &Path, env: &str, built: &Built) -> Result<()> {
     let dir = root.join("target/images");
     std::fs::create_dir_all(&dir)?;
@@ -218,7 +265,8 @@ fn push(ctx: &Ctx, engine: Engine, env: &Env, reference: &str, built: &mut Built
     let config = rt.block_on(crate::deploy::sdk::load_config(&ctx.root, env))?;
     let ecr = aws_sdk_ecr::Client::new(&config);
     let auth = rt.block_on(ecr.get_authorization_token().send()).map_err(|e| {
-        anyhow::anyhow!("ECR GetAuthorizationToken failed: {}", aws_sdk_ecr::error::DisplayErrorContext(&e))
+        let needs = crate::permissions::needs_line(ops::GET_AUTHORIZATION_TOKEN.name).unwrap_or_default();
+        anyhow::anyhow!("ECR GetAuthorizationToken failed: {}\n  {needs}", aws_sdk_ecr::error::DisplayErrorContext(&e))
     })?;
     let data = auth.authorization_data().first().context("ECR returned no authorization data")?;
     let token = aws_smithy_types::base64::decode(data.authorization_token().unwrap_or_default())

@@ -15,9 +15,13 @@ mod envs;
 mod image;
 mod lint;
 mod local;
+mod permissions;
 mod plan;
+mod promote;
 mod terraform;
 mod test;
+#[cfg(test)]
+mod testing;
 mod tools;
 
 use std::process::ExitCode;
@@ -72,6 +76,8 @@ enum Cmd {
     Destroy(apply::DestroyArgs),
     /// The local AWS emulator: up, down, status.
     Local(local::LocalArgs),
+    /// What each command needs from AWS in an environment (IAM actions and resources).
+    Permissions(permissions::cli::PermissionsArgs),
     /// ECS rolling deploy of an image: register a revision, update the service, watch, roll back on failure.
     Deploy(deploy::DeployArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
         Cmd::Local(args) => local::run(&ctx, args),
         Cmd::Deploy(args) => deploy::run(&ctx, args),
         Cmd::Migrate(args) => deploy::migrate(&ctx, args),
+        Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

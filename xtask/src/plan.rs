@@ -222,6 +222,9 @@ pub fn save(root: &Path, env: &Env, layer: &str, status: Status, fingerprint: &s
 pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
     let env = Env::load(&ctx.root, &args.env)?;
     let layers = terraform::select_layers(args.layer.as_deref())?;
+    if let Some(missing) = env.missing_https() {
+        return Err(Exit::usage(missing));
+    }
     crate::aws::require_credentials(&env)?;
     terraform::configure(ctx)?;
     crate::tools::ensure(ctx, &crate::tools::TERRAFORM).map_err(|e| Exit::usage(format!("{e:#}")))?;

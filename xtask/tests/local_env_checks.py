@@ -1,8 +1,17 @@
 """Assertions on the local (emulator) environment after `cargo xtask apply --env local`.
 
 Run by tests/local_env.rs with the tools venv's python (boto3 comes with moto there).
-argv: endpoint, phase ("applied" or "destroyed"). Prints one line per check; exits 1 on failure.
+argv: endpoint, phase, phase arguments. Prints one line per check; exits 1 on failure.
+  applied | destroyed              the stack after apply / nothing left after destroy
+  assume-deploy-role               AssumeRoleWithWebIdentity for the GitHub deploy role (moto
+                                   checks no token), print its credentials as JSON, then switch
+                                   IAM enforcement on (after: the unsigned call would fail)
+  as-deploy-role <creds.json>      enforcement is on: the role is refused what it was not
+                                   granted; then switch enforcement off again
+  deployed <memory> <image>        the service runs a revision with that memory and image
 """
+import urllib.request
+import json
 import sys
 
 import boto3
@@ -25,10 +34,50 @@ def tags(pairs):
     return {t["Key"]: t["Value"] for t in pairs or []}
 
 
+def reset_auth(count):
+    # moto: the first <count> requests after this are not authenticated ("0": enforce now).
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST", headers={"Content-Type": "text/plain"})
+    urllib.request.urlopen(req).read()
+
+
+if phase == "assume-deploy-role":
+    sts = boto3.client("sts", **kw)
+    role = f"arn:aws:iam::123456789012:role/{P}-github-deploy"
+    c = sts.assume_role_with_web_identity(RoleArn=role, RoleSessionName="local-e2e", WebIdentityToken="not-checked-by-the-emulator")["Credentials"]
+    reset_auth("0")
+    print(json.dumps({"AWS_ACCESS_KEY_ID": c["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": c["SecretAccessKey"], "AWS_SESSION_TOKEN": c["SessionToken"]}))
+    sys.exit(0)
+
+if phase == "as-deploy-role":
+    c = json.loads(open(sys.argv[3]).read())
+    role_kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=c["AWS_ACCESS_KEY_ID"], aws_secret_access_key=c["AWS_SECRET_ACCESS_KEY"], aws_session_token=c["AWS_SESSION_TOKEN"])
+    try:
+        boto3.client("ecs", **role_kw).delete_service(cluster=f"{P}-cluster", service=f"{P}-app", force=True)
+        check(False, "IAM enforcement is on: the deploy role may not delete the service")
+    except Exception as e:  # botocore ClientError AccessDenied
+        check("AccessDenied" in str(e) or "not authorized" in str(e), f"IAM enforcement is on: the deploy role may not delete the service ({str(e)[:80]})")
+    reset_auth("inf")
+    sys.exit(1 if failures else 0)
+
+if phase == "deployed":
+    memory, image = sys.argv[3], sys.argv[4]
+    svc = ecs.describe_services(cluster=f"{P}-cluster", services=[f"{P}-app"])["services"][0]
+    td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    app = next(c for c in td["containerDefinitions"] if c["name"] == "app")
+    check(td["memory"] == memory, f"the service's revision {td['revision']} has Terraform's new memory {memory} ({td['memory']})")
+    check(app["image"] == image, f"... and the deployed image ({app['image']})")
+    env = {e["name"]: e["value"] for e in app.get("environment", [])}
+    check(env.get("TRUSTED_PROXY_HOPS") == "1", "... and Terraform's environment (TRUSTED_PROXY_HOPS=1)")
+    sys.exit(1 if failures else 0)
+
 if phase == "applied":
-    sgs = {g["GroupName"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
+    # Security groups have generated names (name_prefix, so a replacement never collides); the
+    # Name tag carries the convention.
+    sgs = {tags(g.get("Tags")).get("Name"): g for g in ec2.describe_security_groups()["SecurityGroups"]}
     app_sg, alb_sg = sgs.get(f"{P}-app"), sgs.get(f"{P}-alb")
-    check(app_sg is not None and alb_sg is not None, f"security groups {P}-app and {P}-alb exist")
+    check(app_sg is not None and alb_sg is not None, f"security groups tagged {P}-app and {P}-alb exist")
+    if app_sg and alb_sg:
+        check(app_sg["GroupName"].startswith(f"{P}-app-") and alb_sg["GroupName"].startswith(f"{P}-alb-"), f"security group names are generated from a prefix ({app_sg['GroupName']}, {alb_sg['GroupName']})")
     if app_sg and alb_sg:
         perms = app_sg["IpPermissions"]
         check(len(perms) == 1, f"app SG has exactly one ingress rule ({len(perms)})")
@@ -45,7 +94,14 @@ if phase == "applied":
     rtags = tags(ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"])
     check(rtags.get("Project") == "rdeploy" and rtags.get("Environment") == "local" and rtags.get("ManagedBy") == "terraform", f"ECR tags {rtags}")
 
-    tg = elb.describe_target_groups(Names=[f"{P}-app"])["TargetGroups"][0]
+    lb = elb.describe_load_balancers(Names=[f"{P}-alb"])["LoadBalancers"][0]
+    lb_attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    check(lb_attrs.get("routing.http.xff_header_processing.mode") == "append", f"ALB X-Forwarded-For mode is append ({lb_attrs.get('routing.http.xff_header_processing.mode')})")
+    tgs = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"]
+    check(len(tgs) == 1 and tgs[0]["TargetGroupName"].startswith("app-"), f"one target group, name generated from the prefix app- ({[t['TargetGroupName'] for t in tgs]})")
+    tg = tgs[0]
+    tg_tags = tags(elb.describe_tags(ResourceArns=[tg["TargetGroupArn"]])["TagDescriptions"][0]["Tags"])
+    check(tg_tags.get("Name") == f"{P}-app", f"target group tagged Name={P}-app ({tg_tags.get('Name')})")
     check(tg["HealthCheckPath"] == "/health" and tg["Port"] == 5000 and tg["TargetType"] == "ip", "target group: ip:5000, health check /health")
     attrs = {a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])["Attributes"]}
     check(attrs.get("deregistration_delay.timeout_seconds") == "30", "deregistration delay 30 s")
@@ -67,6 +123,22 @@ if phase == "applied":
     c = td["taskDefinition"]["containerDefinitions"][0]
     check(c["name"] == "app" and c["readonlyRootFilesystem"] is True and c.get("user") not in (None, "", "0", "root"), "container: read-only root fs, non-root user")
     check("healthcheck" in c.get("healthCheck", {}).get("command", []), "container health check runs `app healthcheck`")
+    env = {e["name"]: e["value"] for e in c.get("environment", [])}
+    check(env.get("TRUSTED_PROXY_HOPS") == "1", f"TRUSTED_PROXY_HOPS=1 behind the ALB ({env.get('TRUSTED_PROXY_HOPS')})")
+
+    cw, sns, kms = boto3.client("cloudwatch", **kw), boto3.client("sns", **kw), boto3.client("kms", **kw)
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=P)["MetricAlarms"]}
+    for name in (f"{P}-no-healthy-targets", f"{P}-tasks-below-desired"):
+        a = alarms.get(name, {})
+        check(a.get("TreatMissingData") == "breaching", f"alarm {name} exists and treats missing data as breaching ({a.get('TreatMissingData')})")
+    topic = next((t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{P}-alarms")), None)
+    key_id = sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId") if topic else None
+    check(bool(key_id), f"alarm topic is encrypted with a KMS key ({key_id})")
+    if key_id:
+        policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+        cw_ok = any(st.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com" and "kms:GenerateDataKey*" in st.get("Action", []) for st in policy["Statement"])
+        check(cw_ok, "the topic's key policy lets CloudWatch publish (kms:GenerateDataKey*, kms:Decrypt)")
+    check(all(a.get("AlarmActions") == [topic] for a in alarms.values()) and len(alarms) == 8, f"all 8 alarms notify the topic ({len(alarms)})")
 
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["rdeploy"]}])["Vpcs"]
     check(len(vpcs) == 1 and tags(vpcs[0]["Tags"]).get("Name", "").startswith(P), "one VPC, named for the project and environment")

@@ -104,6 +104,42 @@ variable "github_deploy_environments" {
   default     = []
 }
 
+variable "github_plan_branches" {
+  description = "Branches whose workflows may assume the plan role (plan and drift). Pull requests never can: they plan without AWS."
+  type        = list(string)
+  default     = ["main"]
+}
+
+variable "ecr_pull_account_ids" {
+  description = "AWS accounts whose deploy role may copy images out of this environment's repository (cross-account `image --promote`); a repository policy grants the pull."
+  type        = list(string)
+  default     = []
+}
+
+variable "image_promoted_from" {
+  description = "Environment whose ECR repository `cargo xtask image --promote` copies this environment's images from (by digest, into this environment's own repository). Null: images are pushed here directly."
+  type        = string
+  default     = null
+}
+
+variable "image_promoted_from_account_id" {
+  description = "Account of the `image_promoted_from` repository. Null: this account."
+  type        = string
+  default     = null
+}
+
+variable "image_promoted_from_region" {
+  description = "Region of the `image_promoted_from` repository. Null: this environment's region."
+  type        = string
+  default     = null
+}
+
+variable "emulator_iam_wildcards" {
+  description = "Emulator only (local.tfvars): widen the deploy role's ARN-scoped ECS statements to \"*\", because moto authorises ECS calls against the resource \"*\". A test proves dev and prod leave it off."
+  type        = bool
+  default     = false
+}
+
 variable "create_github_oidc_provider" {
   description = "Create the account-wide GitHub OIDC provider; false when another environment in the same account already did."
   type        = bool
@@ -154,10 +190,38 @@ variable "container_insights" {
 # app layer: ALB, service, alarms, database
 ################################################################################
 
-variable "alb_certificate_arn" {
-  description = "ACM certificate for HTTPS. Null: HTTP only (port 80 forwards to the app)."
+variable "https_required" {
+  description = "Refuse to plan without HTTPS: set `domain_name` (+ `route53_zone_name`) or `alb_certificate_arn`. Only environments without a domain (local, dev) turn it off."
+  type        = bool
+  default     = true
+}
+
+variable "domain_name" {
+  description = "Public name of the app, e.g. `app.example.com`: an ACM certificate (validated through DNS in `route53_zone_name`) and an alias record to the ALB are created. Null: use `alb_certificate_arn`, or no HTTPS."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.domain_name == null || var.route53_zone_name != null
+    error_message = "domain_name needs route53_zone_name (the hosted zone the DNS validation and alias records go into)."
+  }
+}
+
+variable "route53_zone_name" {
+  description = "Existing public Route 53 hosted zone that holds `domain_name` (e.g. `example.com`). Required with `domain_name`."
+  type        = string
+  default     = null
+}
+
+variable "alb_certificate_arn" {
+  description = "Existing ACM certificate for HTTPS (an alternative to `domain_name`). Null with no `domain_name`: HTTP only (port 80 forwards to the app), refused while `https_required`."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = !var.https_required || var.alb_certificate_arn != null || var.domain_name != null
+    error_message = "HTTPS is required (https_required = true): set domain_name and route53_zone_name, or alb_certificate_arn."
+  }
 }
 
 variable "alb_deletion_protection" {
@@ -238,7 +302,7 @@ variable "autoscaling_cpu_target" {
 }
 
 variable "alarm_emails" {
-  description = "E-mail addresses subscribed to the alarm topic (each must confirm)."
+  description = "E-mail addresses subscribed to the alarm topic (each must confirm the subscription mail). Set per environment."
   type        = list(string)
   default     = []
 }

@@ -40,7 +40,8 @@ module "alb" {
   vpc_id              = local.core.vpc_id
   vpc_cidr_block      = local.core.vpc_cidr_block
   subnet_ids          = local.core.public_subnet_ids
-  certificate_arn     = var.alb_certificate_arn
+  certificate_arn     = var.domain_name == null ? var.alb_certificate_arn : null
+  domain              = var.domain_name == null ? null : { name = var.domain_name, zone_name = var.route53_zone_name }
   deletion_protection = var.alb_deletion_protection
   idle_timeout        = var.alb_idle_timeout
   access_logs         = var.alb_access_logs_bucket == null ? null : { bucket = var.alb_access_logs_bucket, prefix = local.name }

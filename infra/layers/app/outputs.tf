@@ -4,8 +4,13 @@ output "alb_dns_name" {
 }
 
 output "app_url" {
-  description = "Base URL of the app (https when a certificate is configured)."
+  description = "Base URL of the app (https://<domain_name> with a domain; https when a certificate is configured)."
   value       = module.alb.url
+}
+
+output "certificate_arn" {
+  description = "Certificate of the HTTPS listener, or null (HTTP only)."
+  value       = module.alb.certificate_arn
 }
 
 output "alb_arn" {

@@ -19,13 +19,23 @@ output "github_oidc_provider_arn" {
 }
 
 output "github_plan_role_arn" {
-  description = "Role for `terraform plan` in GitHub Actions."
+  description = "GitHub repository variable `AWS_PLAN_ROLE_ARN_<ENV>`: plan and drift from main."
   value       = module.github_oidc.plan_role_arn
 }
 
+output "github_apply_role_arn" {
+  description = "GitHub environment `<env>` variable `AWS_APPLY_ROLE_ARN`: terraform apply."
+  value       = module.github_oidc.apply_role_arn
+}
+
 output "github_deploy_role_arn" {
-  description = "Role for image push and deploy in GitHub Actions."
+  description = "GitHub environment `<env>` variable `AWS_DEPLOY_ROLE_ARN`: image push/promote and deploy."
   value       = module.github_oidc.deploy_role_arn
+}
+
+output "image_promoted_from_repository_arns" {
+  description = "Repositories `cargo xtask image --promote` copies this environment's images from."
+  value       = local.promote_from_repository_arns
 }
 
 output "cluster_name" {

@@ -1,13 +1,75 @@
 locals {
-  https_enabled = var.certificate_arn != null
+  https_enabled = var.certificate_arn != null || var.domain != null
+  # The listener waits for DNS validation when the module issues the certificate itself.
+  certificate_arn = var.domain != null ? aws_acm_certificate_validation.this[0].certificate_arn : var.certificate_arn
+}
+
+################################################################################
+# TLS from a domain: ACM certificate validated through Route 53, alias record to the ALB
+################################################################################
+
+data "aws_route53_zone" "this" {
+  count = var.domain != null ? 1 : 0
+
+  name         = var.domain.zone_name
+  private_zone = false
+}
+
+resource "aws_acm_certificate" "this" {
+  count = var.domain != null ? 1 : 0
+
+  domain_name       = var.domain.name
+  validation_method = "DNS"
+
+  tags = merge(var.tags, { Name = var.domain.name })
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_route53_record" "validation" {
+  for_each = var.domain == null ? {} : {
+    for o in aws_acm_certificate.this[0].domain_validation_options : o.domain_name => o
+  }
+
+  zone_id         = data.aws_route53_zone.this[0].zone_id
+  name            = each.value.resource_record_name
+  type            = each.value.resource_record_type
+  records         = [each.value.resource_record_value]
+  ttl             = 300
+  allow_overwrite = true
+}
+
+resource "aws_acm_certificate_validation" "this" {
+  count = var.domain != null ? 1 : 0
+
+  certificate_arn         = aws_acm_certificate.this[0].arn
+  validation_record_fqdns = [for r in aws_route53_record.validation : r.fqdn]
+}
+
+resource "aws_route53_record" "alias" {
+  count = var.domain != null ? 1 : 0
+
+  zone_id = data.aws_route53_zone.this[0].zone_id
+  name    = var.domain.name
+  type    = "A"
+
+  alias {
+    name                   = aws_lb.this.dns_name
+    zone_id                = aws_lb.this.zone_id
+    evaluate_target_health = true
+  }
 }
 
 ################################################################################
 # Security group: 80/443 in from the internet, only the app port out to the VPC
 ################################################################################
 
+# name_prefix: a replacement (create_before_destroy) gets a new name instead of failing with
+# InvalidGroup.Duplicate. The Name tag keeps the convention.
 resource "aws_security_group" "this" {
-  name        = "${var.name}-alb"
+  name_prefix = "${var.name}-alb-"
   description = "Internet-facing ALB of ${var.name}: HTTP/HTTPS in, app port out to the VPC"
   vpc_id      = var.vpc_id
 
@@ -71,6 +133,9 @@ resource "aws_lb" "this" {
   # Requests with header names that are not valid HTTP are dropped instead of being passed to
   # the app (request-smuggling hardening).
   drop_invalid_header_fields = true
+  # The app trusts exactly one proxy hop (TRUSTED_PROXY_HOPS=1): the ALB must append the
+  # client's address to X-Forwarded-For, never pass a client-supplied header through as is.
+  xff_header_processing_mode = "append"
   enable_deletion_protection = var.deletion_protection
   idle_timeout               = var.idle_timeout
 
@@ -87,8 +152,11 @@ resource "aws_lb" "this" {
   tags = merge(var.tags, { Name = "${var.name}-alb" })
 }
 
+# name_prefix + create_before_destroy: changing the port, protocol or target type replaces the
+# target group; a fixed name would make the new one collide (ResourceInUse) with the old one,
+# which the listener still uses. The Name tag keeps the convention.
 resource "aws_lb_target_group" "app" {
-  name        = "${var.name}-app"
+  name_prefix = "app-"
   target_type = "ip"
   protocol    = "HTTP"
   port        = var.target_group.port
@@ -111,6 +179,10 @@ resource "aws_lb_target_group" "app" {
   }
 
   tags = merge(var.tags, { Name = "${var.name}-app" })
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 ################################################################################
@@ -147,7 +219,7 @@ resource "aws_lb_listener" "https" {
   port              = 443
   protocol          = "HTTPS"
   ssl_policy        = var.ssl_policy
-  certificate_arn   = var.certificate_arn
+  certificate_arn   = local.certificate_arn
 
   default_action {
     type             = "forward"

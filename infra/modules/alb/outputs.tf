@@ -24,8 +24,13 @@ output "zone_id" {
 }
 
 output "url" {
-  description = "Base URL of the app through the ALB."
-  value       = "${local.https_enabled ? "https" : "http"}://${aws_lb.this.dns_name}"
+  description = "Base URL of the app: https://<domain> with a domain, https://<ALB DNS name> with a certificate only, else http://<ALB DNS name>."
+  value       = var.domain != null ? "https://${var.domain.name}" : "${local.https_enabled ? "https" : "http"}://${aws_lb.this.dns_name}"
+}
+
+output "certificate_arn" {
+  description = "Certificate of the HTTPS listener (issued here with `domain`, or the one passed in), or null."
+  value       = local.https_enabled ? local.certificate_arn : null
 }
 
 output "security_group_id" {

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix, `{project}-{environment}` by convention. The ALB is `<name>-alb`, the target group `<name>-app` (both at most 32 characters)."
+  description = "Name prefix, `{project}-{environment}` by convention. The ALB is `<name>-alb`; the target group is `app-<unique>` (AWS allows a 6-character prefix) tagged `Name = <name>-app`."
   type        = string
 
   validation {
@@ -33,6 +33,15 @@ variable "certificate_arn" {
   description = "ACM certificate ARN. Set: HTTPS listener on 443 and HTTP redirects to it. Null: plain HTTP listener forwarding to the app (no TLS, for environments without a domain)."
   type        = string
   default     = null
+}
+
+variable "domain" {
+  description = "Serve HTTPS for `name` (e.g. `app.example.com`) from an ACM certificate this module requests and validates through DNS in the existing public hosted zone `zone_name`, plus an alias A record to the ALB. Alternative to `certificate_arn`."
+  type = object({
+    name      = string
+    zone_name = string
+  })
+  default = null
 }
 
 variable "ssl_policy" {

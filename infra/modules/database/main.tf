@@ -10,8 +10,10 @@ resource "aws_db_subnet_group" "this" {
   tags = merge(var.tags, { Name = local.identifier })
 }
 
+# name_prefix: a replacement (create_before_destroy) gets a new name instead of failing with
+# InvalidGroup.Duplicate. The Name tag keeps the convention.
 resource "aws_security_group" "this" {
-  name        = local.identifier
+  name_prefix = "${local.identifier}-"
   description = "PostgreSQL of ${var.name}: port ${var.instance.port} from the app only"
   vpc_id      = var.vpc_id
 
@@ -72,8 +74,16 @@ resource "aws_db_instance" "this" {
 
   deletion_protection = var.deletion_protection
   # A protected database also gets a final snapshot; an unprotected (dev) one is disposable.
+  # The identifier carries the creation time, so every instance (a re-created one included)
+  # has its own and a second destroy never collides with the first one's snapshot. It is
+  # always set (skip_final_snapshot decides whether it is used) and fixed at creation.
   skip_final_snapshot       = !var.deletion_protection
-  final_snapshot_identifier = var.deletion_protection ? "${local.identifier}-final" : null
+  final_snapshot_identifier = "${local.identifier}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}"
 
   tags = merge(var.tags, { Name = local.identifier })
+
+  lifecycle {
+    # timestamp() changes on every plan; the value chosen at creation is the one that counts.
+    ignore_changes = [final_snapshot_identifier]
+  }
 }

@@ -45,3 +45,29 @@ resource "aws_ecr_lifecycle_policy" "this" {
     ]
   })
 }
+
+# Cross-account promotion: the other account's deploy role copies images out of this repository
+# by digest (`cargo xtask image --promote`). Read-only; that account's own role policy must
+# allow the same actions on this repository's ARN.
+data "aws_iam_policy_document" "pull" {
+  count = length(var.pull_account_ids) > 0 ? 1 : 0
+
+  statement {
+    sid     = "PromotionPull"
+    actions = ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:GetDownloadUrlForLayer"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [for a in var.pull_account_ids : "arn:${data.aws_partition.current.partition}:iam::${a}:root"]
+    }
+  }
+}
+
+data "aws_partition" "current" {}
+
+resource "aws_ecr_repository_policy" "pull" {
+  count = length(var.pull_account_ids) > 0 ? 1 : 0
+
+  repository = aws_ecr_repository.this.name
+  policy     = data.aws_iam_policy_document.pull[0].json
+}

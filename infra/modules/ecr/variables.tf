@@ -54,3 +54,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "pull_account_ids" {
+  description = "AWS accounts allowed to pull (copy) images from this repository, for cross-account promotion. Empty: no repository policy."
+  type        = list(string)
+  default     = []
+}

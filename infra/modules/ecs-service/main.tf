@@ -1,17 +1,23 @@
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   app_name       = "${var.name}-app"
   container_name = "app"
+  log_group_name = "/ecs/${local.app_name}"
   image          = "${var.ecr_repository.url}:${var.container.image_tag}"
 
   # Fargate (null) or an EC2 capacity provider; everything else (awsvpc, security group, target
   # group, deploys) is the same on both.
   on_ec2 = var.capacity_provider != null
 
+  # TRUSTED_PROXY_HOPS: the service always sits behind the ALB, which appends the client's
+  # address to X-Forwarded-For; without it every client would share the ALB node's rate-limit
+  # bucket.
   environment = merge(var.container.environment, {
-    APP_VERSION = var.container.app_version
+    APP_VERSION        = var.container.app_version
+    TRUSTED_PROXY_HOPS = tostring(var.container.trusted_proxy_hops)
   })
 }
 
@@ -20,7 +26,7 @@ locals {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "app" {
-  name              = "/ecs/${local.app_name}"
+  name              = local.log_group_name
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_id
 
@@ -76,9 +82,11 @@ data "aws_iam_policy_document" "execution" {
   }
 
   statement {
-    sid       = "WriteAppLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.app.arn}:*"]
+    sid     = "WriteAppLogs"
+    actions = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    # Built from the name (not the resource's arn) so the rendered policy is known at plan time
+    # and the permission contract test can read it from the plan.
+    resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}:*"]
   }
 
   dynamic "statement" {
@@ -95,7 +103,7 @@ data "aws_iam_policy_document" "execution" {
 
 resource "aws_iam_role_policy" "execution" {
   name   = "pull-image-write-logs"
-  role   = aws_iam_role.execution.id
+  role   = aws_iam_role.execution.name
   policy = data.aws_iam_policy_document.execution.json
 }
 
@@ -188,8 +196,10 @@ resource "aws_ecs_task_definition" "app" {
 # Security group: app port only from the ALB
 ################################################################################
 
+# name_prefix: a replacement (create_before_destroy) gets a new name instead of failing with
+# InvalidGroup.Duplicate. The Name tag keeps the convention.
 resource "aws_security_group" "app" {
-  name        = local.app_name
+  name_prefix = "${local.app_name}-"
   description = "Tasks of ${local.app_name}: app port from the ALB only"
   vpc_id      = var.network.vpc_id
 
@@ -302,7 +312,10 @@ resource "aws_ecs_service" "app" {
   }
 
   # Deploys (`cargo xtask deploy`) register new task definition revisions and autoscaling moves
-  # the count; Terraform must not roll either back on the next apply.
+  # the count; Terraform must not roll either back on the next apply. A change to the task
+  # definition here (CPU, memory, environment, secrets, health check, logging) registers a new
+  # revision of the family without touching the service; the next deploy builds its revision
+  # from the family's newest ACTIVE one, so the change goes out with the next image.
   lifecycle {
     ignore_changes = [task_definition, desired_count]
   }

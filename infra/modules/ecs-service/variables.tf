@@ -53,17 +53,19 @@ variable "container" {
     task definition revision: deploys register new revisions and the service ignores drift.
   EOT
   type = object({
-    image_tag        = optional(string, "bootstrap")
-    port             = optional(number, 5000)
-    cpu              = optional(number, 256)
-    memory           = optional(number, 512)
-    app_version      = optional(string, "bootstrap")
-    user             = optional(string, "10001")
-    environment      = optional(map(string), {})
-    secrets          = optional(map(string), {})
-    health_check     = optional(list(string), ["CMD", "/app", "healthcheck"])
-    stop_timeout     = optional(number, 30)
-    cpu_architecture = optional(string, "X86_64")
+    image_tag    = optional(string, "bootstrap")
+    port         = optional(number, 5000)
+    cpu          = optional(number, 256)
+    memory       = optional(number, 512)
+    app_version  = optional(string, "bootstrap")
+    user         = optional(string, "10001")
+    environment  = optional(map(string), {})
+    secrets      = optional(map(string), {})
+    health_check = optional(list(string), ["CMD", "/app", "healthcheck"])
+    stop_timeout = optional(number, 30)
+    # The ALB is one proxy hop: the app keys rate limits on the address it appended.
+    trusted_proxy_hops = optional(number, 1)
+    cpu_architecture   = optional(string, "X86_64")
   })
   default = {}
 }

@@ -15,12 +15,31 @@ locals {
     [for b in var.github.deploy_branches : "${local.repo_sub}:ref:refs/heads/${b}"],
     [for e in var.github.deploy_environments : "${local.repo_sub}:environment:${e}"],
   )
-  plan_subjects = [for c in var.github.plan_contexts : "${local.repo_sub}:${c}"]
+  # Plans run from protected branches only (never pull_request: a PR can change the Terraform to
+  # read anything the role can read, and the state holds secrets). Exact matches.
+  plan_subjects  = [for b in var.github.plan_branches : "${local.repo_sub}:ref:refs/heads/${b}"]
+  apply_subjects = [for e in var.github.apply_environments : "${local.repo_sub}:environment:${e}"]
 
-  cluster_arn      = "arn:${local.partition}:ecs:${local.region}:${local.account_id}:cluster/${var.deploy_targets.ecs_cluster_name}"
-  service_arn      = "arn:${local.partition}:ecs:${local.region}:${local.account_id}:service/${var.deploy_targets.ecs_cluster_name}/${var.deploy_targets.ecs_service_name}"
+  ecs_arn          = "arn:${local.partition}:ecs:${local.region}:${local.account_id}"
+  cluster_arn      = "${local.ecs_arn}:cluster/${var.deploy_targets.ecs_cluster_name}"
+  service_arn      = "${local.ecs_arn}:service/${var.deploy_targets.ecs_cluster_name}/${var.deploy_targets.ecs_service_name}"
+  family_arn       = "${local.ecs_arn}:task-definition/${var.deploy_targets.task_definition_family}:*"
+  tasks_arn        = "${local.ecs_arn}:task/${var.deploy_targets.ecs_cluster_name}/*"
   pass_role_arns   = [for n in var.deploy_targets.pass_role_names : "arn:${local.partition}:iam::${local.account_id}:role/${n}"]
   state_bucket_arn = var.state_bucket == null ? null : "arn:${local.partition}:s3:::${var.state_bucket}"
+
+  # The emulator (moto) authorises every ECS call against the resource "*", so a statement
+  # scoped to an ARN reads as denied there. Only envs/local.tfvars turns this on; the
+  # permission contract test proves dev and prod never render a "*" in these statements.
+  ecs_scoped = {
+    service = var.emulator_iam_wildcards ? ["*"] : [local.service_arn]
+    tasks   = var.emulator_iam_wildcards ? ["*"] : [local.tasks_arn]
+    family  = var.emulator_iam_wildcards ? ["*"] : [local.family_arn]
+  }
+
+  managed           = "arn:${local.partition}:iam::aws:policy"
+  plan_policy_arns  = coalesce(var.plan_policy_arns, ["${local.managed}/ReadOnlyAccess"])
+  apply_policy_arns = coalesce(var.apply_policy_arns, ["${local.managed}/AdministratorAccess"])
 }
 
 ################################################################################
@@ -49,7 +68,7 @@ data "aws_iam_openid_connect_provider" "github" {
 }
 
 ################################################################################
-# Plan role: read-only, for `terraform plan` on pull requests
+# Plan role: read-only, for `terraform plan` and drift checks from the main branch
 ################################################################################
 
 data "aws_iam_policy_document" "plan_trust" {
@@ -68,7 +87,7 @@ data "aws_iam_policy_document" "plan_trust" {
     }
 
     condition {
-      test     = "StringLike"
+      test     = "StringEquals"
       variable = "${local.issuer}:sub"
       values   = local.plan_subjects
     }
@@ -77,7 +96,7 @@ data "aws_iam_policy_document" "plan_trust" {
 
 resource "aws_iam_role" "plan" {
   name                 = "${var.name}-github-plan"
-  description          = "GitHub Actions (${var.github.repository}): terraform plan, read-only"
+  description          = "GitHub Actions (${var.github.repository}): terraform plan from ${join(", ", var.github.plan_branches)}, read-only"
   assume_role_policy   = data.aws_iam_policy_document.plan_trust.json
   max_session_duration = var.max_session_duration
 
@@ -85,13 +104,15 @@ resource "aws_iam_role" "plan" {
 }
 
 resource "aws_iam_role_policy_attachment" "plan" {
-  for_each = toset(var.plan_policy_arns)
+  for_each = toset(local.plan_policy_arns)
 
   role       = aws_iam_role.plan.name
   policy_arn = each.value
 }
 
 # With `use_lockfile = true` even a plan writes and deletes `<key>.tflock` next to the state.
+# ReadOnlyAccess may read every S3 object in the account: the deny keeps object reads to this
+# environment's own state bucket (another environment's state holds its secrets).
 data "aws_iam_policy_document" "plan_state" {
   count = var.state_bucket == null ? 0 : 1
 
@@ -112,14 +133,66 @@ data "aws_iam_policy_document" "plan_state" {
     actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = ["${local.state_bucket_arn}/*.tflock"]
   }
+
+  statement {
+    sid           = "NoObjectReadsOutsideThisState"
+    effect        = "Deny"
+    actions       = ["s3:GetObject", "s3:GetObjectVersion"]
+    not_resources = ["${local.state_bucket_arn}/*"]
+  }
 }
 
 resource "aws_iam_role_policy" "plan_state" {
   count = var.state_bucket == null ? 0 : 1
 
   name   = "terraform-state-read-and-lock"
-  role   = aws_iam_role.plan.id
+  role   = aws_iam_role.plan.name
   policy = data.aws_iam_policy_document.plan_state[0].json
+}
+
+################################################################################
+# Apply role: terraform apply, only for jobs of the approved GitHub environment
+################################################################################
+
+data "aws_iam_policy_document" "apply_trust" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [local.provider_arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.issuer}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.issuer}:sub"
+      values   = local.apply_subjects
+    }
+  }
+}
+
+# Creating this stack means creating IAM roles, so the apply role is an administrator in all
+# but name: the protection is who can assume it (one GitHub environment, with reviewers).
+resource "aws_iam_role" "apply" {
+  name                 = "${var.name}-github-apply"
+  description          = "GitHub Actions (${var.github.repository}): terraform apply, environment ${join(", ", var.github.apply_environments)}"
+  assume_role_policy   = data.aws_iam_policy_document.apply_trust.json
+  max_session_duration = var.max_session_duration
+
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "apply" {
+  for_each = toset(local.apply_policy_arns)
+
+  role       = aws_iam_role.apply.name
+  policy_arn = each.value
 }
 
 ################################################################################
@@ -158,6 +231,9 @@ resource "aws_iam_role" "deploy" {
   tags = var.tags
 }
 
+# Every action here is one that `cargo xtask image --push|--promote` or `cargo xtask deploy`
+# makes (xtask/src/permissions.rs declares them, implicit ones included); the permission
+# contract test (xtask/tests/permissions.rs) checks this rendered policy against that table.
 data "aws_iam_policy_document" "deploy" {
   statement {
     sid       = "EcrLogin"
@@ -181,25 +257,53 @@ data "aws_iam_policy_document" "deploy" {
     resources = [var.deploy_targets.ecr_repository_arn]
   }
 
+  # Promotion copies an image by digest from another environment's repository into this one
+  # (`cargo xtask image --promote`): read-only access to the source.
+  dynamic "statement" {
+    for_each = length(var.deploy_targets.promote_from_repository_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadPromotionSource"
+      actions   = ["ecr:BatchGetImage", "ecr:DescribeImages", "ecr:GetDownloadUrlForLayer"]
+      resources = var.deploy_targets.promote_from_repository_arns
+    }
+  }
+
   statement {
     sid = "TaskDefinitions"
     actions = [
+      "ecs:DeregisterTaskDefinition", # `deploy --keep N`
       "ecs:DescribeTaskDefinition",
+      "ecs:ListTaskDefinitions", # the family's newest revision; `--keep`
       "ecs:RegisterTaskDefinition",
     ]
-    resources = ["*"] # Task definition actions do not support resource-level permissions.
+    resources = ["*"] # These actions do not support resource-level permissions.
+  }
+
+  # RegisterTaskDefinition carries the family's tags; AWS then also authorises ecs:TagResource
+  # on the new revision ("tag on create"). Only as part of that call, only for this family.
+  statement {
+    sid       = "TagNewRevisions"
+    actions   = ["ecs:TagResource"]
+    resources = local.ecs_scoped.family
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RegisterTaskDefinition"]
+    }
   }
 
   statement {
     sid       = "UpdateAppService"
     actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
-    resources = [local.service_arn]
+    resources = local.ecs_scoped.service
   }
 
   statement {
     sid       = "WatchRollout"
     actions   = ["ecs:DescribeTasks"]
-    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:task/${var.deploy_targets.ecs_cluster_name}/*"]
+    resources = local.ecs_scoped.tasks
   }
 
   statement {
@@ -212,6 +316,32 @@ data "aws_iam_policy_document" "deploy" {
       variable = "ecs:cluster"
       values   = [local.cluster_arn]
     }
+  }
+
+  # `cargo xtask deploy` (with a database) and `cargo xtask migrate` run the new revision once as
+  # a migration task before the rollout, stop it at its deadline and read its last log lines.
+  statement {
+    sid       = "RunMigrationTask"
+    actions   = ["ecs:RunTask"]
+    resources = local.ecs_scoped.family
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [local.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "StopMigrationTask"
+    actions   = ["ecs:StopTask"]
+    resources = local.ecs_scoped.tasks
+  }
+
+  statement {
+    sid       = "ReadMigrationLogs"
+    actions   = ["logs:GetLogEvents"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.deploy_targets.ecs_service_name}:log-stream:*"]
   }
 
   statement {
@@ -229,6 +359,6 @@ data "aws_iam_policy_document" "deploy" {
 
 resource "aws_iam_role_policy" "deploy" {
   name   = "push-image-and-deploy"
-  role   = aws_iam_role.deploy.id
+  role   = aws_iam_role.deploy.name
   policy = data.aws_iam_policy_document.deploy.json
 }

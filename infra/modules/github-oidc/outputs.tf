@@ -4,7 +4,7 @@ output "oidc_provider_arn" {
 }
 
 output "plan_role_arn" {
-  description = "Role for `terraform plan` jobs (aws-actions/configure-aws-credentials `role-to-assume`)."
+  description = "Role for `terraform plan` and drift jobs on the plan branches (GitHub variable `AWS_PLAN_ROLE_ARN_<ENV>`)."
   value       = aws_iam_role.plan.arn
 }
 
@@ -13,8 +13,18 @@ output "plan_role_name" {
   value       = aws_iam_role.plan.name
 }
 
+output "apply_role_arn" {
+  description = "Role for `terraform apply` jobs of the apply environments (GitHub environment variable `AWS_APPLY_ROLE_ARN`)."
+  value       = aws_iam_role.apply.arn
+}
+
+output "apply_role_name" {
+  description = "Name of the apply role."
+  value       = aws_iam_role.apply.name
+}
+
 output "deploy_role_arn" {
-  description = "Role for image push and deploy jobs."
+  description = "Role for image push/promote and deploy jobs (GitHub environment variable `AWS_DEPLOY_ROLE_ARN`)."
   value       = aws_iam_role.deploy.arn
 }
 
@@ -29,8 +39,13 @@ output "deploy_subjects" {
 }
 
 output "plan_subjects" {
-  description = "`sub` claim patterns the plan role trusts."
+  description = "Exact `sub` claims the plan role trusts (branches only, never pull requests)."
   value       = local.plan_subjects
+}
+
+output "apply_subjects" {
+  description = "Exact `sub` claims the apply role trusts (GitHub environments only)."
+  value       = local.apply_subjects
 }
 
 output "passable_role_arns" {

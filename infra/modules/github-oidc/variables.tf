@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name prefix, `{project}-{environment}` by convention. Roles are `<name>-github-plan` and `<name>-github-deploy`."
+  description = "Name prefix, `{project}-{environment}` by convention. Roles are `<name>-github-plan`, `<name>-github-apply` and `<name>-github-deploy`."
   type        = string
 }
 
@@ -15,17 +15,20 @@ variable "create_oidc_provider" {
 
 variable "github" {
   description = <<-EOT
-    Which workflows may assume the roles, matched on the token's `sub` claim
-    (`repo:<owner>/<repo>:<context>`). A job that names a GitHub `environment:` gets
+    Which workflows may assume the roles, matched exactly (StringEquals) on the token's `sub`
+    claim (`repo:<owner>/<repo>:<context>`). A job that names a GitHub `environment:` gets
     `environment:<name>` as context instead of `ref:refs/heads/<branch>`.
-    - deploy: exact matches only, built from `deploy_branches` and `deploy_environments`;
-    - plan: `plan_contexts` patterns (StringLike), by default pull requests and the main branch.
+    - deploy: `deploy_branches` and `deploy_environments`;
+    - plan (and drift): `plan_branches` only. Pull requests never get a role: a pull request can
+      change the Terraform to read anything the role may read, and the state holds secrets;
+    - apply: `apply_environments` only (jobs of an approved GitHub environment).
   EOT
   type = object({
     repository          = string
     deploy_branches     = optional(list(string), ["main"])
     deploy_environments = optional(list(string), [])
-    plan_contexts       = optional(list(string), ["pull_request", "ref:refs/heads/main"])
+    plan_branches       = optional(list(string), ["main"])
+    apply_environments  = optional(list(string), [])
   })
 
   validation {
@@ -37,6 +40,11 @@ variable "github" {
     condition     = length(var.github.deploy_branches) + length(var.github.deploy_environments) > 0
     error_message = "At least one deploy branch or deploy environment is needed, or nothing could assume the deploy role."
   }
+
+  validation {
+    condition     = length(var.github.plan_branches) > 0 && length(var.github.apply_environments) > 0
+    error_message = "plan_branches and apply_environments must not be empty, or nothing could assume the plan or apply role."
+  }
 }
 
 variable "deploy_targets" {
@@ -44,13 +52,23 @@ variable "deploy_targets" {
     What the deploy role may touch. These are names, not references, because the service and the
     task roles are created by a later layer: ARNs are built from the account ID and the names, so
     they must follow the `{project}-{environment}-...` convention (see infra/README.md).
+    `promote_from_repository_arns`: repositories `cargo xtask image --promote` may copy images from
+    (read-only; another account's repository must also grant this role in its repository policy).
   EOT
   type = object({
-    ecr_repository_arn = string
-    ecs_cluster_name   = string
-    ecs_service_name   = string
-    pass_role_names    = list(string)
+    ecr_repository_arn           = string
+    ecs_cluster_name             = string
+    ecs_service_name             = string
+    task_definition_family       = string
+    pass_role_names              = list(string)
+    promote_from_repository_arns = optional(list(string), [])
   })
+}
+
+variable "emulator_iam_wildcards" {
+  description = "Emulator only: scope the deploy role's ECS statements to \"*\" because moto matches ECS calls against the resource \"*\". Never set for a real account (a test checks dev and prod)."
+  type        = bool
+  default     = false
 }
 
 variable "state_bucket" {
@@ -60,13 +78,19 @@ variable "state_bucket" {
 }
 
 variable "plan_policy_arns" {
-  description = "Managed policies for the plan role (read-only by default)."
+  description = "Managed policies for the plan role. Null: `ReadOnlyAccess` (of the current partition)."
   type        = list(string)
-  default     = ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+  default     = null
+}
+
+variable "apply_policy_arns" {
+  description = "Managed policies for the apply role. Null: `AdministratorAccess` (it creates IAM roles; restrict it with a permissions boundary if your account needs one)."
+  type        = list(string)
+  default     = null
 }
 
 variable "max_session_duration" {
-  description = "Maximum session length of both roles, in seconds."
+  description = "Maximum session length of the three roles, in seconds."
   type        = number
   default     = 3600
 }

@@ -1,6 +1,8 @@
 locals {
   t = var.thresholds
 
+  create_key = var.notifications.create_topic && var.notifications.kms_key_id == null
+
   alarm_actions = concat(aws_sns_topic.alarms[*].arn, var.notifications.extra_alarm_actions)
 
   alb_dimensions = { LoadBalancer = var.alb.arn_suffix }
@@ -13,8 +15,9 @@ locals {
     ServiceName = var.ecs.service_name
   }
 
-  # One map drives every alarm so they share naming, actions and missing-data handling.
-  # Request-driven metrics are absent when there is no traffic: missing data is "fine".
+  # One map drives the threshold alarms so they share naming, actions and missing-data handling.
+  # Request-driven metrics are absent when there is no traffic: missing data is "fine" here
+  # (the two "nothing serves" alarms below treat it as breaching).
   alarms = {
     alb-5xx = {
       description = "ALB itself answered 5xx (no healthy target, timeouts, ...)"
@@ -73,14 +76,70 @@ locals {
   }
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
+# The topic is encrypted with a customer-managed key because CloudWatch alarms cannot publish
+# to a topic under the AWS-managed aws/sns key (its policy cannot grant cloudwatch.amazonaws.com):
+# alarms would be dropped silently. This key's policy lets CloudWatch use it.
+data "aws_iam_policy_document" "alarm_key" {
+  # A key policy's "*" resource means this key only; the account statement is AWS's default key
+  # policy (IAM decides), CloudWatch's is limited to this account by aws:SourceAccount.
+  # checkov:skip=CKV_AWS_111:key policy: "*" is this key, see above
+  # checkov:skip=CKV_AWS_356:key policy: "*" is this key, see above
+  # checkov:skip=CKV_AWS_109:key policy: the account root statement is AWS's default key policy
+  statement {
+    sid       = "AccountAdministersTheKey"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchPublishesAlarms"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_kms_key" "alarms" {
+  count = local.create_key ? 1 : 0
+
+  description             = "${var.name} alarm topic (CloudWatch may publish)"
+  enable_key_rotation     = true
+  deletion_window_in_days = 7
+  policy                  = data.aws_iam_policy_document.alarm_key.json
+
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "alarms" {
+  count = local.create_key ? 1 : 0
+
+  name          = "alias/${var.name}-alarms"
+  target_key_id = aws_kms_key.alarms[0].key_id
+}
+
 resource "aws_sns_topic" "alarms" {
   count = var.notifications.create_topic ? 1 : 0
 
-  name = "${var.name}-alarms"
-  # Not encrypted with the AWS-managed aws/sns key on purpose: CloudWatch alarms cannot publish
-  # to a topic under that key (its key policy cannot grant cloudwatch.amazonaws.com), so alarms
-  # would be dropped silently. Pass a customer-managed key that allows CloudWatch instead.
-  kms_master_key_id = var.notifications.kms_key_id
+  name              = "${var.name}-alarms"
+  kms_master_key_id = local.create_key ? aws_kms_key.alarms[0].arn : var.notifications.kms_key_id
 
   tags = var.tags
 }
@@ -108,6 +167,76 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   comparison_operator = "GreaterThanThreshold"
   threshold           = each.value.threshold
   treat_missing_data  = "notBreaching"
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
+
+  tags = var.tags
+}
+
+################################################################################
+# "Nothing serves" alarms: missing data is breaching here. A service with zero tasks, or a
+# target group with no registered target, reports no data at all; it must not stay silent.
+################################################################################
+
+resource "aws_cloudwatch_metric_alarm" "no_healthy_targets" {
+  alarm_name          = "${var.name}-no-healthy-targets"
+  alarm_description   = "No target of the app's target group passes the /health check: the ALB answers 503"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HealthyHostCount"
+  statistic           = "Minimum"
+  dimensions          = local.tg_dimensions
+  period              = local.t.period_seconds
+  evaluation_periods  = local.t.nothing_serves_periods
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
+
+  tags = var.tags
+}
+
+# Needs Container Insights on the cluster (core layer: container_insights = "enabled").
+resource "aws_cloudwatch_metric_alarm" "tasks_below_desired" {
+  alarm_name          = "${var.name}-tasks-below-desired"
+  alarm_description   = "The service runs fewer tasks than it wants (crash loop, failed placement, failed image pull)"
+  evaluation_periods  = local.t.tasks_below_desired_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "breaching"
+
+  metric_query {
+    id          = "missing"
+    expression  = "desired - running"
+    label       = "Desired minus running tasks"
+    return_data = true
+  }
+
+  metric_query {
+    id = "desired"
+
+    metric {
+      namespace   = "ECS/ContainerInsights"
+      metric_name = "DesiredTaskCount"
+      dimensions  = local.ecs_dimensions
+      period      = local.t.period_seconds
+      stat        = "Maximum"
+    }
+  }
+
+  metric_query {
+    id = "running"
+
+    metric {
+      namespace   = "ECS/ContainerInsights"
+      metric_name = "RunningTaskCount"
+      dimensions  = local.ecs_dimensions
+      period      = local.t.period_seconds
+      stat        = "Minimum"
+    }
+  }
 
   alarm_actions = local.alarm_actions
   ok_actions    = local.alarm_actions

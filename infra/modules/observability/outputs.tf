@@ -1,11 +1,22 @@
 output "alarm_arns" {
-  description = "Alarm ARNs by short name (alb-5xx, target-5xx, unhealthy-targets, p99-latency, ecs-cpu, ecs-memory)."
-  value       = { for k, a in aws_cloudwatch_metric_alarm.this : k => a.arn }
+  description = "Alarm ARNs by short name (alb-5xx, target-5xx, unhealthy-targets, p99-latency, ecs-cpu, ecs-memory, no-healthy-targets, tasks-below-desired)."
+  value = merge({ for k, a in aws_cloudwatch_metric_alarm.this : k => a.arn }, {
+    no-healthy-targets  = aws_cloudwatch_metric_alarm.no_healthy_targets.arn
+    tasks-below-desired = aws_cloudwatch_metric_alarm.tasks_below_desired.arn
+  })
 }
 
 output "alarm_names" {
   description = "Alarm names by short name."
-  value       = { for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name }
+  value = merge({ for k, a in aws_cloudwatch_metric_alarm.this : k => a.alarm_name }, {
+    no-healthy-targets  = aws_cloudwatch_metric_alarm.no_healthy_targets.alarm_name
+    tasks-below-desired = aws_cloudwatch_metric_alarm.tasks_below_desired.alarm_name
+  })
+}
+
+output "kms_key_arn" {
+  description = "KMS key of the alarm topic (created here or passed in), or null without a topic."
+  value       = var.notifications.create_topic ? (local.create_key ? aws_kms_key.alarms[0].arn : var.notifications.kms_key_id) : null
 }
 
 output "sns_topic_arn" {

@@ -30,14 +30,19 @@ variable "thresholds" {
     p99_response_time_seconds      = optional(number, 1)
     ecs_cpu_utilization_percent    = optional(number, 80)
     ecs_memory_utilization_percent = optional(number, 80)
+    # "Nothing serves" alarms: a rolling deploy or a scale-out starts tasks within minutes.
+    nothing_serves_periods      = optional(number, 3)
+    tasks_below_desired_periods = optional(number, 10)
   })
   default = {}
 }
 
 variable "notifications" {
   description = <<-EOT
-    Where alarms go. `create_topic` makes an encrypted SNS topic `<name>-alarms` (subscribe to
-    it out of band, or list `email_endpoints`); `extra_alarm_actions` are appended as they are.
+    Where alarms go. `create_topic` makes an SNS topic `<name>-alarms` (subscribe to it out of
+    band, or list `email_endpoints`), encrypted with a customer-managed KMS key whose policy lets
+    CloudWatch publish (created here unless `kms_key_id` names one that already allows it);
+    `extra_alarm_actions` are appended as they are.
   EOT
   type = object({
     create_topic        = optional(bool, true)

@@ -58,8 +58,7 @@ impl fmt::Display for ApiError {
             ApiErrorKind::Credentials => write!(
                 f,
                 "{op}: no usable AWS credentials. Provide them (AWS_PROFILE with static keys, AWS_ACCESS_KEY_ID + \
-                 AWS_SECRET_ACCESS_KEY, or the CI role); for an SSO profile export them first with \
-                 `eval \"$(aws configure export-credentials --format env)\"`"
+                 AWS_SECRET_ACCESS_KEY, an SSO profile after `aws sso login --profile <name>`, or the CI role)"
             )?,
             ApiErrorKind::Unreachable => write!(
                 f,

@@ -34,7 +34,7 @@ mod api;
 mod decide;
 mod decide_task;
 mod engine;
-mod image;
+pub(crate) mod image;
 pub(crate) mod migrate;
 pub(crate) mod sdk;
 mod taskdef;

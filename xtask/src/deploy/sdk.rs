@@ -21,8 +21,8 @@ use crate::aws;
 use crate::envs::Env;
 
 /// SDK configuration for `env`: its region; for `local` the emulator's endpoint and its static
-/// credentials, passed explicitly (never through process environment variables); otherwise the
-/// standard credential chain. Timeouts keep a stuck connection from hanging a deploy.
+/// credentials (or the caller's, see `aws::emulator_credentials`), passed explicitly, never a
+/// profile; otherwise the standard credential chain. Timeouts keep a stuck connection from hanging a deploy.
 pub async fn load_config(root: &Path, env: &Env) -> Result<SdkConfig> {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
@@ -34,10 +34,11 @@ pub async fn load_config(root: &Path, env: &Env) -> Result<SdkConfig> {
         .timeout_config(timeouts);
     if env.is_local() {
         let endpoint = aws::emulator_endpoint(root)?;
+        let (id, secret, token) = aws::emulator_credentials()?;
         loader = loader.endpoint_url(endpoint).credentials_provider(Credentials::new(
-            aws::EMULATOR_KEY_ID,
-            aws::EMULATOR_SECRET,
-            None,
+            id,
+            secret,
+            token,
             None,
             "xtask-emulator",
         ));
@@ -104,10 +105,17 @@ fn api_error<E>(operation: &'static str, err: SdkError<E, aws_sdk_ecs::config::h
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let detail = DisplayErrorContext(&err).to_string();
+    let mut detail = DisplayErrorContext(&err).to_string();
     let transport = matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
     let status = err.raw_response().map(|r| r.status().as_u16());
-    let mut error = ApiError::new(classify(err.code(), transport, &detail), operation, detail);
+    let kind = classify(err.code(), transport, &detail);
+    // Name every IAM action the call needs (implicit ones too), from the permission contract.
+    if kind == ApiErrorKind::AccessDenied
+        && let Some(needs) = crate::permissions::needs_line(operation)
+    {
+        detail = format!("{detail}\n  {needs}");
+    }
+    let mut error = ApiError::new(kind, operation, detail);
     if is_transient(transport || matches!(err, SdkError::ResponseError(_)), status, err.code()) {
         error = error.transient();
     }

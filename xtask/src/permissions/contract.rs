@@ -1,0 +1,648 @@
+//! The permission contract against what Terraform really renders. For dev and prod, each in
+//! its own emulator (moto, one account each, as two accounts would be):
+//!
+//! 1. the shared layer is planned and applied (local backend: an override file in a scratch
+//!    copy, nothing else changes); its state gives the GitHub roles' trust and inline policies,
+//!    the emulator the attached managed policies' documents;
+//! 2. the app layer is planned with the shared layer's real outputs (the core layer's network
+//!    IDs are placeholders: no IAM statement reads them); the plan gives the execution role's
+//!    policy (fully known at plan time by construction);
+//! 3. every job of .github/workflows that assumes a role (read from `role-to-assume`, mapped to
+//!    the shared layer's output by [`ROLE_VARIABLES`]) must be granted every action of every
+//!    `cargo xtask` command it runs, on that environment's resources; a job without a role may
+//!    run only commands that make no AWS call;
+//! 4. the execution role of each environment must be able to start the image that environment
+//!    deploys (the repository of the `image` step whose output feeds the deploy).
+//!
+//! Needs terraform (and XTASK_TF_MIRROR offline) and python3 with moto; skipped without terraform.
+
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use yaml_rust2::YamlLoader;
+
+use super::iam::{Decision, Policy, Request, evaluate};
+use super::{Need, OPERATIONS, Res, Target, command_operations, ops};
+use crate::envs::Env;
+
+/// GitHub variable (or prefix, for per-environment repository variables) -> shared layer output.
+/// The README tells people to set each variable to that output.
+pub const ROLE_VARIABLES: &[(&str, &str)] = &[
+    ("AWS_DEPLOY_ROLE_ARN", "github_deploy_role_arn"),
+    ("AWS_APPLY_ROLE_ARN", "github_apply_role_arn"),
+    ("AWS_PLAN_ROLE_ARN_", "github_plan_role_arn"),
+];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+struct Moto(Child, u16);
+
+impl Moto {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 with moto[server] (pip install 'moto[server]==5.2.1')");
+        let mut moto = Moto(child, port);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(moto.0.try_wait().unwrap().is_none(), "moto exited early");
+            assert!(Instant::now() < deadline, "moto did not listen within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        if name == ".terraform" || name.to_string_lossy().ends_with(".tfstate") {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        let meta = std::fs::symlink_metadata(&src).unwrap();
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if meta.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// What Terraform rendered for one environment.
+struct Rendered {
+    env: Env,
+    account: String,
+    /// Shared-layer output name -> (role ARN, its policies, its trust policy).
+    roles: BTreeMap<String, (String, Vec<Policy>, Policy)>,
+    execution: Vec<Policy>,
+    source_repository: Option<String>,
+    /// The app layer's plan JSON (for the TLS checks).
+    app_plan: Json,
+}
+
+struct Scratch {
+    root: PathBuf,
+    moto: Moto,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let root = std::env::temp_dir().join(format!("xtask-contract-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        copy_tree(&repo().join("infra"), &root.join("infra"));
+        Scratch { root, moto: Moto::start() }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.moto.1)
+    }
+
+    /// terraform in infra/layers/<layer>, pointed at this scratch's emulator only.
+    fn tf(&self, layer: &str, args: &[&str]) -> String {
+        let mut cmd = Command::new("terraform");
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") || k.to_string_lossy().starts_with("TF_") {
+                cmd.env_remove(k);
+            }
+        }
+        if let Some(mirror) = std::env::var_os("XTASK_TF_MIRROR") {
+            let rc = self.root.join("cli.tfrc");
+            std::fs::write(&rc, crate::terraform::cli_config(Path::new(&mirror))).unwrap();
+            cmd.env("TF_CLI_CONFIG_FILE", rc);
+        }
+        let out = cmd
+            .arg(format!("-chdir={}", self.root.join("infra/layers").join(layer).display()))
+            .args(args)
+            .env("TF_IN_AUTOMATION", "1")
+            .env("TF_DATA_DIR", self.root.join(format!("data-{layer}")))
+            .env("AWS_ENDPOINT_URL", self.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "terraform {args:?} in {layer} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn python(&self, script: &str, args: &[&str]) -> String {
+        let out = Command::new("python3").arg("-c").arg(script).arg(self.endpoint()).args(args).output().unwrap();
+        assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+const MANAGED_POLICY: &str = r#"
+import boto3, json, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+p = iam.get_policy(PolicyArn=sys.argv[2])["Policy"]
+print(json.dumps(iam.get_policy_version(PolicyArn=sys.argv[2], VersionId=p["DefaultVersionId"])["PolicyVersion"]["Document"]))
+"#;
+
+const HOSTED_ZONE: &str = r#"
+import boto3, sys
+boto3.client("route53", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test").create_hosted_zone(Name=sys.argv[2], CallerReference="contract")
+"#;
+
+fn resources(module: &Json) -> Vec<&Json> {
+    let mut out: Vec<&Json> = module["resources"].as_array().into_iter().flatten().collect();
+    for child in module["child_modules"].as_array().into_iter().flatten() {
+        out.extend(resources(child));
+    }
+    out
+}
+
+fn policy_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `-var` arguments every plan of `env` needs here: prod requires HTTPS, so it is planned with a
+/// certificate (the domain variant is planned separately).
+fn tls_vars(env: &str) -> Vec<String> {
+    if env == "prod" {
+        vec!["-var=alb_certificate_arn=arn:aws:acm:eu-west-1:123456789012:certificate/contract".into()]
+    } else {
+        Vec::new()
+    }
+}
+
+fn render(name: &str) -> (Rendered, Scratch) {
+    let s = Scratch::new(name);
+    let env = Env::load(&repo(), name).unwrap();
+    let backend = "terraform {\n  backend \"local\" {}\n}\n";
+    std::fs::write(s.root.join("infra/layers/shared/zz_contract_override.tf"), backend).unwrap();
+    let vars = format!("-var-file=../../envs/{name}.tfvars");
+    let tls = tls_vars(name);
+    let plan = s.root.join("shared.tfplan").display().to_string();
+    s.tf("shared", &["init", "-input=false", "-no-color"]);
+    let mut args = vec!["plan", "-input=false", "-no-color", &vars];
+    args.extend(tls.iter().map(String::as_str));
+    let out = format!("-out={plan}");
+    args.push(&out);
+    s.tf("shared", &args);
+    s.tf("shared", &["apply", "-input=false", "-no-color", &plan]);
+    let state: Json = serde_json::from_str(&s.tf("shared", &["show", "-json", "-no-color"])).unwrap();
+    let outputs: Json = serde_json::from_str(&s.tf("shared", &["output", "-json", "-no-color"])).unwrap();
+    let outputs: serde_json::Map<String, Json> =
+        outputs.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v["value"].clone())).collect();
+
+    let all = resources(&state["values"]["root_module"]);
+    let by_type = |t: &'static str| all.iter().filter(move |r| r["type"] == t).map(|r| &r["values"]);
+    let account = outputs["github_deploy_role_arn"].as_str().unwrap().split(':').nth(4).unwrap().to_owned();
+    let mut roles = BTreeMap::new();
+    for (_, output) in ROLE_VARIABLES {
+        let arn = outputs[*output].as_str().unwrap_or_else(|| panic!("shared output {output}")).to_owned();
+        let role = by_type("aws_iam_role").find(|r| r["arn"] == arn.as_str()).unwrap();
+        let role_name = role["name"].as_str().unwrap();
+        let trust = Policy::parse(&format!("{role_name} trust"), &policy_text(&role["assume_role_policy"])).unwrap();
+        let mut policies = Vec::new();
+        for p in by_type("aws_iam_role_policy").filter(|p| p["role"] == role_name) {
+            policies.push(Policy::parse(p["name"].as_str().unwrap(), &policy_text(&p["policy"])).unwrap());
+        }
+        for a in by_type("aws_iam_role_policy_attachment").filter(|p| p["role"] == role_name) {
+            let arn = a["policy_arn"].as_str().unwrap();
+            policies.push(Policy::parse(arn, &s.python(MANAGED_POLICY, &[arn])).unwrap());
+        }
+        roles.insert(output.to_string(), (arn, policies, trust));
+    }
+    let source_repository = outputs["image_promoted_from_repository_arns"]
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+
+    // App layer: the shared outputs as Terraform produced them; network IDs are placeholders.
+    let region = &env.region;
+    let override_app = format!(
+        "terraform {{\n  backend \"local\" {{}}\n}}\n\
+         data \"terraform_remote_state\" \"shared\" {{\n  backend = \"local\"\n  config  = {{ path = \"../shared/terraform.tfstate\" }}\n}}\n\
+         data \"terraform_remote_state\" \"core\" {{\n  backend = \"local\"\n  config  = {{ path = \"../shared/terraform.tfstate\" }}\n}}\n\
+         locals {{\n  shared = jsondecode(file(\"shared-outputs.json\"))\n  core = {{\n    vpc_id = \"vpc-0123456789abcdef0\"\n    vpc_cidr_block = \"10.0.0.0/16\"\n    public_subnet_ids = [\"subnet-0000000000000000a\", \"subnet-0000000000000000b\"]\n    private_subnet_ids = [\"subnet-0000000000000000c\", \"subnet-0000000000000000d\"]\n    cluster_name = \"{cluster}\"\n    cluster_arn = \"arn:aws:ecs:{region}:{account}:cluster/{cluster}\"\n  }}\n}}\n",
+        cluster = env.cluster()
+    );
+    let app = s.root.join("infra/layers/app");
+    std::fs::write(app.join("zz_contract_override.tf"), override_app).unwrap();
+    std::fs::write(app.join("shared-outputs.json"), serde_json::to_string(&outputs).unwrap()).unwrap();
+    let app_plan = plan_app(&s, name, &tls);
+    let execution: Vec<Policy> = resources(&app_plan["planned_values"]["root_module"])
+        .into_iter()
+        .filter(|r| {
+            r["type"] == "aws_iam_role_policy"
+                && r["values"]["role"] == format!("{}-{}-task-execution", env.project, env.name).as_str()
+        })
+        .map(|r| Policy::parse("execution", &policy_text(&r["values"]["policy"])).unwrap())
+        .collect();
+    assert_eq!(execution.len(), 1, "{name}: the execution role's policy is rendered at plan time");
+    (Rendered { env, account, roles, execution, source_repository, app_plan }, s)
+}
+
+fn plan_app(s: &Scratch, env: &str, extra: &[String]) -> Json {
+    let vars = format!("-var-file=../../envs/{env}.tfvars");
+    let plan = s.root.join("app.tfplan").display().to_string();
+    let out = format!("-out={plan}");
+    s.tf("app", &["init", "-input=false", "-no-color"]);
+    let mut args = vec!["plan", "-input=false", "-no-color", &vars, &out];
+    args.extend(extra.iter().map(String::as_str));
+    s.tf("app", &args);
+    serde_json::from_str(&s.tf("app", &["show", "-json", "-no-color", &plan])).unwrap()
+}
+
+/// One `cargo xtask` step: its `id:`, the argv after `cargo xtask`, its `env:`.
+type Run = (Option<String>, Vec<String>, BTreeMap<String, String>);
+
+/// One job of one workflow that runs `cargo xtask`.
+#[derive(Debug)]
+struct Job {
+    file: String,
+    name: String,
+    role_var: Option<String>,
+    environment: Option<String>,
+    runs: Vec<Run>,
+}
+
+fn jobs() -> Vec<Job> {
+    let mut out = Vec::new();
+    let dir = repo().join(".github/workflows");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    files.sort();
+    for path in files {
+        let doc = YamlLoader::load_from_str(&std::fs::read_to_string(&path).unwrap()).unwrap().remove(0);
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        for (name, job) in doc["jobs"].as_hash().into_iter().flatten() {
+            let mut j = Job {
+                file: file.clone(),
+                name: name.as_str().unwrap().to_owned(),
+                role_var: None,
+                environment: job["environment"].as_str().map(str::to_owned),
+                runs: Vec::new(),
+            };
+            for step in job["steps"].as_vec().into_iter().flatten() {
+                if step["uses"].as_str().is_some_and(|u| u.contains("configure-aws-credentials")) {
+                    j.role_var = step["with"]["role-to-assume"].as_str().map(str::to_owned);
+                }
+                if let Some(run) = step["run"].as_str().and_then(|r| r.trim().strip_prefix("cargo xtask ")) {
+                    let argv = run.split_whitespace().map(|a| a.trim_matches('"').to_owned()).collect();
+                    let env = step["env"]
+                        .as_hash()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.as_str().unwrap_or_default().to_owned()))
+                        .collect();
+                    j.runs.push((step["id"].as_str().map(str::to_owned), argv, env));
+                }
+            }
+            out.push(j);
+        }
+    }
+    out
+}
+
+/// (shared output, environment) pairs a role expression can select: `vars.AWS_PLAN_ROLE_ARN_PROD`
+/// names its environment; the per-environment variables take the job's GitHub environment.
+fn role_choices(job: &Job, envs: &[&str]) -> Vec<(&'static str, String)> {
+    let expr = job.role_var.as_deref().unwrap_or_default();
+    let mut out = Vec::new();
+    for part in expr.split("vars.").skip(1) {
+        let var: String =
+            part.chars().take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_').collect();
+        let (prefix, output) = ROLE_VARIABLES
+            .iter()
+            .find(|(p, _)| if p.ends_with('_') { var.starts_with(p) } else { var == *p })
+            .unwrap_or_else(|| {
+                panic!("{} job {}: {var} is not a known role variable ({ROLE_VARIABLES:?})", job.file, job.name)
+            });
+        if prefix.ends_with('_') {
+            out.push((*output, var[prefix.len()..].to_ascii_lowercase()));
+        } else {
+            match job.environment.as_deref() {
+                Some(e) if !e.contains("${{") => out.push((*output, e.to_owned())),
+                Some(_) => out.extend(envs.iter().map(|e| (*output, e.to_string()))),
+                None => panic!(
+                    "{} job {}: {var} is an environment variable but the job has no environment",
+                    job.file, job.name
+                ),
+            }
+        }
+    }
+    assert!(!out.is_empty() || job.role_var.is_none(), "{} job {}: no role variable in {expr}", job.file, job.name);
+    out
+}
+
+/// The job's argv with a `$VARIABLE` after `--env` replaced by `env`.
+fn resolve(argv: &[String], env: &str) -> Vec<String> {
+    let mut out = argv.to_vec();
+    for i in 1..out.len() {
+        if out[i - 1] == "--env" && out[i].starts_with('$') {
+            out[i] = env.to_owned();
+        }
+    }
+    out
+}
+
+fn check_needs(
+    r: &Rendered,
+    policies: &[Policy],
+    needs: &[Need],
+    layer: &str,
+    repository_env: Option<&Rendered>,
+) -> Vec<String> {
+    let target = Target {
+        env: &r.env,
+        partition: "aws".into(),
+        account: r.account.clone(),
+        source_repository: r.source_repository.clone(),
+        layer,
+    };
+    let mut denied = Vec::new();
+    for need in needs {
+        let mut req = target.request(need);
+        if need.resource == Res::Repository
+            && let Some(other) = repository_env
+        {
+            let t = Target {
+                env: &other.env,
+                partition: "aws".into(),
+                account: other.account.clone(),
+                source_repository: None,
+                layer,
+            };
+            req.resource = t.arn(Res::Repository);
+        }
+        let decision = evaluate(policies, &req);
+        if decision != Decision::Allowed {
+            denied.push(format!("{} on {} {:?}: {decision:?}", req.action, req.resource, req.context));
+        }
+    }
+    denied
+}
+
+/// Every job's role must grant every declared action of every command it runs.
+fn job_failures(rendered: &BTreeMap<String, Rendered>) -> Vec<String> {
+    let envs: Vec<&str> = rendered.keys().map(String::as_str).collect();
+    let mut failures = Vec::new();
+    for job in jobs() {
+        let choices = role_choices(&job, &envs);
+        for (_, argv, _) in &job.runs {
+            let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let Some(ops) = command_operations(&args) else {
+                failures.push(format!(
+                    "{} job {}: `cargo xtask {}` is not in permissions::command_operations",
+                    job.file,
+                    job.name,
+                    argv.join(" ")
+                ));
+                continue;
+            };
+            if choices.is_empty() && !ops.is_empty() {
+                failures.push(format!(
+                    "{} job {}: `cargo xtask {}` calls AWS but the job assumes no role",
+                    job.file,
+                    job.name,
+                    argv.join(" ")
+                ));
+            }
+            for (output, env) in &choices {
+                let argv = resolve(argv, env);
+                let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+                let cmd_env = args.windows(2).find(|w| w[0] == "--env").map_or(env.as_str(), |w| w[1]);
+                let Some(r) = rendered.get(cmd_env) else { continue };
+                let (_, policies, _) = &rendered[env].roles[*output];
+                for op in command_operations(&args).unwrap() {
+                    let layers: &[&str] =
+                        if op.name.starts_with("terraform") { &crate::terraform::LAYERS } else { &["-"] };
+                    for layer in layers {
+                        for d in check_needs(r, policies, op.needs, layer, None) {
+                            failures.push(format!(
+                                "{} job {} ({output} of {env}): `cargo xtask {}` -> {} needs {d}",
+                                job.file,
+                                job.name,
+                                argv.join(" "),
+                                op.name
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    failures
+}
+
+/// The environment whose repository holds the image each environment's deploy runs: the
+/// `cargo xtask image ... --env X` step (same job or a `needs` job) whose output feeds `--image`.
+fn deployed_image_repositories() -> Vec<(String, String, String)> {
+    let all = jobs();
+    let mut out = Vec::new();
+    for job in &all {
+        for (_, argv, env) in &job.runs {
+            if argv.first().map(String::as_str) != Some("deploy") {
+                continue;
+            }
+            let deploy_env = argv.windows(2).find(|w| w[0] == "--env").map(|w| w[1].clone()).unwrap_or_default();
+            let Some(image_var) =
+                argv.windows(2).find(|w| w[0] == "--image").map(|w| w[1].trim_start_matches('$').to_owned())
+            else {
+                continue;
+            };
+            let expr = env.get(&image_var).cloned().unwrap_or_default();
+            // ${{ needs.<job>.outputs.image }} or ${{ steps.<id>.outputs.image }}
+            let source = if let Some(rest) = expr.split("needs.").nth(1) {
+                let name: String = rest.chars().take_while(|c| *c != '.').collect();
+                all.iter()
+                    .find(|j| j.name == name && j.file == job.file)
+                    .and_then(|j| j.runs.iter().find(|r| r.1[0] == "image"))
+            } else if let Some(rest) = expr.split("steps.").nth(1) {
+                let id: String = rest.chars().take_while(|c| *c != '.').collect();
+                job.runs.iter().find(|r| r.0.as_deref() == Some(id.as_str()))
+            } else {
+                None
+            };
+            let (_, image_argv, _) =
+                source.unwrap_or_else(|| panic!("{} job {}: where does {expr} come from?", job.file, job.name));
+            assert_eq!(
+                image_argv[0], "image",
+                "{} job {}: --image must come from a `cargo xtask image` step",
+                job.file, job.name
+            );
+            let repo_env = image_argv.windows(2).find(|w| w[0] == "--env").map(|w| w[1].clone()).unwrap();
+            out.push((format!("{} job {}", job.file, job.name), deploy_env, repo_env));
+        }
+    }
+    out
+}
+
+#[test]
+fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
+    if Command::new("terraform").arg("version").output().is_err() {
+        eprintln!("skipped: terraform is not installed");
+        return;
+    }
+    let handles: Vec<_> = ["dev", "prod"].into_iter().map(|e| std::thread::spawn(move || render(e))).collect();
+    let mut rendered = BTreeMap::new();
+    let mut scratches = Vec::new();
+    for h in handles {
+        let (r, s) = h.join().unwrap();
+        scratches.push(s);
+        rendered.insert(r.env.name.clone(), r);
+    }
+
+    // 1. Every job's role grants what its commands do.
+    let failures = job_failures(&rendered);
+    assert!(failures.is_empty(), "roles lack permissions:\n  {}", failures.join("\n  "));
+
+    // 2. The check has teeth: without ecs:TagResource (implicit in RegisterTaskDefinition with
+    //    tags) the deploy role fails it.
+    {
+        let dev = rendered.get_mut("dev").unwrap();
+        let (_, policies, _) = dev.roles.get_mut("github_deploy_role_arn").unwrap();
+        let original = policies.clone();
+        *policies = policies.iter().map(|p| p.without(|s| s.to_string().contains("ecs:TagResource"))).collect();
+        let failures = job_failures(&rendered);
+        assert!(failures.iter().any(|f| f.contains("RegisterTaskDefinition needs ecs:TagResource")), "{failures:#?}");
+        *rendered.get_mut("dev").unwrap().roles.get_mut("github_deploy_role_arn").unwrap() = (
+            rendered["dev"].roles["github_deploy_role_arn"].0.clone(),
+            original,
+            rendered["dev"].roles["github_deploy_role_arn"].2.clone(),
+        );
+    }
+
+    // 3. The execution role can start the image each environment deploys.
+    let deployed = deployed_image_repositories();
+    assert!(deployed.len() >= 2, "{deployed:?}");
+    for (job, env, repo_env) in &deployed {
+        let r = &rendered[env];
+        let denied = check_needs(r, &r.execution, ops::TASK_START.needs, "-", Some(&rendered[repo_env]));
+        assert!(
+            denied.is_empty(),
+            "{job}: {env}'s task execution role cannot start an image from {repo_env}'s repository: {denied:#?}"
+        );
+    }
+
+    for (name, r) in &rendered {
+        let repo_sub = format!("repo:{}", r.env.values["github_repository"]);
+        let assume = |output: &str, sub: &str| {
+            let (arn, _, trust) = &r.roles[output];
+            let req = Request::new("sts:AssumeRoleWithWebIdentity", arn)
+                .with("token.actions.githubusercontent.com:aud", "sts.amazonaws.com")
+                .with("token.actions.githubusercontent.com:sub", &format!("{repo_sub}:{sub}"));
+            evaluate(std::slice::from_ref(trust), &req)
+        };
+        // 4. Trust: pull requests get no role; apply only for the environment's own jobs.
+        assert_eq!(assume("github_plan_role_arn", "ref:refs/heads/main"), Decision::Allowed, "{name}");
+        assert_ne!(
+            assume("github_plan_role_arn", "pull_request"),
+            Decision::Allowed,
+            "{name}: plan role trusts pull requests"
+        );
+        assert_ne!(assume("github_plan_role_arn", "ref:refs/heads/feature"), Decision::Allowed, "{name}");
+        assert_eq!(assume("github_apply_role_arn", &format!("environment:{name}")), Decision::Allowed, "{name}");
+        let other = if name == "dev" { "prod" } else { "dev" };
+        assert_ne!(assume("github_apply_role_arn", &format!("environment:{other}")), Decision::Allowed, "{name}");
+        assert_ne!(assume("github_apply_role_arn", "ref:refs/heads/main"), Decision::Allowed, "{name}");
+        assert_ne!(assume("github_apply_role_arn", "pull_request"), Decision::Allowed, "{name}");
+
+        // 5. No emulator widening in real environments: the deploy role cannot touch another
+        //    service or tag another family, and the plan role reads no other state.
+        let (_, deploy, _) = &r.roles["github_deploy_role_arn"];
+        let t = Target {
+            env: &r.env,
+            partition: "aws".into(),
+            account: r.account.clone(),
+            source_repository: None,
+            layer: "app",
+        };
+        let other_service = t.arn(Res::Service).replace(&r.env.service(), "someone-else");
+        assert_ne!(evaluate(deploy, &Request::new("ecs:UpdateService", &other_service)), Decision::Allowed, "{name}");
+        let other_family =
+            Request::new("ecs:TagResource", &t.arn(Res::Revision).replace(&r.env.task_family(), "other"))
+                .with("ecs:CreateAction", "RegisterTaskDefinition");
+        assert_ne!(evaluate(deploy, &other_family), Decision::Allowed, "{name}");
+        let (_, plan, _) = &r.roles["github_plan_role_arn"];
+        assert_eq!(
+            evaluate(plan, &Request::new("s3:GetObject", "arn:aws:s3:::rdeploy-other-tfstate/other/app.tfstate")),
+            Decision::ExplicitDeny,
+            "{name}: the plan role reads only its own state"
+        );
+    }
+    let wildcard_envs: Vec<String> = crate::envs::available(&repo())
+        .into_iter()
+        .filter(|e| {
+            std::fs::read_to_string(repo().join(format!("infra/envs/{e}.tfvars")))
+                .unwrap()
+                .lines()
+                .any(|l| l.trim_start().starts_with("emulator_iam_wildcards"))
+        })
+        .collect();
+    assert_eq!(wildcard_envs, ["local"], "only the emulator environment may widen IAM statements");
+
+    // 6. prod with HTTPS through a domain: certificate, DNS validation and alias are planned and
+    //    HTTP redirects. (The certificate-ARN variant is the plan above.)
+    let prod_plan = &rendered["prod"].app_plan;
+    assert_https(prod_plan, false);
+    let s = scratches.iter().find(|s| s.root.to_string_lossy().contains("-prod-")).unwrap();
+    s.python(HOSTED_ZONE, &["example.com"]);
+    let domain =
+        plan_app(s, "prod", &["-var=domain_name=app.example.com".into(), "-var=route53_zone_name=example.com".into()]);
+    assert_https(&domain, true);
+    let _ = OPERATIONS;
+}
+
+/// The plan has an HTTPS listener and port 80 redirects to it; with a domain also the ACM
+/// certificate, its validation and the alias record.
+fn assert_https(plan: &Json, domain: bool) {
+    let all = resources(&plan["planned_values"]["root_module"]);
+    let find = |addr: &str| all.iter().find(|r| r["address"] == addr).map(|r| &r["values"]);
+    let http = find("module.alb.aws_lb_listener.http").expect("http listener");
+    assert_eq!(http["default_action"][0]["type"], "redirect", "{http}");
+    assert_eq!(http["default_action"][0]["redirect"][0]["protocol"], "HTTPS");
+    let https = find("module.alb.aws_lb_listener.https[0]").expect("https listener");
+    assert_eq!(https["protocol"], "HTTPS");
+    for addr in [
+        "module.alb.aws_acm_certificate.this[0]",
+        "module.alb.aws_acm_certificate_validation.this[0]",
+        "module.alb.aws_route53_record.alias[0]",
+    ] {
+        assert_eq!(find(addr).is_some(), domain, "{addr}");
+    }
+    if domain {
+        assert_eq!(find("module.alb.aws_acm_certificate.this[0]").unwrap()["validation_method"], "DNS");
+    } else {
+        assert_eq!(https["certificate_arn"], "arn:aws:acm:eu-west-1:123456789012:certificate/contract");
+    }
+}
