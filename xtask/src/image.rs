@@ -196,7 +196,7 @@ fn scan(ctx: &Ctx, binary: &PathBuf) -> Result<()> {
         Some(db) => cmd!(sh, "cargo audit --no-fetch --stale --db {db} bin {binary}"),
         None => cmd!(sh, "cargo audit bin {binary}"),
     };
-    ctx.run(&Step::new("cargo audit bin", Some(&CARGO_AUDIT), audit))?;
+    ctx.run(&Step::diagnosed("cargo audit bin", Some(&CARGO_AUDIT), audit, crate::ctx::advisory_db_hint))?;
     let path = sh.var_os("PATH").unwrap_or_default();
     let trivy = tools::probe(&tools::TRIVY, &path);
     if trivy.is_ok() {

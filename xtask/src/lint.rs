@@ -72,7 +72,8 @@ pub fn checks<'a>(ctx: &'a Ctx, args: &LintArgs) -> Vec<Check<'a>> {
         Some(db) => cmd!(sh, "cargo audit --no-fetch --stale --db {db}"),
         None => cmd!(sh, "cargo audit"),
     };
-    all.push(Check { name: "audit", steps: Ok(vec![Step::new("cargo-audit", Some(&CARGO_AUDIT), audit)]) });
+    let audit = Step::diagnosed("cargo-audit", Some(&CARGO_AUDIT), audit, crate::ctx::advisory_db_hint);
+    all.push(Check { name: "audit", steps: Ok(vec![audit]) });
 
     all.push(Check {
         name: "terraform",
@@ -145,8 +146,17 @@ pub fn run(ctx: &Ctx, args: &LintArgs) -> Result<()> {
     if let Some(bad) = args.only.iter().find(|o| !CHECKS.contains(&o.as_str())) {
         return Err(crate::ctx::Exit::usage(format!("unknown check '{bad}'; choose from: {}", CHECKS.join(", "))));
     }
+    let all = checks(ctx, args);
+    // Every tool of the checks that will run, up front: a missing one is named before any runs.
+    let mut needed: Vec<&'static crate::tools::Tool> = Vec::new();
+    for tool in all.iter().flat_map(|c| c.steps.iter().flatten()).filter_map(|s| s.tool) {
+        if !needed.contains(&tool) {
+            needed.push(tool);
+        }
+    }
+    crate::tools::prepare(ctx, &needed)?;
     let mut failures: Vec<StepFailure> = Vec::new();
-    'checks: for check in checks(ctx, args) {
+    'checks: for check in all {
         let steps = match check.steps {
             Ok(steps) => steps,
             Err(why) => {

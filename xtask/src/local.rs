@@ -121,7 +121,7 @@ fn bootstrap(ctx: &Ctx, env: &Env) -> Result<()> {
         sh,
         "terraform -chdir=infra/bootstrap apply -input=false -no-color -auto-approve -var-file=../envs/local.tfvars {state}"
     );
-    ctx.run(&Step::new("terraform init", Some(&TERRAFORM), init))?;
+    ctx.run(&Step::diagnosed("terraform init", Some(&TERRAFORM), init, crate::ctx::provider_mirror_hint))?;
     ctx.run(&Step::new("bootstrap state bucket", Some(&TERRAFORM), apply.envs(vars)))?;
     Ok(())
 }

@@ -70,10 +70,11 @@ pub fn lint_steps(ctx: &Ctx) -> Vec<Step<'_>> {
         vec![Step::new("terraform fmt", Some(&TERRAFORM), cmd!(sh, "terraform fmt -check -recursive -diff infra"))];
     for dir in config_dirs(&ctx.root) {
         let chdir = format!("-chdir={dir}");
-        steps.push(Step::new(
+        steps.push(Step::diagnosed(
             "terraform init",
             Some(&TERRAFORM),
             cmd!(sh, "terraform {chdir} init -backend=false -input=false -no-color").quiet(),
+            crate::ctx::provider_mirror_hint,
         ));
         steps.push(Step::new("terraform validate", Some(&TERRAFORM), cmd!(sh, "terraform {chdir} validate -no-color")));
     }
@@ -92,16 +93,13 @@ pub fn upstream(layer: &str) -> &'static [&'static str] {
     }
 }
 
-/// The layers a command works on: all of them, or one named with `--layer`.
-pub fn select_layers(layer: Option<&str>) -> anyhow::Result<Vec<&'static str>> {
-    match layer {
-        None => Ok(LAYERS.to_vec()),
-        Some(name) => {
-            LAYERS.iter().find(|l| **l == name).map(|l| vec![*l]).ok_or_else(|| {
-                crate::ctx::Exit::usage(format!("unknown layer '{name}'; layers: {}", LAYERS.join(", ")))
-            })
-        }
+/// The layers a command works on, in apply order: all of them, or those named with `--layer`.
+pub fn select_layers(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    let names: Vec<&str> = names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
+    if let Some(bad) = names.iter().find(|n| !LAYERS.contains(n)) {
+        return Err(crate::ctx::Exit::usage(format!("unknown layer '{bad}'; layers: {}", LAYERS.join(", "))));
     }
+    Ok(LAYERS.iter().copied().filter(|l| names.is_empty() || names.contains(l)).collect())
 }
 
 /// A terraform command in `infra/layers/<layer>` with the environment's AWS settings applied.
@@ -133,7 +131,12 @@ impl<'a> Layer<'a> {
         let cmd = cmd!(sh, "terraform {chdir} init -input=false -reconfigure -no-color {backend} {key}");
         // Init's chatter hides the plan; its errors still go to stderr.
         let cmd = if self.ctx.verbose { cmd } else { cmd.ignore_stdout() };
-        Step::new("terraform init", Some(&TERRAFORM), cmd.envs(self.aws.clone()))
+        Step::diagnosed(
+            "terraform init",
+            Some(&TERRAFORM),
+            cmd.envs(self.aws.clone()),
+            crate::ctx::provider_mirror_hint,
+        )
     }
 
     /// `terraform plan` saved to `out`.
@@ -146,6 +149,19 @@ impl<'a> Layer<'a> {
             Some(&TERRAFORM),
             cmd!(sh, "terraform {chdir} plan -input=false -no-color -lock-timeout=60s {vars} {out}")
                 .envs(self.aws.clone()),
+        )
+    }
+
+    /// A plan that changes nothing anywhere: no state lock (a read-only role cannot take it),
+    /// saved only so `show -json` can read it (drift).
+    pub fn plan_read_only(&self, out: &Path) -> Step<'a> {
+        let sh = &self.ctx.sh;
+        let (chdir, vars) = (self.chdir(), self.var_file());
+        let out = format!("-out={}", out.display());
+        Step::new(
+            "terraform plan",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} plan -input=false -no-color -lock=false {vars} {out}").envs(self.aws.clone()),
         )
     }
 
