@@ -264,7 +264,7 @@ pub const TERRAFORM: Tool = Tool {
         install: "install Terraform >= 1.11 from https://developer.hashicorp.com/terraform/install",
     },
     locate: Locate::Path,
-    used_by: &["lint", "plan", "apply", "destroy", "drift", "local", "tf", "test"],
+    used_by: &["lint", "plan", "apply", "destroy", "drift", "local", "test"],
     hosted: Hosted::Action {
         uses: "hashicorp/setup-terraform",
         // The wrapper script rewrites terraform's stdout (plan JSON, exit codes): off.
