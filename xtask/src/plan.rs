@@ -167,14 +167,14 @@ impl Summary {
     }
 }
 
-/// A stable fingerprint (FNV-1a) of every file under infra/ (bar .terraform) and the env file,
-/// so apply can tell that the code changed since the plan.
+/// A stable fingerprint (FNV-1a) of every file under infra/ (bar .terraform/; the provider lock
+/// files count) and the env file, so apply can tell that the code changed since the plan.
 pub fn fingerprint(root: &Path, env: &Env) -> Result<String> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            if name == ".terraform" || name == ".terraform.lock.hcl" {
+            if name == ".terraform" {
                 continue;
             }
             let path = entry.path();

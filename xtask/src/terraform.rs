@@ -24,7 +24,6 @@ pub fn configure(ctx: &Ctx) -> Result<()> {
     let cache = dir.join("plugin-cache");
     std::fs::create_dir_all(&cache)?;
     ctx.sh.set_var("TF_PLUGIN_CACHE_DIR", &cache);
-    ctx.sh.set_var("TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE", "1");
     ctx.sh.set_var("TF_IN_AUTOMATION", "1");
     Ok(())
 }
@@ -70,13 +69,21 @@ pub fn lint_steps(ctx: &Ctx) -> Vec<Step<'_>> {
         vec![Step::new("terraform fmt", Some(&TERRAFORM), cmd!(sh, "terraform fmt -check -recursive -diff infra"))];
     for dir in config_dirs(&ctx.root) {
         let chdir = format!("-chdir={dir}");
+        // Its own data dir: a .terraform/ left by an S3-backend init would make this one need credentials.
+        let data = data_dir(&ctx.root, &format!("validate/{dir}"));
         steps.push(Step::diagnosed(
             "terraform init",
             Some(&TERRAFORM),
-            cmd!(sh, "terraform {chdir} init -backend=false -input=false -no-color").quiet(),
+            cmd!(sh, "terraform {chdir} init -backend=false -input=false -no-color -lockfile=readonly")
+                .env("TF_DATA_DIR", &data)
+                .quiet(),
             crate::ctx::provider_mirror_hint,
         ));
-        steps.push(Step::new("terraform validate", Some(&TERRAFORM), cmd!(sh, "terraform {chdir} validate -no-color")));
+        steps.push(Step::new(
+            "terraform validate",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} validate -no-color").env("TF_DATA_DIR", &data),
+        ));
     }
     steps
 }
@@ -128,7 +135,9 @@ impl<'a> Layer<'a> {
         let chdir = self.chdir();
         let backend = format!("-backend-config=../../envs/{}.s3.tfbackend", self.env.name);
         let key = format!("-backend-config=key={}/{}.tfstate", self.env.name, self.name);
-        let cmd = cmd!(sh, "terraform {chdir} init -input=false -reconfigure -no-color {backend} {key}");
+        // The committed .terraform.lock.hcl decides the provider: plan and apply use the same one.
+        let cmd =
+            cmd!(sh, "terraform {chdir} init -input=false -reconfigure -no-color -lockfile=readonly {backend} {key}");
         // Init's chatter hides the plan; its errors still go to stderr.
         let cmd = if self.ctx.verbose { cmd } else { cmd.ignore_stdout() };
         Step::diagnosed(
@@ -223,6 +232,23 @@ mod tests {
             }
             read.sort_by_key(|l| LAYERS.iter().position(|x| x == l));
             assert_eq!(read, upstream(layer), "layer {layer}");
+        }
+    }
+
+    /// Every configuration terraform inits has a committed lock file: the linux_amd64 `h1:` hash
+    /// (what the offline mirror holds) and the registry's `zh:` hashes of every platform's
+    /// package, so an init on macOS verifies its download against the same lock.
+    #[test]
+    fn every_configuration_has_a_lock_file_for_every_platform() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let dirs = config_dirs(root);
+        assert!(dirs.len() >= 12, "{dirs:?}");
+        for dir in dirs {
+            let lock = std::fs::read_to_string(root.join(&dir).join(".terraform.lock.hcl"))
+                .unwrap_or_else(|_| panic!("{dir}/.terraform.lock.hcl is not committed"));
+            assert!(lock.contains("version     = \"5.100.0\""), "{dir}");
+            assert!(lock.contains("\"h1:edXOJWE4ORX8Fm+dpVpICzMZJat4AX0VRCAy/xkcOc0=\""), "{dir}: linux_amd64 hash");
+            assert_eq!(lock.matches("\"zh:").count(), 15, "{dir}: one zh: hash per platform package");
         }
     }
 
