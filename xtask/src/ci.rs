@@ -21,7 +21,8 @@ pub const STAGES: [&str; 3] = ["lint", "test", "coverage"];
 pub struct CiArgs {
     #[command(flatten)]
     pub lint: LintArgs,
-    /// Run every test binary, even those whose inputs did not change since they last passed.
+    /// Run every lint check and test binary, even those whose inputs did not change since they
+    /// last passed.
     #[arg(long)]
     pub no_cache: bool,
     /// Test binaries run at the same time (default: the number of CPUs).
@@ -39,9 +40,10 @@ pub enum Outcome {
 pub fn run(ctx: &Ctx, args: &CiArgs) -> Result<()> {
     type Stage<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
     let tests = TestArgs { cache: !args.no_cache, jobs: args.jobs, args: Vec::new() };
+    let lint_args = LintArgs { cache: !args.no_cache, ..args.lint.clone() };
     let stages: [Stage<'_>; 4] = [
         ("tools", Box::new(|| tools::prepare(ctx, &tools::needed_by("ci")))),
-        (STAGES[0], Box::new(|| lint::run(ctx, &args.lint))),
+        (STAGES[0], Box::new(|| lint::run(ctx, &lint_args))),
         // Instrumented: this one run is both the test stage and coverage's data.
         (STAGES[1], Box::new(|| test::suite(ctx, &tests, true).map(|_| ()))),
         (STAGES[2], Box::new(|| coverage::report(ctx))),
