@@ -1,5 +1,9 @@
 //! The xtask binary against scratch projects: each kind of breakage makes it exit non-zero with
 //! a message naming the cause. `XTASK_ROOT` points xtask at the scratch project.
+//!
+//! Nothing here builds or runs the app (the contract test that does lives in contract.rs), so
+//! `cargo xtask ci` reuses this binary's last result while only app/ changed:
+//! test-cache-ignores: app/
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -148,16 +152,6 @@ fn known_advisory_fails_audit() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("RUSTSEC-2019-0009"), "{all}");
     assert!(stderr(&out).contains("cargo-audit failed; reproduce with: cargo audit"), "{all}");
-}
-
-#[test]
-fn contract_tests_pass_against_the_running_app() {
-    // The real repository: the app's own OpenAPI document drives schemathesis.
-    let out = Command::new(XTASK).args(["contract", "--max-examples", "10"]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
-    assert!(stdout.contains("No issues found"), "{stdout}");
-    assert!(stdout.contains("passed"), "{stdout}");
 }
 
 #[test]
