@@ -1,19 +1,33 @@
-//! `cargo xtask ci`: lint, then test, then coverage, exactly what CI runs, with a timing table.
+//! `cargo xtask ci`: what CI runs. Tools first (everything missing is named before anything
+//! runs), then lint, then the test suite ONCE, instrumented for coverage (binaries whose inputs
+//! did not change since they last passed are reused with their coverage data; `--no-cache` runs
+//! everything), then the coverage report and threshold, then a table of wall times per stage.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
 
-use crate::coverage::{self, CoverageArgs};
+use crate::coverage;
 use crate::ctx::Ctx;
 use crate::lint::{self, LintArgs};
 use crate::test::{self, TestArgs};
+use crate::tools;
+
+/// The commands `ci` runs, in order (the tool table and the workflow contract read this).
+pub const STAGES: [&str; 3] = ["lint", "test", "coverage"];
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct CiArgs {
     #[command(flatten)]
     pub lint: LintArgs,
+    /// Run every lint check and test binary, even those whose inputs did not change since they
+    /// last passed.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Test binaries run at the same time (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,10 +39,14 @@ pub enum Outcome {
 
 pub fn run(ctx: &Ctx, args: &CiArgs) -> Result<()> {
     type Stage<'a> = (&'static str, Box<dyn Fn() -> Result<()> + 'a>);
-    let stages: [Stage<'_>; 3] = [
-        ("lint", Box::new(|| lint::run(ctx, &args.lint))),
-        ("test", Box::new(|| test::run(ctx, &TestArgs::default()))),
-        ("coverage", Box::new(|| coverage::run(ctx, &CoverageArgs::default()))),
+    let tests = TestArgs { cache: !args.no_cache, jobs: args.jobs, args: Vec::new() };
+    let lint_args = LintArgs { cache: !args.no_cache, ..args.lint.clone() };
+    let stages: [Stage<'_>; 4] = [
+        ("tools", Box::new(|| tools::prepare(ctx, &tools::needed_by("ci")))),
+        (STAGES[0], Box::new(|| lint::run(ctx, &lint_args))),
+        // Instrumented: this one run is both the test stage and coverage's data.
+        (STAGES[1], Box::new(|| test::suite(ctx, &tests, true).map(|_| ()))),
+        (STAGES[2], Box::new(|| coverage::report(ctx))),
     ];
     let mut rows = Vec::new();
     let mut first_error = None;

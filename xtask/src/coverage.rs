@@ -1,39 +1,31 @@
 //! `cargo xtask coverage`: line coverage of the workspace with cargo-llvm-cov, a per-file table,
 //! a TOTAL line, lcov + HTML under target/coverage, and a threshold that fails loudly.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use xshell::cmd;
 
 use crate::ctx::{Ctx, Exit, Step};
-use crate::test::has_nextest;
-use crate::tools::CARGO_LLVM_COV;
+use crate::test::{self, TestArgs};
+use crate::tools::{self, CARGO_LLVM_COV};
 
 /// Minimum workspace line coverage, in percent. The one place the threshold lives.
 pub const LINE_THRESHOLD: f64 = 80.0;
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct CoverageArgs {
-    /// Passed through to the test runner (filters, e.g. `-- --skip slow`).
-    #[arg(last = true)]
-    pub args: Vec<String>,
+    #[command(flatten)]
+    pub test: TestArgs,
 }
 
 pub const OUT_DIR: &str = "target/coverage";
 
-pub fn steps<'a>(ctx: &'a Ctx, args: &CoverageArgs) -> Vec<Step<'a>> {
+/// The reports, from the profiles the instrumented test run left (cargo-llvm-cov's `report`
+/// merges every `*.profraw` of its target directory).
+pub fn report_steps(ctx: &Ctx) -> Vec<Step<'_>> {
     let sh = &ctx.sh;
-    let extra = &args.args;
     let t = Some(&CARGO_LLVM_COV);
-    let run = if has_nextest(ctx) {
-        cmd!(sh, "cargo llvm-cov nextest --workspace --locked --no-report --no-fail-fast {extra...}")
-    } else {
-        cmd!(sh, "cargo llvm-cov test --workspace --locked --no-report --no-fail-fast {extra...}")
-    };
     vec![
-        Step::new("coverage tests", t, run),
         Step::new("lcov report", t, cmd!(sh, "cargo llvm-cov report --lcov --output-path target/coverage/lcov.info")),
         Step::new("html report", t, cmd!(sh, "cargo llvm-cov report --html --output-dir target/coverage")),
         Step::new(
@@ -43,58 +35,6 @@ pub fn steps<'a>(ctx: &'a Ctx, args: &CoverageArgs) -> Vec<Step<'a>> {
         ),
         Step::new("per-file table", t, cmd!(sh, "cargo llvm-cov report")),
     ]
-}
-
-/// Where the LLVM tools come from.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Llvm {
-    pub cov: PathBuf,
-    pub profdata: PathBuf,
-    pub origin: String,
-}
-
-/// Find llvm-cov/llvm-profdata matching rustc's LLVM: LLVM_COV/LLVM_PROFDATA if set, rustup's
-/// llvm-tools if installed, else a system LLVM of the same major version. Never downloads.
-pub fn find_llvm(path: &std::ffi::OsStr) -> Result<Llvm> {
-    if let (Some(cov), Some(profdata)) = (std::env::var_os("LLVM_COV"), std::env::var_os("LLVM_PROFDATA")) {
-        return Ok(Llvm { cov: cov.into(), profdata: profdata.into(), origin: "LLVM_COV/LLVM_PROFDATA".into() });
-    }
-    let host = crate::tools::rustc_field("host")?;
-    let llvm = crate::tools::rustc_field("LLVM version")?;
-    let major = llvm.split('.').next().unwrap_or_default().to_owned();
-
-    let sysroot = std::process::Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .context("running rustc --print sysroot")?;
-    let rustup_bin =
-        Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("lib/rustlib").join(&host).join("bin");
-    if rustup_bin.join("llvm-cov").is_file() && rustup_bin.join("llvm-profdata").is_file() {
-        return Ok(Llvm {
-            cov: rustup_bin.join("llvm-cov"),
-            profdata: rustup_bin.join("llvm-profdata"),
-            origin: "rustup llvm-tools".into(),
-        });
-    }
-    let candidates = std::env::split_paths(path).chain([PathBuf::from(format!("/usr/lib/llvm-{major}/bin"))]);
-    for dir in candidates {
-        for (cov, prof) in [
-            (format!("llvm-cov-{major}"), format!("llvm-profdata-{major}")),
-            ("llvm-cov".into(), "llvm-profdata".into()),
-        ] {
-            let (cov, prof) = (dir.join(cov), dir.join(prof));
-            let is_suffixed = cov.to_string_lossy().ends_with(&format!("-{major}"));
-            let in_versioned_dir = dir.ends_with(format!("llvm-{major}/bin"));
-            if cov.is_file() && prof.is_file() && (is_suffixed || in_versioned_dir) {
-                return Ok(Llvm { cov, profdata: prof, origin: format!("system LLVM {major}") });
-            }
-        }
-    }
-    bail!(
-        "no LLVM {major} coverage tools found (rustc uses LLVM {major}). Install one of: \
-         `apt-get install llvm-{major}` (Debian/Ubuntu), `rustup component add llvm-tools`, \
-         or set LLVM_COV and LLVM_PROFDATA to llvm-cov/llvm-profdata of LLVM {major}"
-    )
 }
 
 /// Line coverage in percent from `cargo llvm-cov report --json --summary-only`.
@@ -116,9 +56,17 @@ pub fn verdict(percent: f64, threshold: f64) -> Result<String, String> {
     }
 }
 
+/// The test suite, instrumented (each test runs once), then the reports and the threshold.
 pub fn run(ctx: &Ctx, args: &CoverageArgs) -> Result<()> {
+    tools::prepare(ctx, &tools::needed_by("coverage"))?;
+    test::suite(ctx, &args.test, true)?;
+    report(ctx)
+}
+
+/// Reports and threshold over the profiles an instrumented run left.
+pub fn report(ctx: &Ctx) -> Result<()> {
     let path = ctx.sh.var_os("PATH").unwrap_or_default();
-    let llvm = find_llvm(&path).map_err(|e| Exit::new(1, format!("{e:#}")))?;
+    let llvm = tools::find_llvm(&path).map_err(|e| Exit::usage(format!("{e:#}")))?;
     ctx.sh.set_var("LLVM_COV", &llvm.cov);
     ctx.sh.set_var("LLVM_PROFDATA", &llvm.profdata);
     if ctx.dry_run {
@@ -127,7 +75,7 @@ pub fn run(ctx: &Ctx, args: &CoverageArgs) -> Result<()> {
         eprintln!("coverage: using {} ({})", llvm.cov.display(), llvm.origin);
         std::fs::create_dir_all(ctx.root.join(OUT_DIR))?;
     }
-    for step in steps(ctx, args) {
+    for step in report_steps(ctx) {
         ctx.run(&step)?;
     }
     if ctx.dry_run {
@@ -154,18 +102,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dry_run_argv_is_exact() {
+    fn report_argv_is_exact() {
         let ctx = Ctx::new(&std::env::temp_dir(), true, false).unwrap();
-        let runner = if has_nextest(&ctx) { "nextest" } else { "test" };
-        let argv: Vec<String> = steps(&ctx, &CoverageArgs::default()).iter().map(ToString::to_string).collect();
+        let argv: Vec<String> = report_steps(&ctx).iter().map(ToString::to_string).collect();
         assert_eq!(
             argv,
             [
-                format!("cargo llvm-cov {runner} --workspace --locked --no-report --no-fail-fast"),
-                "cargo llvm-cov report --lcov --output-path target/coverage/lcov.info".into(),
-                "cargo llvm-cov report --html --output-dir target/coverage".into(),
-                "cargo llvm-cov report --json --summary-only --output-path target/coverage/summary.json".into(),
-                "cargo llvm-cov report".into(),
+                "cargo llvm-cov report --lcov --output-path target/coverage/lcov.info",
+                "cargo llvm-cov report --html --output-dir target/coverage",
+                "cargo llvm-cov report --json --summary-only --output-path target/coverage/summary.json",
+                "cargo llvm-cov report",
             ]
         );
     }

@@ -48,17 +48,81 @@ impl Ctx {
             return Ok(());
         }
         if let Some(tool) = step.tool {
-            tools::ensure(self, tool).map_err(|e| step.failure(format!("{e:#}")))?;
+            tools::ensure(self, tool).map_err(|e| {
+                // A missing system tool is a configuration error: exit 2, like the README says.
+                let code = e.downcast_ref::<Exit>().map_or(1, |x| x.code);
+                StepFailure { code, ..step.failure(format!("{e:#}")) }
+            })?;
+        }
+        let started = Instant::now();
+        if let Some(diagnose) = step.diagnose {
+            return self.run_diagnosed(step, diagnose, started);
         }
         // xshell echoes the command line itself ("$ cargo ...").
-        let started = Instant::now();
         let result = step.cmd.run();
         if self.verbose {
             eprintln!("  ({} took {:.1}s)", step.name, started.elapsed().as_secs_f64());
         }
         result.map_err(|e| step.failure(e.to_string()))
     }
+
+    /// A step whose output is read on failure: printed as usual, then `diagnose` may turn it
+    /// into one line saying what to do (e.g. which environment variable an offline machine needs).
+    fn run_diagnosed(&self, step: &Step<'_>, diagnose: Diagnose, started: Instant) -> Result<(), StepFailure> {
+        if !self.quiet_echo(step) {
+            eprintln!("$ {step}");
+        }
+        let out = step.cmd.output().map_err(|e| step.failure(e.to_string()))?;
+        use std::io::Write as _;
+        let _ = std::io::stdout().write_all(&out.stdout);
+        let _ = std::io::stderr().write_all(&out.stderr);
+        if self.verbose {
+            eprintln!("  ({} took {:.1}s)", step.name, started.elapsed().as_secs_f64());
+        }
+        if out.status.success() {
+            return Ok(());
+        }
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let detail = match diagnose(&text) {
+            Some(hint) => format!("{} ({})\n{hint}", step.name, out.status),
+            None => format!("{} ({})", step.name, out.status),
+        };
+        Err(step.failure(detail))
+    }
+
+    fn quiet_echo(&self, step: &Step<'_>) -> bool {
+        format!("{:?}", step.cmd).contains("quiet: true")
+    }
 }
+
+/// cargo-audit could not download the RustSec database (offline machine).
+pub fn advisory_db_hint(output: &str) -> Option<String> {
+    output.contains("couldn't fetch advisory database").then(|| {
+        "cargo-audit could not download the RustSec advisory database (no access to github.com?). \
+         Offline, set XTASK_ADVISORY_DB=<directory with a copy of https://github.com/RustSec/advisory-db> \
+         (`.ci/run` sets it on the CI machines)."
+            .to_owned()
+    })
+}
+
+/// terraform could not download a provider (offline machine, or no access to the registry).
+pub fn provider_mirror_hint(output: &str) -> Option<String> {
+    let download = [
+        "could not connect to registry.terraform.io",
+        "Failed to query available provider packages",
+        "Failed to install provider",
+        "Could not retrieve the list of available versions for provider",
+    ];
+    download.iter().any(|d| output.contains(d)).then(|| {
+        "terraform could not download a provider from registry.terraform.io. Offline, set \
+         XTASK_TF_MIRROR=<directory holding registry.terraform.io/hashicorp/aws/...> (a provider mirror, \
+         made with `terraform providers mirror <dir>` where the registry is reachable; `.ci/run` sets it)."
+            .to_owned()
+    })
+}
+
+/// Reads a failed step's output; returns what to do about it, if it recognises the failure.
+pub type Diagnose = fn(&str) -> Option<String>;
 
 /// One external command: the tool that runs it and the exact argv.
 pub struct Step<'a> {
@@ -67,15 +131,21 @@ pub struct Step<'a> {
     /// The pinned tool to install on first use, if any.
     pub tool: Option<&'static Tool>,
     pub cmd: Cmd<'a>,
+    pub diagnose: Option<Diagnose>,
 }
 
 impl<'a> Step<'a> {
     pub fn new(name: &'static str, tool: Option<&'static Tool>, cmd: Cmd<'a>) -> Self {
-        Self { name, tool, cmd }
+        Self { name, tool, cmd, diagnose: None }
+    }
+
+    /// Capture the output (still printed) and let `diagnose` explain a failure.
+    pub fn diagnosed(name: &'static str, tool: Option<&'static Tool>, cmd: Cmd<'a>, diagnose: Diagnose) -> Self {
+        Self { name, tool, cmd: cmd.ignore_status(), diagnose: Some(diagnose) }
     }
 
     fn failure(&self, detail: String) -> StepFailure {
-        StepFailure { name: self.name, command: self.to_string(), detail }
+        StepFailure { name: self.name, command: self.to_string(), detail, code: 1 }
     }
 }
 
@@ -91,10 +161,16 @@ pub struct StepFailure {
     pub name: &'static str,
     pub command: String,
     pub detail: String,
+    /// Process exit code: 1 the step failed, 2 its tool is missing (configuration error).
+    pub code: u8,
 }
 
 impl fmt::Display for StepFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.code == 2 {
+            // The tool is missing: the one line that says which and how to fix it.
+            return f.write_str(self.detail.trim());
+        }
         write!(f, "{} failed; reproduce with: {}", self.name, self.command)?;
         if !self.detail.is_empty() {
             write!(f, "\n  {}", self.detail.trim().replace('\n', "\n  "))?;

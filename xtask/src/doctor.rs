@@ -2,14 +2,13 @@
 
 use anyhow::Result;
 
-use crate::coverage::find_llvm;
 use crate::ctx::Ctx;
 use crate::tools::{self, ALL, Probe, Source};
 
 pub fn run(ctx: &Ctx) -> Result<()> {
     let path = ctx.sh.var_os("PATH").unwrap_or_default();
     println!("tools directory: {} (set XTASK_TOOLS_DIR to move it)", tools::tools_dir(&ctx.root).display());
-    println!("{:<15} {:<9} {:<10} {:<6} where / fix", "tool", "pin", "found", "status");
+    println!("{:<15} {:<9} {:<12} {:<7} {:<24} where / fix", "tool", "pin", "found", "status", "used by");
     let mut problems = 0;
     for tool in ALL {
         let probe = tools::probe(tool, &path);
@@ -29,23 +28,19 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         if !probe.is_ok() && !auto {
             problems += 1;
         }
-        let pin = if auto { tool.version.to_owned() } else { format!(">={}", tool.version) };
-        println!("{:<15} {:<9} {:<10} {:<6} {}", tool.name, pin, found, status, detail);
-    }
-    match find_llvm(&path) {
-        Ok(llvm) => println!(
-            "{:<15} {:<9} {:<10} {:<6} {} ({})",
-            "llvm-cov",
-            "rustc's",
-            "",
-            "ok",
-            llvm.cov.display(),
-            llvm.origin
-        ),
-        Err(e) => {
-            problems += 1;
-            println!("{:<15} {:<9} {:<10} {:<6} {e:#}", "llvm-cov", "rustc's", "-", "MISSING");
-        }
+        let pin = if auto || tool.locate == tools::Locate::Llvm {
+            tool.version.to_owned()
+        } else {
+            format!(">={}", tool.version)
+        };
+        let detail = match (&probe, tool.locate) {
+            (Probe::Ok { .. }, tools::Locate::Llvm) => {
+                tools::find_llvm(&path).map_or(detail, |l| format!("{} ({})", l.cov.display(), l.origin))
+            }
+            _ => detail,
+        };
+        let used_by = if tool.used_by.is_empty() { "pip tools".to_owned() } else { tool.used_by.join(",") };
+        println!("{:<15} {:<9} {:<12} {:<7} {:<24} {}", tool.name, pin, found, status, used_by, detail);
     }
     let mirror = std::env::var("XTASK_TF_MIRROR")
         .map_or_else(|_| "not set: terraform uses the public registry".into(), |m| format!("provider mirror {m}"));

@@ -61,6 +61,57 @@ pub struct Built {
     pub size_bytes: u64,
 }
 
+/// The platform the image runs on: ECS's `cpu_architecture` default in the ecs-service module
+/// (`X86_64`, Linux). The binary is built for it whatever the host is.
+pub const IMAGE_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// A host that is not `IMAGE_TARGET` would need a cross toolchain (a Mach-O binary would end up
+/// in a Linux image): say so instead of building the wrong thing.
+pub fn check_host(host: &str) -> Result<()> {
+    if host == IMAGE_TARGET {
+        return Ok(());
+    }
+    Err(Exit::usage(format!(
+        "image builds a static {IMAGE_TARGET} binary (what the ECS tasks run), and this host is {host}: \
+         build images on Linux x86_64 or let CI build them (deploy.yml); cross-compiling needs \
+         `rustup target add {IMAGE_TARGET}` plus a linker for it"
+    )))
+}
+
+/// Exit code trivy is told to use when it finds HIGH/CRITICAL vulnerabilities (its own errors
+/// exit 1, so the two cannot be confused).
+pub const TRIVY_FOUND: i32 = 5;
+
+/// What a trivy run means.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Scan {
+    Clean,
+    Vulnerable,
+    /// No vulnerability database could be reached (downloaded, or given with XTASK_TRIVY_DB).
+    Skipped(String),
+    Failed(String),
+}
+
+pub fn scan_verdict(code: Option<i32>, output: &str) -> Scan {
+    match code {
+        Some(0) => Scan::Clean,
+        Some(TRIVY_FOUND) => Scan::Vulnerable,
+        _ => {
+            // trivy's fatal line: "... init error: DB error: failed to download vulnerability DB: <why>".
+            let db = output.lines().find_map(|l| {
+                let at = l.find("failed to download vulnerability DB").or_else(|| l.find("DB error"))?;
+                Some(l[at..].chars().take(200).collect::<String>())
+            });
+            match db {
+                Some(why) => Scan::Skipped(why.trim().to_owned()),
+                None => {
+                    Scan::Failed(output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned())
+                }
+            }
+        }
+    }
+}
+
 /// `<sha>` for a clean tree, `<sha>-dirty` otherwise (refused without --allow-dirty).
 pub fn tag_for(sha: &str, dirty: bool, allow_dirty: bool) -> Result<String> {
     match (dirty, allow_dirty) {
@@ -147,7 +198,8 @@ pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
         None => detect_engine(ctx)?,
     };
     let repo = env.repository();
-    let triple = tools::rustc_field("host")?;
+    check_host(&tools::rustc_field("host")?)?;
+    let triple = IMAGE_TARGET.to_owned();
     let binary = ctx.root.join("target").join(&triple).join("release/app");
     let context = ctx.root.join("target/image/context");
     let steps = build_steps(ctx, engine, &triple, &repo, &tag, &sha);
@@ -168,6 +220,7 @@ pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
     let size_bytes: u64 = size.trim().parse().unwrap_or(0);
     println!("image: {reference}  id {}  size {:.1} MB", &id[..id.len().min(19)], size_bytes as f64 / 1e6);
     scan(ctx, &binary)?;
+    scan_image(ctx, engine, &reference)?;
     let mut built = Built { uri: reference.clone(), tag: tag.clone(), digest: None, id: id.to_owned(), size_bytes };
     if args.push {
         if env.is_local() {
@@ -236,26 +289,75 @@ fn write_record(root: &Path, env: &str, built: &Built) -> Result<()> {
     Ok(())
 }
 
-/// The Rust dependency audit always (from the binary's embedded list); trivy when it can run.
+/// The Rust dependency audit of the binary's embedded dependency list (offline-capable).
 fn scan(ctx: &Ctx, binary: &PathBuf) -> Result<()> {
     let sh = &ctx.sh;
     let audit = match std::env::var_os("XTASK_ADVISORY_DB") {
         Some(db) => cmd!(sh, "cargo audit --no-fetch --stale --db {db} bin {binary}"),
         None => cmd!(sh, "cargo audit bin {binary}"),
     };
-    ctx.run(&Step::new("cargo audit bin", Some(&CARGO_AUDIT), audit))?;
-    let path = sh.var_os("PATH").unwrap_or_default();
-    let trivy = tools::probe(&tools::TRIVY, &path);
-    if trivy.is_ok() {
-        println!(
-            "scan: trivy is installed, but image scanning needs its vulnerability database, which this offline machine cannot download; skipped"
-        );
-    } else {
-        println!(
-            "scans: cargo audit of the embedded dependency list ran; trivy image scan not run (trivy not installed; `cargo xtask doctor`)"
-        );
-    }
+    ctx.run(&Step::diagnosed("cargo audit bin", Some(&CARGO_AUDIT), audit, crate::ctx::advisory_db_hint))?;
     Ok(())
+}
+
+/// Trivy on the built image: fails on HIGH or CRITICAL. Its vulnerability database is downloaded
+/// (cached under the tools directory), or read from `XTASK_TRIVY_DB` (a trivy cache directory
+/// holding `db/trivy.db`) without downloading. Only when no database can be had is the scan
+/// skipped, saying why.
+pub fn scan_image(ctx: &Ctx, engine: Engine, reference: &str) -> Result<()> {
+    let sh = &ctx.sh;
+    let bin = engine.bin();
+    let archive = ctx.root.join("target/image/image.tar");
+    let _ = std::fs::remove_file(&archive);
+    let save: &[&str] = if engine == Engine::Podman { &["--format", "docker-archive"] } else { &[] };
+    ctx.run(&Step::new("image save", None, cmd!(sh, "{bin} save {save...} --output {archive} {reference}").quiet()))?;
+    scan_archive(ctx, &archive).map(|_| ())
+}
+
+/// [`scan_image`] on an image saved as a docker archive: Ok when clean or skipped (which it says).
+pub fn scan_archive(ctx: &Ctx, archive: &Path) -> Result<Scan> {
+    let sh = &ctx.sh;
+    tools::ensure(ctx, &tools::TRIVY)?;
+    let found = TRIVY_FOUND.to_string();
+    let (cache, offline): (PathBuf, &[&str]) = match sh.var_os("XTASK_TRIVY_DB").filter(|v| !v.is_empty()) {
+        Some(db) => (db.into(), &["--skip-db-update"]),
+        // Where the downloaded database is kept between runs (tests point it at a scratch dir).
+        None => (
+            sh.var_os("XTASK_TRIVY_CACHE")
+                .map_or_else(|| tools::tools_dir(&ctx.root).join("trivy-cache"), PathBuf::from),
+            &[],
+        ),
+    };
+    let cmd = cmd!(
+        sh,
+        "trivy image --input {archive} --scanners vuln --severity HIGH,CRITICAL --exit-code {found} --no-progress --cache-dir {cache} {offline...}"
+    )
+    .ignore_status();
+    eprintln!("$ {cmd}");
+    let out = cmd.output()?;
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(&out.stdout);
+    let _ = std::io::stderr().write_all(&out.stderr);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    match scan_verdict(out.status.code(), &text) {
+        Scan::Clean => {
+            println!("scan: trivy found no HIGH or CRITICAL vulnerabilities in the image");
+            Ok(Scan::Clean)
+        }
+        Scan::Vulnerable => Err(Exit::new(
+            1,
+            "trivy found HIGH or CRITICAL vulnerabilities in the image (listed above): update the dependency, or rebuild",
+        )
+        .into()),
+        Scan::Skipped(why) => {
+            println!(
+                "scan: trivy image scan SKIPPED: no vulnerability database could be reached ({why}). \
+                 Offline, set XTASK_TRIVY_DB to a trivy cache directory holding db/trivy.db"
+            );
+            Ok(Scan::Skipped(why))
+        }
+        Scan::Failed(why) => Err(Exit::new(1, format!("trivy failed: {why}")).into()),
+    }
 }
 
 /// Log in to ECR with GetAuthorizationToken (no aws CLI), push, and record the digest.
@@ -328,6 +430,99 @@ fn local_digest(ctx: &Ctx, engine: Engine, reference: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_image_is_built_for_the_platform_ecs_runs() {
+        let vars = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/modules/ecs-service/variables.tf"),
+        )
+        .unwrap();
+        assert!(vars.contains("cpu_architecture = optional(string, \"X86_64\")"), "the task definition runs X86_64");
+        assert!(IMAGE_TARGET.starts_with("x86_64-") && IMAGE_TARGET.contains("-linux-"));
+        assert!(check_host("x86_64-unknown-linux-gnu").is_ok());
+        let mac = check_host("aarch64-apple-darwin").unwrap_err();
+        assert_eq!(mac.downcast_ref::<Exit>().unwrap().code, 2);
+        assert!(mac.to_string().contains("aarch64-apple-darwin"), "{mac}");
+    }
+
+    #[test]
+    fn trivy_outcomes() {
+        assert_eq!(scan_verdict(Some(0), "Total: 0"), Scan::Clean);
+        assert_eq!(scan_verdict(Some(TRIVY_FOUND), "CVE-2024-1 HIGH"), Scan::Vulnerable);
+        let offline = "2026-11-29T22:00:00Z\tFATAL\tFatal error\trun error: init error: DB error: failed to download vulnerability DB: OCI repository error";
+        assert!(
+            matches!(scan_verdict(Some(1), offline), Scan::Skipped(why) if why.contains("failed to download vulnerability DB"))
+        );
+        assert!(matches!(scan_verdict(Some(1), "FATAL unable to open archive"), Scan::Failed(_)));
+        assert!(matches!(scan_verdict(None, "killed"), Scan::Failed(_)));
+    }
+
+    /// A context whose PATH starts with `dir`, with no offline trivy database configured.
+    fn ctx_with_path_first(dir: &Path) -> Ctx {
+        let ctx = Ctx::new(&std::env::temp_dir(), false, false).unwrap();
+        let mut path = vec![dir.to_owned()];
+        path.extend(std::env::split_paths(&ctx.sh.var_os("PATH").unwrap_or_default()));
+        ctx.sh.set_var("PATH", std::env::join_paths(path).unwrap());
+        ctx.sh.set_var("XTASK_TRIVY_DB", "");
+        ctx
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("xtask-image-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// The real trivy, with its database repository on a closed loopback port: nothing can be
+    /// downloaded, so the scan is skipped, saying why (and nothing fails).
+    #[test]
+    fn without_a_reachable_database_the_scan_is_skipped_with_the_reason() {
+        let d = scratch("trivy-offline");
+        let ctx = ctx_with_path_first(&d);
+        ctx.sh.set_var("TRIVY_DB_REPOSITORY", "127.0.0.1:9/aquasecurity/trivy-db:2");
+        // A cache of its own: no database left from an earlier online run.
+        ctx.sh.set_var("XTASK_TRIVY_CACHE", d.join("cache"));
+        let archive = d.join("image.tar");
+        std::fs::write(&archive, "not read: the database comes first").unwrap();
+        let scan = scan_archive(&ctx, &archive).expect("skipped, not failed");
+        assert!(matches!(&scan, Scan::Skipped(why) if why.contains("failed to download vulnerability DB")), "{scan:?}");
+    }
+
+    /// trivy's verdicts on a database it can read. No vulnerability database can be had on this
+    /// offline machine, so a stand-in `trivy` reports what the real one does (exit code, table).
+    #[test]
+    fn findings_fail_the_image_and_a_clean_scan_passes() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = scratch("trivy-fake");
+        let fake = |code: i32| {
+            let script = format!(
+                "#!/bin/sh\ncase \"$1\" in --version) echo 'Version: {}'; exit 0;; esac\necho \"$@\" > {}/args\necho 'app (rustbinary) Total: 1 (HIGH: 1, CRITICAL: 0)'\nexit {code}\n",
+                tools::TRIVY.version,
+                d.display()
+            );
+            std::fs::write(d.join("trivy"), script).unwrap();
+            std::fs::set_permissions(d.join("trivy"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        let ctx = ctx_with_path_first(&d);
+        let archive = d.join("image.tar");
+        fake(TRIVY_FOUND);
+        let err = scan_archive(&ctx, &archive).unwrap_err();
+        assert_eq!(err.downcast_ref::<Exit>().unwrap().code, 1);
+        assert!(err.to_string().contains("HIGH or CRITICAL"), "{err}");
+        let args = std::fs::read_to_string(d.join("args")).unwrap();
+        assert!(
+            args.contains("--severity HIGH,CRITICAL") && args.contains(&format!("--exit-code {TRIVY_FOUND}")),
+            "{args}"
+        );
+        assert!(!args.contains("--skip-db-update"), "online: the database is downloaded: {args}");
+        fake(0);
+        assert_eq!(scan_archive(&ctx, &archive).unwrap(), Scan::Clean);
+        ctx.sh.set_var("XTASK_TRIVY_DB", d.join("db-snapshot"));
+        assert_eq!(scan_archive(&ctx, &archive).unwrap(), Scan::Clean);
+        let args = std::fs::read_to_string(d.join("args")).unwrap();
+        assert!(args.contains("--skip-db-update") && args.contains("db-snapshot"), "offline snapshot: {args}");
+    }
 
     #[test]
     fn dirty_trees_are_refused_unless_allowed() {

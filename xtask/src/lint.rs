@@ -23,6 +23,57 @@ pub struct LintArgs {
     /// checkov, hadolint, actionlint, zizmor.
     #[arg(long, value_delimiter = ',', value_name = "CHECK")]
     pub only: Vec<String>,
+    /// Skip a check that passed on exactly these inputs before (every file it reads, its tool's
+    /// pin, its settings). fmt and clippy always run (cargo is incremental). `ci` sets it.
+    #[arg(long)]
+    pub cache: bool,
+}
+
+/// The repository paths (prefixes) each cacheable check reads. A check not listed always runs.
+pub fn inputs(check: &str) -> Option<&'static [&'static str]> {
+    Some(match check {
+        "shellcheck" => &[".ci/", "*.sh"],
+        "deny" => &["Cargo.lock", "Cargo.toml", "app/Cargo.toml", "xtask/Cargo.toml", "deny.toml"],
+        "audit" => &["Cargo.lock"],
+        "terraform" | "checkov" => &["infra/"],
+        "hadolint" => &["app/Dockerfile"],
+        "actionlint" | "zizmor" => &[".github/"],
+        _ => return None,
+    })
+}
+
+/// The stamp a passing check leaves: its name, the hash of its inputs, its tool, its settings.
+fn stamp(
+    ctx: &Ctx,
+    check: &Check<'_>,
+    files: &std::collections::BTreeMap<String, String>,
+    args: &LintArgs,
+) -> Option<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let prefixes = inputs(check.name)?;
+    // Auditing against a live database: the same lockfile can fail tomorrow.
+    if check.name == "audit" && args.advisory_db.is_none() {
+        return None;
+    }
+    let mut h = Sha256::new();
+    h.update(format!("lint-stamp 1 {}\n", check.name).as_bytes());
+    for step in check.steps.as_ref().ok()? {
+        h.update(format!("{step}\n{:?}\n", step.tool.map(|t| t.version)).as_bytes());
+    }
+    for var in ["XTASK_TF_MIRROR", "XTASK_ADVISORY_DB"] {
+        h.update(format!("{var}={:?}\n", std::env::var_os(var)).as_bytes());
+    }
+    for (path, hash) in files {
+        let wanted = prefixes.iter().any(|p| match p.strip_prefix('*') {
+            Some(suffix) => path.ends_with(suffix),
+            None => path.starts_with(p),
+        });
+        if wanted {
+            h.update(format!("{path} {hash}\n").as_bytes());
+        }
+    }
+    let key: String = h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
+    Some(ctx.root.join("target/xtask-lint").join(format!("{}-{key}", check.name)))
 }
 
 /// Checks in the order they run. Each is a group of steps, or a reason it is skipped.
@@ -72,7 +123,8 @@ pub fn checks<'a>(ctx: &'a Ctx, args: &LintArgs) -> Vec<Check<'a>> {
         Some(db) => cmd!(sh, "cargo audit --no-fetch --stale --db {db}"),
         None => cmd!(sh, "cargo audit"),
     };
-    all.push(Check { name: "audit", steps: Ok(vec![Step::new("cargo-audit", Some(&CARGO_AUDIT), audit)]) });
+    let audit = Step::diagnosed("cargo-audit", Some(&CARGO_AUDIT), audit, crate::ctx::advisory_db_hint);
+    all.push(Check { name: "audit", steps: Ok(vec![audit]) });
 
     all.push(Check {
         name: "terraform",
@@ -145,8 +197,27 @@ pub fn run(ctx: &Ctx, args: &LintArgs) -> Result<()> {
     if let Some(bad) = args.only.iter().find(|o| !CHECKS.contains(&o.as_str())) {
         return Err(crate::ctx::Exit::usage(format!("unknown check '{bad}'; choose from: {}", CHECKS.join(", "))));
     }
+    let all = checks(ctx, args);
+    // Every tool of the checks that will run, up front: a missing one is named before any runs.
+    let mut needed: Vec<&'static crate::tools::Tool> = Vec::new();
+    for tool in all.iter().flat_map(|c| c.steps.iter().flatten()).filter_map(|s| s.tool) {
+        if !needed.contains(&tool) {
+            needed.push(tool);
+        }
+    }
+    crate::tools::prepare(ctx, &needed)?;
     let mut failures: Vec<StepFailure> = Vec::new();
-    'checks: for check in checks(ctx, args) {
+    let files = if args.cache && !ctx.dry_run {
+        crate::test::cache::repo_files(&ctx.root).unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    'checks: for check in all {
+        let stamp = if args.cache && !ctx.dry_run { stamp(ctx, &check, &files, args) } else { None };
+        if stamp.as_ref().is_some_and(|s| s.is_file()) {
+            eprintln!("lint: {}: passed before on exactly these inputs (cached)", check.name);
+            continue;
+        }
         let steps = match check.steps {
             Ok(steps) => steps,
             Err(why) => {
@@ -163,6 +234,19 @@ pub fn run(ctx: &Ctx, args: &LintArgs) -> Result<()> {
                 failures.push(failure);
                 continue 'checks;
             }
+        }
+        if let Some(stamp) = stamp {
+            if let Some(dir) = stamp.parent() {
+                std::fs::create_dir_all(dir)?;
+                // One stamp per check: the latest.
+                let prefix = format!("{}-", check.name);
+                for old in std::fs::read_dir(dir)?.flatten() {
+                    if old.file_name().to_string_lossy().starts_with(&prefix) {
+                        let _ = std::fs::remove_file(old.path());
+                    }
+                }
+            }
+            std::fs::write(&stamp, "passed\n")?;
         }
     }
     if failures.is_empty() {
@@ -211,9 +295,9 @@ mod tests {
                 "cargo deny --locked check licenses bans sources",
                 "cargo audit --no-fetch --stale --db /db",
                 "terraform fmt -check -recursive -diff infra",
-                "terraform -chdir=infra/modules/net init -backend=false -input=false -no-color",
+                "terraform -chdir=infra/modules/net init -backend=false -input=false -no-color -lockfile=readonly",
                 "terraform -chdir=infra/modules/net validate -no-color",
-                "terraform -chdir=infra/layers/core init -backend=false -input=false -no-color",
+                "terraform -chdir=infra/layers/core init -backend=false -input=false -no-color -lockfile=readonly",
                 "terraform -chdir=infra/layers/core validate -no-color",
                 "checkov --config-file infra/.checkov.yaml --directory infra --framework terraform --skip-download --quiet --compact",
                 "hadolint app/Dockerfile",
@@ -221,6 +305,32 @@ mod tests {
                 "zizmor --offline --min-severity low .github/workflows",
             ]
         );
+    }
+
+    #[test]
+    fn a_passed_check_is_skipped_until_one_of_its_inputs_changes() {
+        let root = tree("stamp");
+        let ctx = Ctx::new(&root, false, false).unwrap();
+        let args = LintArgs { advisory_db: Some("/db".into()), cache: true, ..LintArgs::default() };
+        let checks = checks(&ctx, &args);
+        let tf = checks.iter().find(|c| c.name == "terraform").unwrap();
+        let files = |main: &str| -> std::collections::BTreeMap<String, String> {
+            [("infra/modules/net/main.tf", main), ("app/src/lib.rs", "a")]
+                .iter()
+                .map(|(p, h)| (p.to_string(), h.to_string()))
+                .collect()
+        };
+        let a = stamp(&ctx, tf, &files("1"), &args).unwrap();
+        assert_eq!(a, stamp(&ctx, tf, &files("1"), &args).unwrap());
+        assert_ne!(a, stamp(&ctx, tf, &files("2"), &args).unwrap(), "an infra change reruns terraform");
+        let mut app_changed = files("1");
+        app_changed.insert("app/src/lib.rs".into(), "b".into());
+        assert_eq!(a, stamp(&ctx, tf, &app_changed, &args).unwrap(), "an app change does not");
+        let clippy = checks.iter().find(|c| c.name == "clippy").unwrap();
+        assert!(stamp(&ctx, clippy, &files("1"), &args).is_none(), "clippy always runs");
+        let fetching = LintArgs { cache: true, ..LintArgs::default() };
+        let live = checks.iter().find(|c| c.name == "audit").unwrap();
+        assert!(stamp(&ctx, live, &files("1"), &fetching).is_none(), "a live advisory database is never cached");
     }
 
     #[test]

@@ -116,12 +116,14 @@ fn bootstrap(ctx: &Ctx, env: &Env) -> Result<()> {
     let mut vars = aws::env_vars(&ctx.root, env).or_else(|e| if ctx.dry_run { Ok(vec![]) } else { Err(e) })?;
     vars.push(("TF_DATA_DIR", terraform::data_dir(&ctx.root, "local/bootstrap").to_string_lossy().into_owned()));
     let state = format!("-state={}", dir(&ctx.root).join("bootstrap.tfstate").display());
-    let init = cmd!(sh, "terraform -chdir=infra/bootstrap init -input=false -no-color").envs(vars.clone()).quiet();
+    let init = cmd!(sh, "terraform -chdir=infra/bootstrap init -input=false -no-color -lockfile=readonly")
+        .envs(vars.clone())
+        .quiet();
     let apply = cmd!(
         sh,
         "terraform -chdir=infra/bootstrap apply -input=false -no-color -auto-approve -var-file=../envs/local.tfvars {state}"
     );
-    ctx.run(&Step::new("terraform init", Some(&TERRAFORM), init))?;
+    ctx.run(&Step::diagnosed("terraform init", Some(&TERRAFORM), init, crate::ctx::provider_mirror_hint))?;
     ctx.run(&Step::new("bootstrap state bucket", Some(&TERRAFORM), apply.envs(vars)))?;
     Ok(())
 }

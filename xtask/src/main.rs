@@ -11,6 +11,7 @@ mod coverage;
 mod ctx;
 mod deploy;
 mod doctor;
+mod drift;
 mod envs;
 mod image;
 mod lint;
@@ -18,11 +19,14 @@ mod local;
 mod permissions;
 mod plan;
 mod promote;
+mod setup;
 mod terraform;
 mod test;
 #[cfg(test)]
 mod testing;
 mod tools;
+#[cfg(test)]
+mod workflow_contract;
 
 use std::process::ExitCode;
 
@@ -54,11 +58,11 @@ struct Cli {
 enum Cmd {
     /// Static checks: rustfmt, clippy, shellcheck, cargo-deny, cargo-audit, terraform, checkov, hadolint, actionlint, zizmor.
     Lint(lint::LintArgs),
-    /// Run every test in the workspace (cargo nextest, or cargo test without it).
+    /// Run every test in the workspace: each test binary built once, run side by side.
     Test(test::TestArgs),
-    /// Line coverage with cargo-llvm-cov: table, TOTAL, lcov + HTML in target/coverage; fails under 80%.
+    /// The tests, instrumented, then cargo-llvm-cov's table, TOTAL, lcov + HTML in target/coverage; fails under 80%.
     Coverage(coverage::CoverageArgs),
-    /// What CI runs: lint, then test, then coverage, with a timing table.
+    /// What CI runs: tools, lint, the tests once with coverage (unchanged ones reused), coverage report; a timing table.
     Ci(ci::CiArgs),
     /// Benchmark the release app against bare axum with oha: req/s, p50/p99, RSS, startup.
     Bench(bench::BenchArgs),
@@ -66,10 +70,14 @@ enum Cmd {
     Contract(contract::ContractArgs),
     /// Check every external tool: version found, where, pin, and the command to fix it.
     Doctor,
+    /// Install (or name) the tools some commands need, before running them; --cache-key for CI's tools cache.
+    Setup(setup::SetupArgs),
     /// Build the static binary and the FROM-scratch container image; scan it; --push to ECR.
     Image(image::ImageArgs),
     /// Terraform plan of every layer (shared, core, app) for an environment; saves the plans.
     Plan(plan::PlanArgs),
+    /// Read-only plan of every layer: exit 3 and a per-layer summary when the environment drifted from the code.
+    Drift(drift::DriftArgs),
     /// Apply the saved plans in layer order (prod needs --yes).
     Apply(apply::ApplyArgs),
     /// Destroy an environment, layers in reverse order (asks for confirmation).
@@ -106,8 +114,10 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => bench::run(&ctx, args),
         Cmd::Contract(args) => contract::run(&ctx, args),
         Cmd::Doctor => doctor::run(&ctx),
+        Cmd::Setup(args) => setup::run(&ctx, args, &commands()),
         Cmd::Image(args) => image::run(&ctx, args),
         Cmd::Plan(args) => plan::run(&ctx, args),
+        Cmd::Drift(args) => drift::run(&ctx, args),
         Cmd::Apply(args) => apply::run(&ctx, args),
         Cmd::Destroy(args) => apply::destroy(&ctx, args),
         Cmd::Local(args) => local::run(&ctx, args),
@@ -118,11 +128,20 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let code = err.downcast_ref::<Exit>().map_or(1, |e| e.code);
+            let code = err
+                .downcast_ref::<Exit>()
+                .map(|e| e.code)
+                .or_else(|| err.downcast_ref::<ctx::StepFailure>().map(|f| f.code))
+                .unwrap_or(1);
             eprintln!("error: {err:#}");
             ExitCode::from(code)
         }
     }
+}
+
+/// The names of every subcommand (what `setup --for` accepts).
+fn commands() -> Vec<String> {
+    <Cli as clap::CommandFactory>::command().get_subcommands().map(|c| c.get_name().to_owned()).collect()
 }
 
 #[cfg(test)]

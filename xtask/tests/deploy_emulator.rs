@@ -3,6 +3,9 @@
 //! errors, --dry-run, and the faithful copy of the task definition. The emulator runs no tasks,
 //! so rollouts themselves (watch, failure, rollback) are covered by the scripted unit tests in
 //! src/deploy/tests.rs. Nothing here contacts a non-loopback address.
+//!
+//! It never builds or runs the app, so `cargo xtask ci` reuses its last result while only app/ changed:
+//! test-cache-ignores: app/
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

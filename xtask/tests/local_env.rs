@@ -4,6 +4,10 @@
 //!
 //! Needs terraform with the AWS provider (offline machines: XTASK_TF_MIRROR, set by .ci/run).
 //! Runs in a scratch copy of infra/ so it never touches a developer's own local environment.
+//!
+//! It never builds or runs the app, so `cargo xtask ci` reuses its last result while only app/
+//! changed (see xtask/src/test/cache.rs):
+//! test-cache-ignores: app/
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -123,9 +127,15 @@ fn local_environment_end_to_end() {
     let endpoint = format!("http://127.0.0.1:{port}");
     assert_eq!(std::fs::read_to_string(root.join("target/local/endpoint")).unwrap(), endpoint);
 
+    // A first bootstrap is two reviewed passes: apply never plans the waiting app layer.
     let first = s.ok(&["plan", "--env", "local"]);
     assert!(first.contains("local/shared:") && first.contains("to create"), "{first}");
-    assert!(first.contains("local/app: not planned yet"), "app waits for its inputs: {first}");
+    assert!(first.contains("local/app: not planned yet (waiting)"), "app waits for its inputs: {first}");
+    let pass_one = s.ok(&["apply", "--env", "local"]);
+    assert!(pass_one.contains("pass 1 of 2 done: app not applied"), "{pass_one}");
+    let second = s.ok(&["plan", "--env", "local"]);
+    assert!(second.contains("local/app:") && second.contains("to create"), "app is planned in pass 2: {second}");
+    assert!(!second.contains("not planned yet"), "{second}");
     s.ok(&["apply", "--env", "local"]);
 
     // Second plan: nothing but the documented emulator gaps.
@@ -158,6 +168,7 @@ fn local_environment_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    drift_reports_a_change_made_behind_terraforms_back(&s, &python, &endpoint);
     deploy_terraform_changes_as_the_deploy_role(&s, &python, &checks, &endpoint);
 
     s.ok(&["destroy", "--env", "local", "--yes"]);
@@ -236,6 +247,38 @@ fn deploy_terraform_changes_as_the_deploy_role(s: &Scratch, python: &Path, check
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Issue #13, drift: on the applied stack, `drift` is clean (the emulator's known read-back gaps
+/// are not drift); after boto3 changes the ECR repository behind Terraform's back, it exits 3
+/// and names the resource and the attribute; once changed back, it is clean again.
+fn drift_reports_a_change_made_behind_terraforms_back(s: &Scratch, python: &Path, endpoint: &str) {
+    let clean = s.xtask(&["drift", "--env", "local"]);
+    let out = String::from_utf8_lossy(&clean.stdout).into_owned();
+    assert_eq!(clean.status.code(), Some(0), "no drift right after apply:\n{out}");
+    assert!(out.contains("drift local/shared: none") && out.contains("drift local/app: none"), "{out}");
+
+    let mutability = |value: &str| {
+        let script = format!(
+            "import boto3\nboto3.client('ecr', endpoint_url='{endpoint}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test').put_image_tag_mutability(repositoryName='rdeploy-local-app', imageTagMutability='{value}')"
+        );
+        let out = Command::new(python).args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "boto3: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    mutability("MUTABLE");
+    let drifted = s.xtask(&["drift", "--env", "local"]);
+    let out = String::from_utf8_lossy(&drifted.stdout).into_owned();
+    assert_eq!(drifted.status.code(), Some(3), "drift exits 3:\n{out}");
+    assert!(
+        out.contains("update aws_ecr_repository.app") || out.contains("update module.ecr.aws_ecr_repository"),
+        "names the resource: {out}"
+    );
+    assert!(out.contains("image_tag_mutability"), "names the attribute: {out}");
+    assert!(out.contains("drift local/core: none"), "the other layers stay clean: {out}");
+    assert!(String::from_utf8_lossy(&drifted.stderr).contains("drift in local: layer(s) shared"));
+
+    mutability("IMMUTABLE");
+    assert_eq!(s.xtask(&["drift", "--env", "local"]).status.code(), Some(0), "clean again once reverted");
 }
 
 /// A python with boto3: the tools venv's (moto brings it) or the system's.

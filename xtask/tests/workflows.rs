@@ -1,6 +1,9 @@
 //! The "thin wrapper" contract for .github/workflows, as an ordinary test (tidy style):
 //! every `run:` is exactly one `cargo xtask ...` command with no `${{ }}` in it, every
 //! third-party action is pinned to a full commit SHA, and permissions are explicit.
+//!
+//! It reads only the workflow files, so `cargo xtask ci` reuses its last result while only app/ changed:
+//! test-cache-ignores: app/
 
 use std::path::PathBuf;
 
@@ -116,4 +119,62 @@ fn permissions_are_explicit_and_minimal() {
             }
         }
     }
+}
+
+/// Every job that deploys or applies (it names a GitHub environment) runs only from main, and the
+/// deploy workflow queues runs instead of cancelling them (issue #13: branches and concurrency).
+#[test]
+fn deploys_and_applies_run_only_from_main_one_at_a_time() {
+    let mut gated = 0;
+    for (file, doc) in workflows() {
+        for (name, job) in doc["jobs"].as_hash().unwrap() {
+            if job["environment"].is_badvalue() {
+                continue;
+            }
+            gated += 1;
+            let cond = job["if"].as_str().unwrap_or("");
+            assert!(
+                cond.contains("github.ref == 'refs/heads/main'"),
+                "{file} job {name:?} uses an environment but does not check it runs from main: if: {cond:?}"
+            );
+        }
+    }
+    assert!(gated >= 4, "image/deploy dev, deploy prod, apply");
+    let (_, deploy) = workflows().into_iter().find(|(f, _)| f == "deploy.yml").unwrap();
+    assert_eq!(deploy["concurrency"]["group"].as_str(), Some("deploy"), "workflow-level concurrency");
+    assert_eq!(deploy["concurrency"]["cancel-in-progress"].as_bool(), Some(false), "never cancel a running deploy");
+}
+
+/// Saved plans hold state: the artifact lives one day. Every environment in infra/envs (but
+/// local) can be planned, applied and drift-checked from the workflows.
+#[test]
+fn plan_artifacts_live_one_day_and_every_environment_is_wired() {
+    let all = workflows();
+    let infra = &all.iter().find(|(f, _)| f == "infra.yml").unwrap().1;
+    let uploads: Vec<&Yaml> = steps(infra)
+        .into_iter()
+        .map(|(_, s)| s)
+        .filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("actions/upload-artifact@")))
+        .collect();
+    assert!(!uploads.is_empty());
+    for s in uploads {
+        assert_eq!(s["with"]["retention-days"].as_i64(), Some(1), "plan artifacts are kept 1 day");
+    }
+    let envs_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/envs");
+    let mut envs: Vec<String> = std::fs::read_dir(envs_dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".tfvars").map(str::to_owned))
+        .filter(|e| e != "local")
+        .collect();
+    envs.sort();
+    let list = |y: &Yaml| -> Vec<String> {
+        let mut v: Vec<String> = y.as_vec().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(list(&infra["on"]["workflow_dispatch"]["inputs"]["environment"]["options"]), envs, "infra.yml choices");
+    let drift = &all.iter().find(|(f, _)| f == "drift.yml").expect("a drift workflow").1;
+    assert!(!drift["on"]["schedule"].is_badvalue(), "drift runs on a schedule");
+    assert_eq!(list(&drift["jobs"]["drift"]["strategy"]["matrix"]["environment"]), envs, "drift.yml matrix");
 }
