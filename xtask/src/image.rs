@@ -437,7 +437,9 @@ mod tests {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/modules/ecs-service/variables.tf"),
         )
         .unwrap();
-        assert!(vars.contains("cpu_architecture = optional(string, \"X86_64\")"), "the task definition runs X86_64");
+        // Whitespace-insensitive: `terraform fmt` aligns the `=` with its neighbours.
+        let vars: String = vars.split_whitespace().collect();
+        assert!(vars.contains("cpu_architecture=optional(string,\"X86_64\")"), "the task definition runs X86_64");
         assert!(IMAGE_TARGET.starts_with("x86_64-") && IMAGE_TARGET.contains("-linux-"));
         assert!(check_host("x86_64-unknown-linux-gnu").is_ok());
         let mac = check_host("aarch64-apple-darwin").unwrap_err();

@@ -268,7 +268,9 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
     let list = match *args.first()? {
         // Emulator environments make their calls to the emulator, never to an account.
         _ if env_is_local => Vec::new(),
-        "ci" | "lint" | "test" | "coverage" | "doctor" | "bench" | "contract" | "local" => Vec::new(),
+        "ci" | "lint" | "test" | "coverage" | "doctor" | "setup" | "bench" | "contract" | "local" | "permissions" => {
+            Vec::new()
+        }
         "image" if has("--push") => vec![GET_AUTHORIZATION_TOKEN, DESCRIBE_IMAGES, PUSH],
         "image" if has("--promote") => vec![
             DESCRIBE_REPOSITORIES,
