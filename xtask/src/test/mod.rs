@@ -66,6 +66,8 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
         clear_profiles(dir)?;
     }
     let use_cache = args.cache && args.args.is_empty();
+    // Tests passed and failed, cached binaries included: the closing line CI reads.
+    let mut tally = (0u32, 0u32);
     let mut to_run = Vec::new();
     let mut keys = BTreeMap::new();
     let mut report = Report::default();
@@ -97,6 +99,7 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
                         entry.seconds
                     );
                     report.cached += 1;
+                    tally.0 += entry.passed;
                 }
                 None => {
                     keys.insert(binary.id.clone(), key);
@@ -145,6 +148,8 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
     })?;
 
     for o in &outcomes {
+        tally.0 += o.passed;
+        tally.1 += o.failed;
         durations.insert(o.id.clone(), o.seconds);
         report.ran += 1;
         if !o.ok {
@@ -181,6 +186,8 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
         report.failed.len(),
         started.elapsed().as_secs_f64()
     );
+    // One plain line with the totals (what a CI log reader looks for).
+    println!("tests: {} passed, {} failed", tally.0, tally.1);
     if !report.failed.is_empty() {
         return Err(Exit::new(
             1,
