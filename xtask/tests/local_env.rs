@@ -9,107 +9,13 @@
 //! changed (see xtask/src/test/cache.rs):
 //! test-cache-ignores: app/
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
-
-/// Copy `from` to `to`, keeping symlinks and skipping terraform's working directories.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == ".terraform" || name.to_string_lossy().ends_with(".tfstate") {
-            continue;
-        }
-        let (src, dst) = (entry.path(), to.join(&name));
-        let meta = std::fs::symlink_metadata(&src).unwrap();
-        if meta.file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
-        } else if meta.is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Scratch {
-    root: PathBuf,
-}
-
-impl Scratch {
-    fn xtask(&self, args: &[&str]) -> Output {
-        let out = Command::new(XTASK).env("XTASK_ROOT", &self.root).args(args).output().unwrap();
-        if !out.status.success() {
-            eprintln!("--- xtask {args:?} stderr:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        out
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.xtask(args);
-        assert!(out.status.success(), "xtask {args:?} failed:\n{}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = Command::new(XTASK).env("XTASK_ROOT", &self.root).args(["local", "down"]).output();
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-/// (layer, address, attribute) of every in-place change a saved plan holds; any other kind of
-/// change is returned as attribute "<actions>".
-fn changes(root: &Path, layer: &str) -> BTreeSet<(String, String, String)> {
-    // Written by `cargo xtask plan` beside the binary plan.
-    let path = root.join(format!("target/plans/local/{layer}.plan.json"));
-    let mut out = BTreeSet::new();
-    let Ok(text) = std::fs::read_to_string(&path) else { return out };
-    let json: serde_json::Value = serde_json::from_str(&text).expect("plan JSON");
-    for rc in json["resource_changes"].as_array().into_iter().flatten() {
-        let actions = rc["change"]["actions"].to_string();
-        let address = rc["address"].as_str().unwrap().to_owned();
-        match actions.as_str() {
-            r#"["no-op"]"# | r#"["read"]"# => {}
-            r#"["update"]"# => {
-                let (before, after) = (&rc["change"]["before"], &rc["change"]["after"]);
-                for (k, v) in after.as_object().unwrap() {
-                    if before.get(k) != Some(v) {
-                        out.insert((layer.to_owned(), address.clone(), k.clone()));
-                    }
-                }
-            }
-            other => {
-                out.insert((layer.to_owned(), address, other.to_owned()));
-            }
-        }
-    }
-    out
-}
-
-/// The allow-list: non-database lines of infra/envs/local.plan-gaps.txt.
-fn allowed_gaps() -> BTreeSet<(String, String, String)> {
-    let text = std::fs::read_to_string(repo().join("infra/envs/local.plan-gaps.txt")).unwrap();
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty() && !l.contains("[database]"))
-        .map(|l| {
-            let mut f = l.split_once('#').map_or(l, |(c, _)| c).split_whitespace().map(str::to_owned);
-            (f.next().unwrap(), f.next().unwrap(), f.next().unwrap())
-        })
-        .collect()
-}
+use support::{Scratch, XTASK, changes, free_port, gaps, repo, tools_python};
 
 #[test]
 fn local_environment_end_to_end() {
@@ -117,10 +23,8 @@ fn local_environment_end_to_end() {
         eprintln!("skipped: terraform is not installed (cargo xtask doctor says how to get it)");
         return;
     }
-    let root = std::env::temp_dir().join(format!("xtask-local-env-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    copy_tree(&repo().join("infra"), &root.join("infra"));
-    let s = Scratch { root: root.clone() };
+    let s = Scratch::new("local-env");
+    let root = s.root.clone();
     let port = free_port().to_string();
 
     s.ok(&["local", "up", "--port", &port]);
@@ -144,7 +48,7 @@ fn local_environment_end_to_end() {
     for layer in ["shared", "core", "app"] {
         seen.extend(changes(&root, layer));
     }
-    let allowed = allowed_gaps();
+    let allowed = gaps("local.plan-gaps.txt");
     let unexpected: Vec<_> = seen.difference(&allowed).collect();
     assert!(unexpected.is_empty(), "second plan has changes beyond the allow-list: {unexpected:?}");
 
@@ -279,15 +183,6 @@ fn drift_reports_a_change_made_behind_terraforms_back(s: &Scratch, python: &Path
 
     mutability("IMMUTABLE");
     assert_eq!(s.xtask(&["drift", "--env", "local"]).status.code(), Some(0), "clean again once reverted");
-}
-
-/// A python with boto3: the tools venv's (moto brings it) or the system's.
-fn tools_python() -> PathBuf {
-    let dir = std::env::var_os("XTASK_TOOLS_DIR").map_or_else(|| repo().join("target/tools"), PathBuf::from);
-    [dir.join("venvs/moto/bin/python"), PathBuf::from("python3")]
-        .into_iter()
-        .find(|p| Command::new(p).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success()))
-        .expect("a python with boto3 (installed with moto by `cargo xtask local up`)")
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! Helpers for the emulator end-to-end tests: a scratch copy of infra/ driven through the real
 //! `cargo xtask` binary with XTASK_ROOT, its own emulator on a free port, saved-plan reading.
-//! (Same shape as the helpers in local_env.rs, which predates this module.)
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
@@ -22,7 +21,8 @@ pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {
         let name = entry.file_name();
-        if name == ".terraform" || name == ".terraform.lock.hcl" || name.to_string_lossy().ends_with(".tfstate") {
+        // The committed .terraform.lock.hcl files come along: xtask inits with -lockfile=readonly.
+        if name == ".terraform" || name.to_string_lossy().ends_with(".tfstate") {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));
