@@ -82,11 +82,18 @@ async fn boom() -> &'static str {
 }
 
 /// Lines logged (as JSON, at `filter`) while one request to `path` runs through the full stack.
+/// Tests that capture logs take turns: tracing caches each callsite's interest process-wide, so
+/// a subscriber installed by a test on another thread at the same moment can leave a DEBUG span
+/// disabled for this one (the test runner runs a binary's tests on parallel threads).
+static LOG_CAPTURE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 async fn logs_of(filter: &str, path: &str, id: &str) -> Vec<serde_json::Value> {
+    let _turn = LOG_CAPTURE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let sink = Sink::default();
     let (writer, guard) = app::logging::buffered(sink.clone(), std::time::Duration::from_secs(3600));
     let subscriber = json_subscriber::fmt().with_env_filter(filter).with_writer(writer).finish();
     let _default = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
     let config = Config::defaults();
     let routes = app::routes(&config, AppState::new("1.2.3"))
         .merge(axum::Router::new().route("/panic", axum::routing::get(boom)));

@@ -71,8 +71,13 @@ fn local_environment_on_ec2_end_to_end() {
     assert_eq!(refused.status.code(), Some(2), "nothing planned, nothing to apply");
     std::fs::write(&tfvars, &ec2).unwrap();
 
+    // A first bootstrap is two reviewed passes: the app layer reads shared's and core's outputs,
+    // so it is planned (and applied) only once they exist; apply never plans.
     let first = s.ok(&["plan", "--env", "local"]);
     assert!(first.contains("local/shared:") && first.contains("to create"), "{first}");
+    s.ok(&["apply", "--env", "local"]);
+    let second = s.ok(&["plan", "--env", "local"]);
+    assert!(second.contains("local/app:") && second.contains("to create"), "app is planned in pass 2: {second}");
     s.ok(&["apply", "--env", "local"]);
 
     // Second plan: nothing but the documented emulator gaps (fargate's and ec2's).
