@@ -9,6 +9,16 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::{Layer, ServiceExt};
 
+/// The tests of this file take turns. tracing caches each callsite's interest process-wide, and
+/// the log-capture test installs a scoped subscriber: a request served at the same moment on
+/// another test thread (the runner runs a binary's tests on parallel threads) can leave the
+/// DEBUG request span disabled for it.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn app() -> impl app::AppService {
     let config = Config::defaults();
     MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))).layer(app::app(&config, AppState::new("1.2.3")))
@@ -23,6 +33,7 @@ async fn get(path: &str) -> (StatusCode, serde_json::Value) {
 
 #[tokio::test]
 async fn health_reports_version_and_uptime() {
+    let _turn = turn();
     let (status, body) = get("/health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
@@ -32,6 +43,7 @@ async fn health_reports_version_and_uptime() {
 
 #[tokio::test]
 async fn ready_flips_to_503_when_shutdown_begins() {
+    let _turn = turn();
     let state = AppState::new("1.2.3");
     let router =
         MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))).layer(app::app(&Config::defaults(), state.clone()));
@@ -43,6 +55,7 @@ async fn ready_flips_to_503_when_shutdown_begins() {
 
 #[tokio::test]
 async fn unknown_path_has_the_error_shape() {
+    let _turn = turn();
     let (status, body) = get("/does/not/exist").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
@@ -51,6 +64,7 @@ async fn unknown_path_has_the_error_shape() {
 
 #[tokio::test]
 async fn generated_request_ids_are_distinct_v4_uuids() {
+    let _turn = turn();
     let svc = app();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..50 {
@@ -82,13 +96,8 @@ async fn boom() -> &'static str {
 }
 
 /// Lines logged (as JSON, at `filter`) while one request to `path` runs through the full stack.
-/// Tests that capture logs take turns: tracing caches each callsite's interest process-wide, so
-/// a subscriber installed by a test on another thread at the same moment can leave a DEBUG span
-/// disabled for this one (the test runner runs a binary's tests on parallel threads).
-static LOG_CAPTURE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 async fn logs_of(filter: &str, path: &str, id: &str) -> Vec<serde_json::Value> {
-    let _turn = LOG_CAPTURE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let sink = Sink::default();
     let (writer, guard) = app::logging::buffered(sink.clone(), std::time::Duration::from_secs(3600));
     let subscriber = json_subscriber::fmt().with_env_filter(filter).with_writer(writer).finish();
@@ -106,6 +115,7 @@ async fn logs_of(filter: &str, path: &str, id: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test]
 async fn lines_logged_inside_a_request_carry_its_span_at_debug_only() {
+    let _turn = turn();
     let line = |logs: &[serde_json::Value]| {
         logs.iter()
             .find(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("handler panicked")))
