@@ -13,10 +13,10 @@ use tower::{Layer, ServiceExt};
 /// the log-capture test installs a scoped subscriber: a request served at the same moment on
 /// another test thread (the runner runs a binary's tests on parallel threads) can leave the
 /// DEBUG request span disabled for it.
-static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn turn() -> std::sync::MutexGuard<'static, ()> {
-    TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
+    TURN.lock().await
 }
 
 fn app() -> impl app::AppService {
@@ -33,7 +33,7 @@ async fn get(path: &str) -> (StatusCode, serde_json::Value) {
 
 #[tokio::test]
 async fn health_reports_version_and_uptime() {
-    let _turn = turn();
+    let _turn = turn().await;
     let (status, body) = get("/health").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
@@ -43,7 +43,7 @@ async fn health_reports_version_and_uptime() {
 
 #[tokio::test]
 async fn ready_flips_to_503_when_shutdown_begins() {
-    let _turn = turn();
+    let _turn = turn().await;
     let state = AppState::new("1.2.3");
     let router =
         MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))).layer(app::app(&Config::defaults(), state.clone()));
@@ -55,7 +55,7 @@ async fn ready_flips_to_503_when_shutdown_begins() {
 
 #[tokio::test]
 async fn unknown_path_has_the_error_shape() {
-    let _turn = turn();
+    let _turn = turn().await;
     let (status, body) = get("/does/not/exist").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
@@ -64,7 +64,7 @@ async fn unknown_path_has_the_error_shape() {
 
 #[tokio::test]
 async fn generated_request_ids_are_distinct_v4_uuids() {
-    let _turn = turn();
+    let _turn = turn().await;
     let svc = app();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..50 {
@@ -96,7 +96,6 @@ async fn boom() -> &'static str {
 }
 
 /// Lines logged (as JSON, at `filter`) while one request to `path` runs through the full stack.
-
 async fn logs_of(filter: &str, path: &str, id: &str) -> Vec<serde_json::Value> {
     let sink = Sink::default();
     let (writer, guard) = app::logging::buffered(sink.clone(), std::time::Duration::from_secs(3600));
@@ -115,7 +114,7 @@ async fn logs_of(filter: &str, path: &str, id: &str) -> Vec<serde_json::Value> {
 
 #[tokio::test]
 async fn lines_logged_inside_a_request_carry_its_span_at_debug_only() {
-    let _turn = turn();
+    let _turn = turn().await;
     let line = |logs: &[serde_json::Value]| {
         logs.iter()
             .find(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("handler panicked")))
