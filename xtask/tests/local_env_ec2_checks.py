@@ -120,7 +120,9 @@ if phase == "applied":
     check(td["revision"] >= 2 and app and app[0]["image"] == image, f"the service runs the deployed revision {td['revision']} with {image}")
     vpc_cfg = svc["networkConfiguration"]["awsvpcConfiguration"]
     check(vpc_cfg.get("assignPublicIp") == "DISABLED" and sorted(vpc_cfg["subnets"]) == private, "tasks: private subnets, no public IP")
-    tg = elb.describe_target_groups(Names=[f"{P}-app"])["TargetGroups"][0]
+    # The target group's name is generated (name_prefix "app-"), so find it through the ALB.
+    lb = elb.describe_load_balancers(Names=[f"{P}-alb"])["LoadBalancers"][0]
+    tg = elb.describe_target_groups(LoadBalancerArn=lb["LoadBalancerArn"])["TargetGroups"][0]
     check([lb["targetGroupArn"] for lb in svc["loadBalancers"]] == [tg["TargetGroupArn"]], "service registers in the app target group")
     check(tg["TargetType"] == "ip" and tg["Port"] == 5000, "target group: ip targets on 5000 (awsvpc task ENIs)")
     app_sgs = ec2.describe_security_groups(GroupIds=vpc_cfg["securityGroups"])["SecurityGroups"]
