@@ -7,6 +7,10 @@
 //! Runs in a scratch copy of infra/ whose envs/local.tfvars says `compute = "ec2"`, so names
 //! still derive from the env file and the developer's own local environment is never touched.
 //! Independent of local_env.rs (own scratch root, own emulator port): nextest runs both at once.
+//!
+//! It never builds or runs the app (the deploy uses a made-up image URI), so `cargo xtask ci`
+//! reuses its last result while only app/ changed (see xtask/src/test/cache.rs):
+//! test-cache-ignores: app/
 
 mod support;
 
