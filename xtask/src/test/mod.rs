@@ -120,6 +120,19 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
             env.push((var.to_owned(), v));
         }
     }
+    // The tests find the system tools they drive (PostgreSQL, Chromium, ChromeDriver) through
+    // the same variables a user may set: xtask fills them from the tool table's lookup, so a test
+    // never carries its own list of places to look.
+    let path = ctx.sh.var_os("PATH").unwrap_or_default();
+    for tool in tools::ALL.iter().filter(|t| t.used_by.contains(&"test")) {
+        if let tools::Locate::Override { var, dir, .. } = tool.locate {
+            if let Some(exe) = tools::locate(tool, &path) {
+                let value =
+                    if dir { exe.parent().map(|p| p.as_os_str().to_owned()) } else { Some(exe.into_os_string()) };
+                env.extend(value.map(|v| (var.to_owned(), v)));
+            }
+        }
+    }
     let launch = run::Launch {
         env,
         args: args.args.clone(),
