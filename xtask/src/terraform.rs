@@ -150,27 +150,23 @@ impl<'a> Layer<'a> {
 
     /// `terraform plan` saved to `out`.
     pub fn plan(&self, out: &Path) -> Step<'a> {
-        let sh = &self.ctx.sh;
-        let (chdir, vars) = (self.chdir(), self.var_file());
-        let out = format!("-out={}", out.display());
-        Step::new(
-            "terraform plan",
-            Some(&TERRAFORM),
-            cmd!(sh, "terraform {chdir} plan -input=false -no-color -lock-timeout=60s {vars} {out}")
-                .envs(self.aws.clone()),
-        )
+        self.plan_locking(out, "-lock-timeout=60s")
     }
 
     /// A plan that changes nothing anywhere: no state lock (a read-only role cannot take it),
     /// saved only so `show -json` can read it (drift).
     pub fn plan_read_only(&self, out: &Path) -> Step<'a> {
+        self.plan_locking(out, "-lock=false")
+    }
+
+    fn plan_locking(&self, out: &Path, lock: &str) -> Step<'a> {
         let sh = &self.ctx.sh;
         let (chdir, vars) = (self.chdir(), self.var_file());
         let out = format!("-out={}", out.display());
         Step::new(
             "terraform plan",
             Some(&TERRAFORM),
-            cmd!(sh, "terraform {chdir} plan -input=false -no-color -lock=false {vars} {out}").envs(self.aws.clone()),
+            cmd!(sh, "terraform {chdir} plan -input=false -no-color {lock} {vars} {out}").envs(self.aws.clone()),
         )
     }
 

@@ -162,17 +162,8 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
     if args.migration_timeout.is_zero() {
         return Err(Exit::usage("--migration-timeout must be greater than zero"));
     }
-    let mut image = resolve_image(ctx, &env, args.image.as_deref())?;
-    if env.is_prod() && !args.allow_dirty {
-        refuse_dirty_tree(ctx)?;
-    }
-    crate::aws::require_credentials(&env)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (runtime, config, image) = prepare(ctx, &env, args.image.as_deref(), args.allow_dirty)?;
     runtime.block_on(async {
-        let config = sdk::load_config(&ctx.root, &env).await?;
-        if env.is_prod() {
-            ensure_immutable(&sdk::SdkEcr::new(&config), &env, &mut image).await?;
-        }
         let plan = Plan {
             env: env.name.clone(),
             family: env.task_family(),
@@ -201,6 +192,31 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
         engine::deploy(&sdk::SdkEcs::new(&config), &logs, &TokioClock::new(), &mut out, &plan).await
     })?;
     Ok(())
+}
+
+/// What deploy and migrate check and load before their first AWS change: the image (`--image`
+/// or the recorded one), prod's clean-tree rule, credentials, the SDK config, and prod's
+/// immutable-image rule (a tag is pinned to its digest).
+fn prepare(
+    ctx: &Ctx,
+    env: &Env,
+    image: Option<&str>,
+    allow_dirty: bool,
+) -> Result<(tokio::runtime::Runtime, aws_config::SdkConfig, ImageRef)> {
+    let mut image = resolve_image(ctx, env, image)?;
+    if env.is_prod() && !allow_dirty {
+        refuse_dirty_tree(ctx)?;
+    }
+    crate::aws::require_credentials(env)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let config = runtime.block_on(async {
+        let config = sdk::load_config(&ctx.root, env).await?;
+        if env.is_prod() {
+            ensure_immutable(&sdk::SdkEcr::new(&config), env, &mut image).await?;
+        }
+        anyhow::Ok(config)
+    })?;
+    Ok((runtime, config, image))
 }
 
 /// `--image`, or the image recorded for the environment (which must be HEAD's build).
@@ -298,17 +314,8 @@ pub fn migrate(ctx: &Ctx, args: &MigrateArgs) -> Result<()> {
         Migration::Run { timeout, poll_interval, .. } => (timeout, poll_interval),
         Migration::Skip(reason) => return Err(Exit::usage(format!("{reason}\nNothing ran."))),
     };
-    let mut image = resolve_image(ctx, &env, args.image.as_deref())?;
-    if env.is_prod() && !args.allow_dirty {
-        refuse_dirty_tree(ctx)?;
-    }
-    crate::aws::require_credentials(&env)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (runtime, config, image) = prepare(ctx, &env, args.image.as_deref(), args.allow_dirty)?;
     runtime.block_on(async {
-        let config = sdk::load_config(&ctx.root, &env).await?;
-        if env.is_prod() {
-            ensure_immutable(&sdk::SdkEcr::new(&config), &env, &mut image).await?;
-        }
         let plan = migrate::MigratePlan {
             env: env.name.clone(),
             family: env.task_family(),
