@@ -68,10 +68,18 @@ data "aws_iam_openid_connect_provider" "github" {
 }
 
 ################################################################################
-# Plan role: read-only, for `terraform plan` and drift checks from the main branch
+# Trust: who may assume each role
 ################################################################################
 
-data "aws_iam_policy_document" "plan_trust" {
+# One trust policy per role, the same shape for all three: GitHub's OIDC token, for
+# sts.amazonaws.com, with a subject from that role's exact list (no wildcards).
+data "aws_iam_policy_document" "trust" {
+  for_each = {
+    plan   = local.plan_subjects
+    apply  = local.apply_subjects
+    deploy = local.deploy_subjects
+  }
+
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
 
@@ -89,15 +97,19 @@ data "aws_iam_policy_document" "plan_trust" {
     condition {
       test     = "StringEquals"
       variable = "${local.issuer}:sub"
-      values   = local.plan_subjects
+      values   = each.value
     }
   }
 }
 
+################################################################################
+# Plan role: read-only, for `terraform plan` and drift checks from the main branch
+################################################################################
+
 resource "aws_iam_role" "plan" {
   name                 = "${var.name}-github-plan"
   description          = "GitHub Actions (${var.github.repository}): terraform plan from ${join(", ", var.github.plan_branches)}, read-only"
-  assume_role_policy   = data.aws_iam_policy_document.plan_trust.json
+  assume_role_policy   = data.aws_iam_policy_document.trust["plan"].json
   max_session_duration = var.max_session_duration
 
   tags = var.tags
@@ -154,35 +166,12 @@ resource "aws_iam_role_policy" "plan_state" {
 # Apply role: terraform apply, only for jobs of the approved GitHub environment
 ################################################################################
 
-data "aws_iam_policy_document" "apply_trust" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [local.provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.issuer}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.issuer}:sub"
-      values   = local.apply_subjects
-    }
-  }
-}
-
 # Creating this stack means creating IAM roles, so the apply role is an administrator in all
 # but name: the protection is who can assume it (one GitHub environment, with reviewers).
 resource "aws_iam_role" "apply" {
   name                 = "${var.name}-github-apply"
   description          = "GitHub Actions (${var.github.repository}): terraform apply, environment ${join(", ", var.github.apply_environments)}"
-  assume_role_policy   = data.aws_iam_policy_document.apply_trust.json
+  assume_role_policy   = data.aws_iam_policy_document.trust["apply"].json
   max_session_duration = var.max_session_duration
 
   tags = var.tags
@@ -199,33 +188,10 @@ resource "aws_iam_role_policy_attachment" "apply" {
 # Deploy role: push the image, register a revision, point the service at it
 ################################################################################
 
-data "aws_iam_policy_document" "deploy_trust" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-
-    principals {
-      type        = "Federated"
-      identifiers = [local.provider_arn]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.issuer}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "${local.issuer}:sub"
-      values   = local.deploy_subjects
-    }
-  }
-}
-
 resource "aws_iam_role" "deploy" {
   name                 = "${var.name}-github-deploy"
   description          = "GitHub Actions (${var.github.repository}): push image, deploy ${var.deploy_targets.ecs_service_name}"
-  assume_role_policy   = data.aws_iam_policy_document.deploy_trust.json
+  assume_role_policy   = data.aws_iam_policy_document.trust["deploy"].json
   max_session_duration = var.max_session_duration
 
   tags = var.tags
