@@ -1,0 +1,20 @@
+//! The state every handler can read.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub version: Arc<str>,
+    pub started: Instant,
+    /// False from the moment shutdown begins; `/ready` answers 503 then.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn new(version: &str) -> Self {
+        Self { version: version.into(), started: Instant::now(), ready: Arc::new(AtomicBool::new(true)) }
+    }
+}
