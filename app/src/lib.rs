@@ -1,7 +1,7 @@
 //! The service as a library, organised by resource (the launchbadge/realworld-axum-sqlx shape):
 //!
 //! - one module per resource, each with its own `router()`: [`meta`] (`/`, `/health`, `/ready`,
-//!   `/openapi.json`);
+//!   `/openapi.json`), [`web`] (the guestbook page, `/guestbook`, and its `/assets/...`);
 //! - [`routes`]: the one place where those routers are merged (and the rate limiter applied);
 //! - [`middleware`]: the stack around every request, assembled apart from routing;
 //! - [`state`]: what handlers share; [`openapi`]: the document listing every resource's paths.
@@ -23,6 +23,7 @@ pub mod routes;
 pub mod server;
 pub mod shutdown;
 pub mod state;
+pub mod web;
 
 pub use config::{AccessLog, Cli, Command, Config, LogFormat};
 pub use middleware::{

@@ -76,10 +76,17 @@ static SECURITY_HEADERS: [(HeaderName, HeaderValue); 8] = [
 /// responses always get this one (see [`error::json_errors`]).
 pub static NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 
+/// The security headers, overwriting whatever a handler set, except the Content-Security-Policy:
+/// a handler that serves a document sets its own (the guestbook page, [`crate::web::PAGE_CSP`]);
+/// every other response gets the API's `default-src 'none'`.
 fn security_headers<B>(mut res: Response<B>) -> Response<B> {
     let headers = res.headers_mut();
     for (name, value) in &SECURITY_HEADERS {
-        headers.insert(name.clone(), value.clone());
+        if name == header::CONTENT_SECURITY_POLICY {
+            headers.entry(name.clone()).or_insert_with(|| value.clone());
+        } else {
+            headers.insert(name.clone(), value.clone());
+        }
     }
     headers.entry(header::CACHE_CONTROL).or_insert_with(|| NO_STORE.clone());
     res
