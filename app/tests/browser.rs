@@ -130,7 +130,10 @@ fn start_app(dir: &Path) -> (Killed, String) {
 /// ChromeDriver on 127.0.0.1, on a port it picks itself (`--port=0`) and prints.
 fn start_chromedriver(driver: &Path, home: &Path) -> (Killed, u16) {
     let mut cmd = Command::new(driver);
-    cmd.args(["--port=0", "--allowed-ips=127.0.0.1"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.args(["--port=0", "--allowed-ips=127.0.0.1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     clean(&mut cmd, home);
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()));
     let port = read_until(&mut child, "its port", |line| {
@@ -206,7 +209,8 @@ fn artifacts_dir() -> PathBuf {
 
 #[tokio::test]
 async fn the_guestbook_page_lists_posts_and_reloads_under_its_csp_with_a_clean_console() {
-    let chrome = program("RDEPLOY_CHROME", &["chromium", "chromium-browser", "google-chrome"], "apt-get install chromium");
+    let chrome =
+        program("RDEPLOY_CHROME", &["chromium", "chromium-browser", "google-chrome"], "apt-get install chromium");
     let driver = program("RDEPLOY_CHROMEDRIVER", &["chromedriver"], "apt-get install chromium-driver");
     let dir = TempDir::new("browser");
     let profile = dir.0.join("chrome-profile");
@@ -250,7 +254,12 @@ async fn the_guestbook_page_lists_posts_and_reloads_under_its_csp_with_a_clean_c
     assert!(first.windows(2).all(|w| w[0].0 > w[1].0), "ids descending: {first:?}");
     assert_eq!(eval(&browser, "return document.getElementById('older').hidden;").await, false);
     browser.find(Locator::Id("older")).await.unwrap().click().await.unwrap();
-    wait_until(&browser, "the older messages", &format!("document.querySelectorAll('#messages > li').length === {SEEDED}")).await;
+    wait_until(
+        &browser,
+        "the older messages",
+        &format!("document.querySelectorAll('#messages > li').length === {SEEDED}"),
+    )
+    .await;
     wait_until(&browser, "no more pages", "document.getElementById('older').hidden").await;
     let all = listed(&browser).await;
     assert!(all.windows(2).all(|w| w[0].0 > w[1].0), "still descending after the older page: {all:?}");
@@ -302,7 +311,8 @@ async fn the_guestbook_page_lists_posts_and_reloads_under_its_csp_with_a_clean_c
 
     // 4. After a reload it comes from the database, still first, still plain text.
     browser.refresh().await.unwrap();
-    wait_until(&browser, "the list after the reload", "document.querySelectorAll('#messages > li').length === 20").await;
+    wait_until(&browser, "the list after the reload", "document.querySelectorAll('#messages > li').length === 20")
+        .await;
     let reloaded = listed(&browser).await;
     assert_eq!(reloaded[0], top, "the posted message, read back from the API");
     assert_eq!(eval(&browser, "return document.querySelectorAll('#messages b').length;").await, json!(0));

@@ -106,10 +106,12 @@ fn serve(asset: &'static Asset, request: &HeaderMap) -> Response {
 /// Whether the request's `If-None-Match` names `etag` (or is `*`). Weak comparison, as RFC 9110
 /// asks for `If-None-Match`: a `W/` prefix on the caller's tag is ignored.
 fn if_none_match(request: &HeaderMap, etag: &str) -> bool {
-    request.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|tag| {
-        let tag = tag.trim();
-        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
-    })
+    request.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag
+        },
+    )
 }
 
 #[cfg(test)]
