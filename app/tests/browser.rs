@@ -64,6 +64,17 @@ impl Drop for TempDir {
 /// A child process killed (and reaped) when dropped, so a failing test leaves nothing behind.
 struct Killed(Child);
 
+impl Killed {
+    /// SIGTERM, then wait: the app drains and exits 0 (and, in a coverage run, writes its
+    /// profile, which SIGKILL would lose).
+    fn stop(mut self) -> Option<i32> {
+        let pid = self.0.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
+        assert!(sent, "SIGTERM to {pid}");
+        self.0.wait().ok().and_then(|s| s.code())
+    }
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -110,21 +121,22 @@ fn read_until<T>(child: &mut Child, what: &str, find: impl Fn(&str) -> Option<T>
     found
 }
 
-/// The app binary on 127.0.0.1, an ephemeral port, its database a SQLite file in `dir`.
-fn start_app(dir: &Path) -> (Killed, String) {
+/// The app binary on 127.0.0.1 on an ephemeral port, with `database_url`.
+fn start_app(database_url: &str, extra: &[(&str, &str)]) -> (Killed, String) {
     let mut cmd = common::app_command();
     cmd.env("BIND", "127.0.0.1")
         .env("PORT", "0")
         .env("LOG_FORMAT", "json")
-        .env("DATABASE_URL", format!("sqlite:{}", dir.join("guestbook.db").display()))
+        .env("DATABASE_URL", database_url)
+        .envs(extra.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    let mut child = cmd.spawn().expect("the app binary starts");
-    let addr = read_until(&mut child, "its listening line", |line| {
+    let mut child = Killed(cmd.spawn().expect("the app binary starts"));
+    let addr = read_until(&mut child.0, "its listening line", |line| {
         let v: Value = serde_json::from_str(line).ok()?;
         (v["fields"]["message"] == "listening").then(|| v["fields"]["addr"].as_str().unwrap().to_owned())
     });
-    (Killed(child), format!("http://{addr}"))
+    (child, format!("http://{addr}"))
 }
 
 /// ChromeDriver on 127.0.0.1, on a port it picks itself (`--port=0`) and prints.
@@ -216,7 +228,7 @@ async fn the_guestbook_page_lists_posts_and_reloads_under_its_csp_with_a_clean_c
     let profile = dir.0.join("chrome-profile");
     std::fs::create_dir_all(&profile).unwrap();
 
-    let (app, base) = start_app(&dir.0);
+    let (app, base) = start_app(&format!("sqlite:{}", dir.0.join("guestbook.db").display()), &[]);
     let (chromedriver, port) = start_chromedriver(&driver, &dir.0);
 
     // Seed more than one page through the API: the page must show 20, then the rest on "older".
@@ -339,17 +351,45 @@ async fn the_guestbook_page_lists_posts_and_reloads_under_its_csp_with_a_clean_c
     )
     .await;
     assert_eq!(eval(&browser, "return window.injected === undefined;").await, true, "the inline script did not run");
+    // Everything the browser logged since step 6, filtered by the same check as above.
     let mut reported = Vec::new();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while reported.len() < 2 && tokio::time::Instant::now() < deadline {
-        reported.extend(console(&browser).await.into_iter().filter(|e| e.contains("Content Security Policy")));
+    while problems(&reported).len() < 2 && tokio::time::Instant::now() < deadline {
+        reported.extend(console(&browser).await);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(reported.iter().any(|e| e.contains("script-src 'self'")), "the inline script is reported: {reported:#?}");
-    assert!(reported.iter().any(|e| e.contains("style-src 'self'")), "the style attribute is reported: {reported:#?}");
-    assert_eq!(problems(&reported).len(), reported.len(), "the console check counts them as problems");
+    let caught = problems(&reported);
+    assert!(caught.iter().any(|e| e.contains("script-src 'self'")), "the inline script is caught: {reported:#?}");
+    assert!(caught.iter().any(|e| e.contains("style-src 'self'")), "the style attribute is caught: {reported:#?}");
+
+    // 8. The same page on an app whose database does not answer (a listener that never speaks):
+    //    the list and a post show the API's 503 with its Retry-After.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let db_port = silent.local_addr().unwrap().port();
+    let (down, down_base) = start_app(
+        &format!("postgres://guest@127.0.0.1:{db_port}/guestbook?sslmode=disable"),
+        &[("DB_ACQUIRE_TIMEOUT_SECS", "1")],
+    );
+    browser.goto(&format!("{down_base}/guestbook")).await.unwrap();
+    wait_until(&browser, "the list's 503", "!document.getElementById('list-error').hidden").await;
+    let shown = eval(&browser, "return document.getElementById('list-error').textContent;").await;
+    assert!(shown.as_str().unwrap().contains("Please try again in "), "Retry-After shown: {shown}");
+    browser.find(Locator::Id("author")).await.unwrap().send_keys("Bob").await.unwrap();
+    browser.find(Locator::Id("text")).await.unwrap().send_keys("Is anyone there?").await.unwrap();
+    browser.find(Locator::Id("submit")).await.unwrap().click().await.unwrap();
+    wait_until(&browser, "the post's 503", "!document.getElementById('form-error').hidden").await;
+    let shown = eval(&browser, "return document.getElementById('form-error').textContent;").await;
+    assert!(shown.as_str().unwrap().contains("Please try again in "), "Retry-After shown: {shown}");
+    assert_eq!(eval(&browser, "return document.getElementById('text').value;").await, "Is anyone there?", "kept");
+    let unavailable = console(&browser).await;
+    assert!(
+        problems(&unavailable).iter().all(|e| e.contains("/api/messages") && e.contains("503")),
+        "only the two 503 answers are reported: {unavailable:#?}"
+    );
+    drop(silent);
 
     browser.close().await.unwrap();
     drop(chromedriver);
-    drop(app);
+    assert_eq!(down.stop(), Some(0), "the second app drains and exits 0 on SIGTERM");
+    assert_eq!(app.stop(), Some(0), "the app drains and exits 0 on SIGTERM");
 }
