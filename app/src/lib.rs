@@ -1,7 +1,9 @@
 //! The service as a library, organised by resource (the launchbadge/realworld-axum-sqlx shape):
 //!
 //! - one module per resource, each with its own `router()`: [`meta`] (`/`, `/health`, `/ready`,
-//!   `/openapi.json`), [`web`] (the guestbook page, `/guestbook`, and its `/assets/...`);
+//!   `/openapi.json`), [`messages`] (the guestbook API, `/api/messages`), [`web`] (the guestbook
+//!   page, `/guestbook`, and its `/assets/...`);
+//! - [`db`]: the storage, behind one module (pool, migrations, queries);
 //! - [`routes`]: the one place where those routers are merged (and the rate limiter applied);
 //! - [`middleware`]: the stack around every request, assembled apart from routing;
 //! - [`state`]: what handlers share; [`openapi`]: the document listing every resource's paths.
@@ -12,9 +14,11 @@
 pub mod access_log;
 pub mod client_ip;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod healthcheck;
 pub mod logging;
+pub mod messages;
 pub mod meta;
 pub mod middleware;
 pub mod openapi;

@@ -2,6 +2,7 @@
 //! OpenAPI document (`/openapi.json`).
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::AppState;
+use crate::db::migrations::SchemaStatus;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::ApiDoc;
 
@@ -32,7 +34,13 @@ pub struct Health {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
     pub status: &'static str,
+    /// `ok`, `unavailable` (cannot reach it within 1 s) or `schema_behind` (run `app migrate`).
+    /// Informational: readiness does not fail on it (docs/database.md, "Outages").
+    pub database: &'static str,
 }
+
+/// How long `/ready` waits for the database before reporting it unavailable.
+const READY_DB_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A greeting.
 #[utoipa::path(get, path = "/", responses(
@@ -49,14 +57,22 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
     Json(Health { status: "ok", version: state.version.to_string(), uptime_seconds: state.started.elapsed().as_secs() })
 }
 
-/// Readiness: 200 while serving, 503 from the moment shutdown begins. Never rate limited.
+/// Readiness: 200 while serving, 503 from the moment shutdown begins. Never rate limited. The
+/// database's state is reported, not judged: every task shares the one database, so failing
+/// readiness on it would take the whole service (and the endpoints that do not need it) out of
+/// the load balancer at once, while the app recovers by itself when the database returns.
 #[utoipa::path(get, path = "/ready", responses(
     (status = 200, description = "Ready for traffic", body = Ready),
     (status = 503, description = "Shutting down", body = ErrorBody),
 ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     if state.ready.load(Ordering::Acquire) {
-        Ok(Json(Ready { status: "ready" }))
+        let database = match tokio::time::timeout(READY_DB_TIMEOUT, state.db.schema_status()).await {
+            Ok(Ok(SchemaStatus::Current)) => "ok",
+            Ok(Ok(SchemaStatus::Behind { .. })) => "schema_behind",
+            Ok(Err(_)) | Err(_) => "unavailable",
+        };
+        Ok(Json(Ready { status: "ready", database }))
     } else {
         Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -3,15 +3,16 @@
 use utoipa::OpenApi;
 
 use crate::error::ErrorBody;
+use crate::messages::{self, Message, MessagePage, NewMessage};
 use crate::meta::{self, Greeting, Health, Ready};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "rdeploy app",
-        description = "Hello, health and readiness endpoints. Every error response is an ErrorBody."
+        description = "Hello, health and readiness endpoints, and the guestbook API. Every error response is an ErrorBody."
     ),
-    paths(meta::hello, meta::health, meta::ready, meta::openapi),
-    components(schemas(Greeting, Health, Ready, ErrorBody))
+    paths(meta::hello, meta::health, meta::ready, meta::openapi, messages::create, messages::list, messages::show),
+    components(schemas(Greeting, Health, Ready, ErrorBody, Message, NewMessage, MessagePage))
 )]
 pub struct ApiDoc;

@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::http::StatusCode;
 
-use crate::{AppState, Config, meta, rate_limit, web};
+use crate::{AppState, Config, messages, meta, rate_limit, web};
 
 /// The service's routes, without middleware. Tests add their own routes (a slow or panicking
 /// handler) to it and wrap the result with [`crate::with_middleware`], so they exercise the real
@@ -23,7 +23,12 @@ where
 {
     // Probes must never be throttled: the load balancer would mark healthy targets unhealthy.
     let probes = meta::probes();
-    let throttled = Router::new().merge(meta::router()).merge(web::router()).fallback(not_found).layer(limit);
+    let throttled = Router::new()
+        .merge(meta::router())
+        .merge(messages::router())
+        .merge(web::router())
+        .fallback(not_found)
+        .layer(limit);
     probes.merge(throttled).with_state(state)
 }
 

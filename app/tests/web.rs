@@ -142,6 +142,9 @@ async fn every_other_route_keeps_the_api_csp() {
         ("/", 200),
         ("/health", 200),
         ("/openapi.json", 200),
+        ("/api/messages", 200),
+        ("/api/messages/999", 404),
+        ("/api/messages?limit=0", 400),
         ("/nope", 404),
         ("/assets/nope.js", 404),
         ("/assets/", 404),
@@ -153,6 +156,10 @@ async fn every_other_route_keeps_the_api_csp() {
         assert_eq!(res.headers()["content-security-policy"], API_CSP, "{path}");
         assert_eq!(res.headers()["cache-control"], "no-store", "{path}");
     }
+    let res =
+        c.post(srv.url("/api/messages")).json(&serde_json::json!({"author": "a", "text": "b"})).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.headers()["content-security-policy"], API_CSP, "the API's 201");
     let res = c.post(srv.url("/guestbook")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(res.headers()["content-security-policy"], API_CSP, "an error from a page route is the API's JSON");

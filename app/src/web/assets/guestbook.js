@@ -25,6 +25,16 @@
   const shown = new Set();
   let nextBefore = null;
 
+  // The API's messages are phrases ("author must not be empty"): shown as sentences.
+  function asSentence(phrase) {
+    const text = phrase.trim();
+    if (text === '') {
+      return text;
+    }
+    const capitalised = text[0].toUpperCase() + text.slice(1);
+    return /[.!?]$/.test(capitalised) ? capitalised : `${capitalised}.`;
+  }
+
   // One line for a failed API call, from the API's error shape
   // {"error":{"code","message","request_id"}}; 429 and 503 add their Retry-After.
   async function describeFailure(res) {
@@ -33,7 +43,7 @@
     try {
       const body = await res.json();
       if (body && body.error && typeof body.error.message === 'string') {
-        message = body.error.message;
+        message = asSentence(body.error.message);
         requestId = body.error.request_id || null;
       }
     } catch (_) {
@@ -41,7 +51,7 @@
     }
     if (res.status === 503 || res.status === 429) {
       const after = res.headers.get('Retry-After');
-      message += after ? ` Please try again in ${after} s.` : ' Please try again shortly.';
+      message += after ? ` Try again in ${after} s.` : ' Try again shortly.';
     }
     return { message, requestId };
   }
@@ -74,8 +84,11 @@
     who.textContent = message.author;
     const when = document.createElement('time');
     when.dateTime = message.created_at;
+    when.title = message.created_at;
     const date = new Date(message.created_at);
-    when.textContent = Number.isNaN(date.getTime()) ? message.created_at : date.toLocaleString();
+    when.textContent = Number.isNaN(date.getTime())
+      ? message.created_at
+      : date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
     meta.append(who, when);
 
     const body = document.createElement('p');
