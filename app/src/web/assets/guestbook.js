@@ -51,7 +51,7 @@
     }
     if (res.status === 503 || res.status === 429) {
       const after = res.headers.get('Retry-After');
-      message += after ? ` Try again in ${after} s.` : ' Try again shortly.';
+      message += after ? ` Try again in ${after}\u00a0s.` : ' Try again shortly.';
     }
     return { message, requestId };
   }
