@@ -163,8 +163,13 @@ impl Db {
             }
             Target::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir)
-                        .map_err(|e| format!("cannot create {} for the SQLite database: {e}", dir.display()))?;
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        format!(
+                            "cannot create {} for the SQLite database: {e} (set DATABASE_URL or DB_HOST; on a \
+                             read-only filesystem DATABASE_URL=sqlite::memory: keeps data per process)",
+                            dir.display()
+                        )
+                    })?;
                 }
                 let options = SqliteConnectOptions::new()
                     .filename(path)

@@ -46,11 +46,16 @@ impl From<MessageRow> for Message {
 /// breaks `\n` in `text`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewMessage {
-    /// 1 to 64 characters after trimming.
-    #[schema(min_length = 1, max_length = 64)]
+    /// 1 to 64 characters after trimming white space, no control characters.
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x1f\x7f-\x9f]{0,62}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub author: String,
-    /// 1 to 1000 characters after trimming.
-    #[schema(min_length = 1, max_length = 1000)]
+    /// 1 to 1000 characters after trimming white space; no control characters except line
+    /// breaks (`\n`).
+    #[schema(
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000](?:[^\x00-\x09\x0b-\x1f\x7f-\x9f]{0,998}[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     pub text: String,
 }
 
