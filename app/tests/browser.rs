@@ -13,6 +13,7 @@
 //! `target/xtask-test/artifacts/guestbook{,-posted,-503}.png` (the paths are printed).
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -35,6 +36,9 @@ const CHROME_FLAGS: &[&str] = &[
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    // No crash handler: it would run outside ChromeDriver's process group and outlive the test.
+    "--disable-crash-reporter",
+    "--disable-breakpad",
     "--disable-dev-shm-usage",
     "--window-size=1000,1100",
 ];
@@ -64,6 +68,18 @@ impl Drop for TempDir {
 
 /// A child process killed (and reaped) when dropped, so a failing test leaves nothing behind.
 struct Killed(Child);
+
+/// ChromeDriver, started in a process group of its own, with the Chromium it starts inside it:
+/// when dropped, the whole group is killed, so a test that fails before closing the session
+/// leaves no browser running (Chromium outlives a killed ChromeDriver otherwise).
+struct KilledGroup(Killed);
+
+impl Drop for KilledGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+    }
+}
 
 impl Killed {
     /// SIGTERM, then wait: the app drains and exits 0 (and, in a coverage run, writes its
@@ -143,18 +159,20 @@ fn start_app(database_url: &str, extra: &[(&str, &str)]) -> (Killed, String) {
 }
 
 /// ChromeDriver on 127.0.0.1, on a port it picks itself (`--port=0`) and prints.
-fn start_chromedriver(driver: &Path, home: &Path) -> (Killed, u16) {
+fn start_chromedriver(driver: &Path, home: &Path) -> (KilledGroup, u16) {
     let mut cmd = Command::new(driver);
+    cmd.process_group(0);
     cmd.args(["--port=0", "--allowed-ips=127.0.0.1"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     clean(&mut cmd, home);
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()));
-    let port = read_until(&mut child, "its port", |line| {
+    let mut child =
+        KilledGroup(Killed(cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", driver.display()))));
+    let port = read_until(&mut child.0.0, "its port", |line| {
         line.strip_prefix("ChromeDriver was started successfully on port ")?.trim_end_matches('.').parse().ok()
     });
-    (Killed(child), port)
+    (child, port)
 }
 
 /// ChromeDriver's `browser` log (the console, CSP reports included) since the last call.
