@@ -246,12 +246,41 @@ async fn postgres_outage_answers_503_then_recovers_without_restart() {
     let db = pg::open(&server.url(&name), pool);
     db.migrate().await.unwrap();
     // Request timeout 5 s: a 503 must come from the 1 s acquire timeout, well before a 504.
-    let srv = common::start_with_db(common::config(&["--request-timeout-secs", "5"]), db).await;
+    let args = ["--request-timeout-secs", "5", "--rate-limit-rps", "1000000", "--rate-limit-burst", "1000000"];
+    let srv = common::start_with_db(common::config(&args), db).await;
     let created = post(&srv, json!({"author": "before", "text": "the outage"})).await;
     assert_eq!(created.status(), 201);
     let id = created.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
 
+    // Clients keep asking while the server stops under them: queries cut off mid-flight must
+    // be 503 as well (never a 500, a 504 or a hang).
+    let stop_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammering: Vec<_> = (0..8)
+        .map(|i| {
+            let (client, stop_flag) = (common::client(), stop_flag.clone());
+            let (list, create) = (srv.url("/api/messages"), srv.url("/api/messages"));
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop_flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = if i % 2 == 0 {
+                        client.get(&list).send().await
+                    } else {
+                        client.post(&create).json(&json!({"author": "load", "text": "x"})).send().await
+                    };
+                    seen.push(res.expect("answered within the client's timeout").status().as_u16());
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     server.stop().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop_flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: Vec<u16> = futures_join(hammering.into_iter()).await.concat();
+    assert!(seen.iter().all(|s| matches!(s, 200 | 201 | 503)), "{seen:?}");
+    assert!(seen.contains(&503) && seen.iter().any(|s| *s < 300), "{seen:?}");
+
     // More requests at once than the pool has connections: each gets its answer, none waits
     // for a connection that never comes back.
     let client = common::client();
