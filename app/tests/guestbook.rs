@@ -431,3 +431,72 @@ async fn app_migrate_applies_once_and_fails_clearly() {
         "{stdout}"
     );
 }
+
+/// TLS to a real server through the app's own configuration (DB_SSLMODE, DB_SSLROOTCERT): the
+/// rustls backend production uses. `verify-full` connects when the certificate chains to the
+/// given CA and names the host, and refuses a server its CA did not sign; `require` encrypts
+/// without verifying; `require` against a server without TLS fails.
+#[tokio::test]
+async fn tls_modes_against_a_real_server() {
+    let server =
+        PgServer::start_with(pg_harness::Options { tls: true, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+    let port = server.port().to_string();
+    let ca = server.ca_file();
+    let other_ca = ca.with_file_name("unrelated-ca.crt");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=unrelated CA", "-keyout"])
+        .arg(ca.with_file_name("unrelated-ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let db = |host: &str, mode: &str, root: Option<&std::path::Path>| {
+        let mut args =
+            vec!["--db-host", host, "--db-port", &port, "--db-username", "postgres", "--db-name", "postgres"];
+        args.extend(["--db-password", pg_harness::PASSWORD, "--db-sslmode", mode]);
+        let root = root.map(|r| r.display().to_string());
+        if let Some(r) = &root {
+            args.extend(["--db-sslrootcert", r]);
+        }
+        let config = common::config(&args);
+        let target = app::db::Target::from_config(&config.database).unwrap();
+        Db::open(&target, PoolSettings { acquire_timeout: Duration::from_secs(2), ..PoolSettings::default() }).unwrap()
+    };
+    async fn encrypted(db: &Db) -> Result<bool, String> {
+        let Db::Postgres(pool) = db else { unreachable!() };
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(pool)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    for host in ["localhost", "127.0.0.1"] {
+        assert_eq!(encrypted(&db(host, "verify-full", Some(&ca))).await, Ok(true), "verify-full via {host}");
+    }
+    let refused = encrypted(&db("localhost", "verify-full", Some(&other_ca))).await;
+    assert!(refused.is_err(), "verify-full accepted a certificate its CA did not sign");
+    assert_eq!(encrypted(&db("localhost", "require", Some(&other_ca))).await, Ok(true), "require does not verify");
+    assert_eq!(encrypted(&db("localhost", "require", None)).await, Ok(true));
+
+    let plain = pg::shared();
+    let plain_port = plain.port().to_string();
+    let config = common::config(&[
+        "--db-host",
+        "127.0.0.1",
+        "--db-port",
+        &plain_port,
+        "--db-username",
+        "postgres",
+        "--db-password",
+        pg_harness::PASSWORD,
+        "--db-sslmode",
+        "require",
+    ]);
+    let target = app::db::Target::from_config(&config.database).unwrap();
+    let db =
+        Db::open(&target, PoolSettings { acquire_timeout: Duration::from_secs(2), ..PoolSettings::default() }).unwrap();
+    assert!(
+        matches!(db.ping().await, Err(app::db::DbError::Unavailable(_))),
+        "require must not fall back to plain text"
+    );
+}
