@@ -246,12 +246,41 @@ async fn postgres_outage_answers_503_then_recovers_without_restart() {
     let db = pg::open(&server.url(&name), pool);
     db.migrate().await.unwrap();
     // Request timeout 5 s: a 503 must come from the 1 s acquire timeout, well before a 504.
-    let srv = common::start_with_db(common::config(&["--request-timeout-secs", "5"]), db).await;
+    let args = ["--request-timeout-secs", "5", "--rate-limit-rps", "1000000", "--rate-limit-burst", "1000000"];
+    let srv = common::start_with_db(common::config(&args), db).await;
     let created = post(&srv, json!({"author": "before", "text": "the outage"})).await;
     assert_eq!(created.status(), 201);
     let id = created.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
 
+    // Clients keep asking while the server stops under them: queries cut off mid-flight must
+    // be 503 as well (never a 500, a 504 or a hang).
+    let stop_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammering: Vec<_> = (0..8)
+        .map(|i| {
+            let (client, stop_flag) = (common::client(), stop_flag.clone());
+            let (list, create) = (srv.url("/api/messages"), srv.url("/api/messages"));
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop_flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = if i % 2 == 0 {
+                        client.get(&list).send().await
+                    } else {
+                        client.post(&create).json(&json!({"author": "load", "text": "x"})).send().await
+                    };
+                    seen.push(res.expect("answered within the client's timeout").status().as_u16());
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     server.stop().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop_flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: Vec<u16> = futures_join(hammering.into_iter()).await.concat();
+    assert!(seen.iter().all(|s| matches!(s, 200 | 201 | 503)), "{seen:?}");
+    assert!(seen.contains(&503) && seen.iter().any(|s| *s < 300), "{seen:?}");
+
     // More requests at once than the pool has connections: each gets its answer, none waits
     // for a connection that never comes back.
     let client = common::client();
@@ -400,5 +429,74 @@ async fn app_migrate_applies_once_and_fails_clearly() {
     assert!(
         stdout.contains("28P01") && stdout.contains("rotated") && stdout.contains("force-new-deployment"),
         "{stdout}"
+    );
+}
+
+/// TLS to a real server through the app's own configuration (DB_SSLMODE, DB_SSLROOTCERT): the
+/// rustls backend production uses. `verify-full` connects when the certificate chains to the
+/// given CA and names the host, and refuses a server its CA did not sign; `require` encrypts
+/// without verifying; `require` against a server without TLS fails.
+#[tokio::test]
+async fn tls_modes_against_a_real_server() {
+    let server =
+        PgServer::start_with(pg_harness::Options { tls: true, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+    let port = server.port().to_string();
+    let ca = server.ca_file();
+    let other_ca = ca.with_file_name("unrelated-ca.crt");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=unrelated CA", "-keyout"])
+        .arg(ca.with_file_name("unrelated-ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let db = |host: &str, mode: &str, root: Option<&std::path::Path>| {
+        let mut args =
+            vec!["--db-host", host, "--db-port", &port, "--db-username", "postgres", "--db-name", "postgres"];
+        args.extend(["--db-password", pg_harness::PASSWORD, "--db-sslmode", mode]);
+        let root = root.map(|r| r.display().to_string());
+        if let Some(r) = &root {
+            args.extend(["--db-sslrootcert", r]);
+        }
+        let config = common::config(&args);
+        let target = app::db::Target::from_config(&config.database).unwrap();
+        Db::open(&target, PoolSettings { acquire_timeout: Duration::from_secs(2), ..PoolSettings::default() }).unwrap()
+    };
+    async fn encrypted(db: &Db) -> Result<bool, String> {
+        let Db::Postgres(pool) = db else { unreachable!() };
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(pool)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    for host in ["localhost", "127.0.0.1"] {
+        assert_eq!(encrypted(&db(host, "verify-full", Some(&ca))).await, Ok(true), "verify-full via {host}");
+    }
+    let refused = encrypted(&db("localhost", "verify-full", Some(&other_ca))).await;
+    assert!(refused.is_err(), "verify-full accepted a certificate its CA did not sign");
+    assert_eq!(encrypted(&db("localhost", "require", Some(&other_ca))).await, Ok(true), "require does not verify");
+    assert_eq!(encrypted(&db("localhost", "require", None)).await, Ok(true));
+
+    let plain = pg::shared();
+    let plain_port = plain.port().to_string();
+    let config = common::config(&[
+        "--db-host",
+        "127.0.0.1",
+        "--db-port",
+        &plain_port,
+        "--db-username",
+        "postgres",
+        "--db-password",
+        pg_harness::PASSWORD,
+        "--db-sslmode",
+        "require",
+    ]);
+    let target = app::db::Target::from_config(&config.database).unwrap();
+    let db =
+        Db::open(&target, PoolSettings { acquire_timeout: Duration::from_secs(2), ..PoolSettings::default() }).unwrap();
+    assert!(
+        matches!(db.ping().await, Err(app::db::DbError::Unavailable(_))),
+        "require must not fall back to plain text"
     );
 }

@@ -36,11 +36,17 @@ pub struct Options {
     pub durable: bool,
     /// The server's `max_connections`.
     pub max_connections: u32,
+    /// The directory holding `initdb` and `postgres`; `None`: found by [`bindir`]'s rules.
+    pub bindir: Option<PathBuf>,
+    /// Serve TLS too (`ssl=on`) with a certificate for `localhost` and `127.0.0.1` signed by a
+    /// throwaway CA ([`PgServer::ca_file`]); made with the `openssl` command (Debian's
+    /// postgresql package depends on it through ssl-cert).
+    pub tls: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { durable: false, max_connections: 100 }
+        Self { durable: false, max_connections: 100, bindir: None, tls: false }
     }
 }
 
@@ -64,11 +70,17 @@ impl PgServer {
     }
 
     pub fn start_with(options: Options) -> Result<Self, String> {
-        let bindir = bindir()?;
+        let bindir = match &options.bindir {
+            Some(dir) => dir.clone(),
+            None => bindir()?,
+        };
         let run_as = unprivileged_user()?;
         let root = temp_root()?;
         let mut server = Self { bindir, root, port: 0, run_as, options, child: None, ready_lines: 0 };
         server.init()?;
+        if server.options.tls {
+            server.make_certificates()?;
+        }
         // The port comes from binding port 0 and closing it again: another process may take it
         // in between, so a start that fails to bind is retried on a new port.
         let mut last = String::new();
@@ -127,6 +139,66 @@ impl PgServer {
             return Ok(());
         }
         self.launch()
+    }
+
+    /// The CA that signed the server's certificate (with [`Options::tls`]).
+    pub fn ca_file(&self) -> PathBuf {
+        self.root.join("ca.crt")
+    }
+
+    /// A CA, and a certificate for `localhost` / `127.0.0.1` signed by it, in the data directory.
+    fn make_certificates(&self) -> Result<(), String> {
+        let data = self.data();
+        let ext = self.root.join("san.ext");
+        fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n").map_err(|e| e.to_string())?;
+        let root = self.root.display().to_string();
+        let data_s = data.display().to_string();
+        let steps: [Vec<String>; 3] = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pg-harness test CA"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain(["-keyout".into(), format!("{root}/ca.key"), "-out".into(), format!("{root}/ca.crt")])
+                .collect(),
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain(["-keyout".into(), format!("{data_s}/server.key"), "-out".into(), format!("{root}/server.csr")])
+                .collect(),
+            ["x509", "-req", "-days", "2", "-CAcreateserial"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain([
+                    "-in".into(),
+                    format!("{root}/server.csr"),
+                    "-CA".into(),
+                    format!("{root}/ca.crt"),
+                    "-CAkey".into(),
+                    format!("{root}/ca.key"),
+                    "-extfile".into(),
+                    ext.display().to_string(),
+                    "-out".into(),
+                    format!("{data_s}/server.crt"),
+                ])
+                .collect(),
+        ];
+        for args in steps {
+            let out = Command::new("openssl")
+                .args(&args)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run openssl (apt-get install openssl): {e}"))?;
+            if !out.status.success() {
+                return Err(format!("openssl {} failed: {}", args[0], String::from_utf8_lossy(&out.stderr)));
+            }
+        }
+        for file in ["server.key", "server.crt"] {
+            let path = data.join(file);
+            self.give(&path)?;
+            // postgres refuses a key others can read.
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     /// The server's log (stderr) so far.
@@ -203,6 +275,13 @@ impl PgServer {
             "unix_socket_directories=".to_owned(),
             format!("max_connections={}", self.options.max_connections),
         ];
+        if self.options.tls {
+            settings.extend([
+                "ssl=on".to_owned(),
+                "ssl_cert_file=server.crt".to_owned(),
+                "ssl_key_file=server.key".to_owned(),
+            ]);
+        }
         if !self.options.durable {
             settings.extend(["fsync=off", "synchronous_commit=off", "full_page_writes=off"].map(str::to_owned));
         }

@@ -337,3 +337,54 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable_not_bugs() {
+        for e in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            io(std::io::ErrorKind::ConnectionReset),
+            io(std::io::ErrorKind::UnexpectedEof),
+            io(std::io::ErrorKind::ConnectionRefused),
+            sqlx::Error::Protocol("unexpected end of stream".into()),
+            sqlx::Error::WorkerCrashed,
+        ] {
+            let shown = e.to_string();
+            assert!(matches!(DbError::from(e), DbError::Unavailable(_)), "{shown}");
+        }
+        assert!(matches!(DbError::from(sqlx::Error::RowNotFound), DbError::Other(_)));
+    }
+
+    #[test]
+    fn transient_sqlstates() {
+        for code in ["08006", "08001", "53300", "57P01", "57P03", "28P01", "40001"] {
+            assert!(is_transient_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22001", "42601"] {
+            assert!(!is_transient_sqlstate(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn urls_select_the_database_and_errors_never_show_the_password() {
+        assert!(matches!(Target::from_url("sqlite::memory:"), Ok(Target::SqliteMemory)));
+        assert!(
+            matches!(Target::from_url("sqlite:data/g.db?mode=rwc"), Ok(Target::Sqlite { path }) if path == std::path::Path::new("data/g.db"))
+        );
+        assert!(matches!(Target::from_url("postgres://u:p@h:5432/d"), Ok(Target::Postgres(_))));
+        for bad in ["mysql://u:hunter2@h/d", "sqlite:", "postgres://u:hunter2@h:notaport/d"] {
+            let err = Target::from_url(bad).unwrap_err();
+            assert!(!err.contains("hunter2") && err.contains("DATABASE_URL"), "{err}");
+        }
+        let described = Target::from_url("postgres://app:hunter2@db.example:5432/guestbook").unwrap().describe();
+        assert_eq!(described, "postgres://app@db.example:5432/guestbook");
+    }
+}
