@@ -32,6 +32,10 @@ pub enum Command {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=60))]
         timeout_secs: u64,
     },
+    /// Apply the embedded database migrations to the configured database, then exit: 0 when the
+    /// schema is current, 1 with one line saying why not. The deploy runs this as a one-off task
+    /// before the rollout (docs/database.md).
+    Migrate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,9 +111,85 @@ pub struct Config {
     /// balancer's own access logs are the cheaper record of those (docs/PERFORMANCE.md).
     #[arg(long, env = "ACCESS_LOG", value_name = "ACCESS_LOG", value_enum, default_value_t = AccessLog::Errors, global = true)]
     pub access_log: AccessLog,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
     /// Log filter, tracing-subscriber EnvFilter syntax (e.g. `info,tower_http=debug`).
     #[arg(long, env = "RUST_LOG", value_name = "RUST_LOG", default_value = "info", value_parser = log_filter, global = true)]
     pub rust_log: String,
+}
+
+/// Where the data lives (docs/database.md): `DATABASE_URL` if set; else PostgreSQL from the
+/// `DB_*` variables if `DB_HOST` is set; else SQLite in `target/app-data/guestbook.db`.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// `sqlite:PATH`, `sqlite::memory:` (per process, gone on exit) or `postgres://...`. Takes
+    /// precedence over the DB_* variables.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<Secret>,
+    /// PostgreSQL host; setting it selects PostgreSQL (unless DATABASE_URL is set).
+    #[arg(long, env = "DB_HOST", value_name = "DB_HOST", global = true)]
+    pub db_host: Option<String>,
+    /// PostgreSQL port.
+    #[arg(long, env = "DB_PORT", value_name = "DB_PORT", default_value_t = 5432, global = true)]
+    pub db_port: u16,
+    /// PostgreSQL database name (default: the user name, as libpq does).
+    #[arg(long, env = "DB_NAME", value_name = "DB_NAME", global = true)]
+    pub db_name: Option<String>,
+    /// PostgreSQL user (in ECS: from the RDS master secret, task definition `secrets`).
+    #[arg(long, env = "DB_USERNAME", value_name = "DB_USERNAME", global = true)]
+    pub db_username: Option<String>,
+    /// PostgreSQL password (in ECS: from the RDS master secret; read once at start, so a rotated
+    /// secret needs a new deployment: docs/database.md).
+    #[arg(long, env = "DB_PASSWORD", value_name = "DB_PASSWORD", hide_env_values = true, global = true)]
+    pub db_password: Option<Secret>,
+    /// TLS to PostgreSQL: `require` encrypts without checking the certificate; `verify-full`
+    /// checks it against DB_SSLROOTCERT and the host name.
+    #[arg(long, env = "DB_SSLMODE", value_name = "DB_SSLMODE", value_enum, default_value_t = SslMode::Require, global = true)]
+    pub db_sslmode: SslMode,
+    /// CA bundle (PEM) for `verify-ca` / `verify-full`, e.g. RDS's global-bundle.pem.
+    #[arg(long, env = "DB_SSLROOTCERT", value_name = "DB_SSLROOTCERT", global = true)]
+    pub db_sslrootcert: Option<std::path::PathBuf>,
+    /// Connections to PostgreSQL per process (docs/database.md explains the default).
+    #[arg(long, env = "DB_POOL_SIZE", value_name = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub db_pool_size: u32,
+    /// How long a request waits for a database connection before it gets 503. Must be shorter
+    /// than REQUEST_TIMEOUT_SECS, so the caller sees 503 + Retry-After rather than a 504.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", value_name = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub db_acquire_timeout_secs: u64,
+}
+
+/// TLS modes for PostgreSQL, as libpq names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+/// A value that must not appear in logs or `Debug` output (passwords, URLs with passwords).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
 }
 
 impl Config {

@@ -1,6 +1,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use app::db::migrations::SchemaStatus;
+use app::db::{Db, PoolSettings, Target};
 use app::{AppState, Cli, Command, config};
 use clap::Parser;
 
@@ -31,11 +33,94 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(Command::Migrate) => runtime.block_on(migrate(cli.config)),
         None => runtime.block_on(run(cli.config)),
     }
 }
 
+/// The database the configuration selects, or exit 2 with one line.
+fn open_db(config: &app::Config) -> Result<(Db, Target), ExitCode> {
+    let opened = Target::from_config(&config.database).and_then(|target| {
+        let pool = PoolSettings::from_config(&config.database, config.request_timeout())?;
+        Db::open(&target, pool).map(|db| (db, target))
+    });
+    opened.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+/// `app migrate`: apply the embedded migrations; 0 when the schema is current. A database that
+/// is not reachable yet (RDS still starting, a failover) is retried for up to a minute.
+async fn migrate(config: app::Config) -> ExitCode {
+    let _log_guard = app::logging::init(config.log_format, &config.rust_log);
+    let (db, target) = match open_db(&config) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let result = loop {
+        match db.migrate().await {
+            // Unreachable (refused, timed out): retry. Anything else (a wrong password, a failing
+            // migration) will not fix itself.
+            Err(sqlx::migrate::MigrateError::Execute(e @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))))
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(database = %target.describe(), error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(sqlx::migrate::MigrateError::Execute(e)) => break Err(app::db::DbError::from(e).to_string()),
+            other => break other.map_err(|e| e.to_string()),
+        }
+    };
+    db.close().await;
+    let versions = app::db::migrations::MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
+    match result {
+        Ok(()) => {
+            tracing::info!(database = %target.describe(), latest_version = versions, "schema is current");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            tracing::error!(database = %target.describe(), error = %e, "migration failed");
+            eprintln!("error: migrating {} failed: {e}", target.describe());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// At start: SQLite migrates itself; PostgreSQL is migrated by the deploy's one-off task, so
+/// only check and say what is wrong (requests then answer 503 with the reason).
+async fn prepare_db(db: &Db, target: &Target) -> Result<(), String> {
+    if db.migrates_on_start() {
+        db.migrate().await.map_err(|e| format!("cannot migrate {}: {e}", target.describe()))?;
+        tracing::info!(database = %target.describe(), "database ready (migrated at start)");
+        return Ok(());
+    }
+    let (db, described) = (db.clone(), target.describe());
+    tokio::spawn(async move {
+        match db.schema_status().await {
+            Ok(SchemaStatus::Current) => tracing::info!(database = %described, "database schema is current"),
+            Ok(SchemaStatus::Behind { missing }) => tracing::error!(
+                database = %described,
+                ?missing,
+                "the database schema is behind this binary: run `app migrate` (the deploy's migration task); \
+                 the guestbook API answers 503 until then"
+            ),
+            Err(e) => tracing::warn!(
+                database = %described,
+                error = %e,
+                "database not reachable at start; the API answers 503 until it is (/health stays 200)"
+            ),
+        }
+    });
+    Ok(())
+}
+
 async fn run(config: app::Config) -> ExitCode {
+    let (db, target) = match open_db(&config) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
     let _log_guard = app::logging::init(config.log_format, &config.rust_log);
     std::panic::set_hook(Box::new(|info| tracing::error!(panic = %info, "panic")));
     // Before listening: a server that SIGTERM cannot stop gracefully must not start.
@@ -57,7 +142,12 @@ async fn run(config: app::Config) -> ExitCode {
         }
     };
     let local = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
-    let state = AppState::new(&config.app_version);
+    if let Err(e) = prepare_db(&db, &target).await {
+        tracing::error!(error = %e, "database setup failed");
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let state = AppState::new(&config.app_version, db.clone());
     let limits = app::Limits::from_config(&config);
     tracing::info!(
         addr = %local,
@@ -70,6 +160,7 @@ async fn run(config: app::Config) -> ExitCode {
     let app = app::app(&config, state.clone());
     match app::serve(listener, app, &state, shutdown, limits).await {
         Ok(()) => {
+            db.close().await;
             tracing::info!("stopped cleanly");
             ExitCode::SUCCESS
         }

@@ -1,86 +1,38 @@
-//! The endpoints and the OpenAPI document generated from them.
+//! THE one place where the resources' routers are merged. Each resource module owns its paths
+//! (`pub fn router() -> Router<AppState>`); adding a resource is one `.merge(...)` line here.
+//! Middleware is not assembled here (see `middleware.rs`), except the rate limiter, which is part
+//! of routing because it must skip the probes.
 
-use std::sync::atomic::Ordering;
-
-use axum::Json;
-use axum::extract::State;
+use axum::Router;
 use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
 
-use crate::AppState;
-use crate::error::{ApiError, ErrorBody};
+use crate::{AppState, Config, messages, meta, rate_limit, web};
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Greeting {
-    pub message: &'static str,
+/// The service's routes, without middleware. Tests add their own routes (a slow or panicking
+/// handler) to it and wrap the result with [`crate::with_middleware`], so they exercise the real
+/// stack.
+pub fn routes(config: &Config, state: AppState) -> Router {
+    let quota = rate_limit::quota(config.rate_limit_rps, config.rate_limit_burst);
+    routes_with_limit(rate_limit::RateLimit::new(quota, usize::from(config.trusted_proxy_hops)), state)
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
-    /// Always `ok` when the process can answer.
-    pub status: &'static str,
-    /// The running version (APP_VERSION).
-    pub version: String,
-    /// Seconds since the process started.
-    pub uptime_seconds: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Ready {
-    pub status: &'static str,
-}
-
-/// A greeting.
-#[utoipa::path(get, path = "/", responses(
-    (status = 200, description = "Greeting", body = Greeting),
-    (status = 429, description = "Rate limited", body = ErrorBody),
-))]
-pub async fn hello() -> Json<Greeting> {
-    Json(Greeting { message: "Hello from rdeploy!" })
-}
-
-/// Liveness: answers whenever the process can serve; touches no dependency. Never rate limited.
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "Alive", body = Health)))]
-pub async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok", version: state.version.to_string(), uptime_seconds: state.started.elapsed().as_secs() })
-}
-
-/// Readiness: 200 while serving, 503 from the moment shutdown begins. Never rate limited.
-#[utoipa::path(get, path = "/ready", responses(
-    (status = 200, description = "Ready for traffic", body = Ready),
-    (status = 503, description = "Shutting down", body = ErrorBody),
-))]
-pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
-    if state.ready.load(Ordering::Acquire) {
-        Ok(Json(Ready { status: "ready" }))
-    } else {
-        Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "the service is draining; send traffic elsewhere",
-        ))
-    }
-}
-
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// [`routes`] with a given rate limiter (tests pass one reading a fake clock).
+pub fn routes_with_limit<C>(limit: rate_limit::RateLimit<C>, state: AppState) -> Router
+where
+    C: governor::clock::Clock + Send + Sync + 'static,
+{
+    // Probes must never be throttled: the load balancer would mark healthy targets unhealthy.
+    let probes = meta::probes();
+    let throttled = Router::new()
+        .merge(meta::router())
+        .merge(messages::router())
+        .merge(web::router())
+        .fallback(not_found)
+        .layer(limit);
+    probes.merge(throttled).with_state(state)
 }
 
 /// Fallback for unknown paths (the JSON body is added by the error middleware).
 pub async fn not_found() -> StatusCode {
     StatusCode::NOT_FOUND
 }
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "rdeploy app",
-        description = "Hello, health and readiness endpoints. Every error response is an ErrorBody."
-    ),
-    paths(hello, health, ready, openapi),
-    components(schemas(Greeting, Health, Ready, ErrorBody))
-)]
-pub struct ApiDoc;

@@ -21,7 +21,8 @@ async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
 
 fn app() -> impl app::AppService {
     let config = Config::defaults();
-    MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000))).layer(app::app(&config, AppState::new("1.2.3")))
+    MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4000)))
+        .layer(app::app(&config, AppState::new("1.2.3", app::db::Db::sqlite_memory())))
 }
 
 async fn get(path: &str) -> (StatusCode, serde_json::Value) {
@@ -44,7 +45,7 @@ async fn health_reports_version_and_uptime() {
 #[tokio::test]
 async fn ready_flips_to_503_when_shutdown_begins() {
     let _turn = turn().await;
-    let state = AppState::new("1.2.3");
+    let state = AppState::new("1.2.3", app::db::Db::sqlite_memory());
     let router =
         MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))).layer(app::app(&Config::defaults(), state.clone()));
     let req = || Request::get("/ready").body(Body::empty()).unwrap();
@@ -103,7 +104,7 @@ async fn logs_of(filter: &str, path: &str, id: &str) -> Vec<serde_json::Value> {
     let _default = tracing::subscriber::set_default(subscriber);
     tracing::callsite::rebuild_interest_cache();
     let config = Config::defaults();
-    let routes = app::routes(&config, AppState::new("1.2.3"))
+    let routes = app::routes(&config, AppState::new("1.2.3", app::db::Db::sqlite_memory()))
         .merge(axum::Router::new().route("/panic", axum::routing::get(boom)));
     let svc = MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))).layer(app::with_middleware(routes, &config));
     svc.oneshot(Request::get(path).header("x-request-id", id).body(Body::empty()).unwrap()).await.unwrap();

@@ -32,9 +32,12 @@ impl Drop for Running {
 
 /// Start on 127.0.0.1 with an ephemeral port and read the bound address from the JSON log.
 fn spawn(vars: &[(&str, &str)]) -> Running {
-    let mut all = vec![("BIND", "127.0.0.1"), ("PORT", "0"), ("LOG_FORMAT", "json")];
-    all.extend_from_slice(vars);
-    let mut child = app(&all).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("binary starts");
+    spawn_cmd(app(vars))
+}
+
+fn spawn_cmd(mut cmd: Command) -> Running {
+    cmd.envs([("BIND", "127.0.0.1"), ("PORT", "0"), ("LOG_FORMAT", "json")]);
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("binary starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = loop {
         let line = lines.next().expect("log line before exit").unwrap();
@@ -105,8 +108,20 @@ fn invalid_config_exits_2_with_one_line_naming_the_variable() {
         ("KEEP_ALIVE_TIMEOUT_SECS", "forever"),
         ("MAX_CONNECTIONS", "0"),
         ("BIND", "not-an-ip"),
+        ("DATABASE_URL", "mysql://db.example/app"),
+        ("DATABASE_URL", "sqlite:"),
+        ("DB_SSLMODE", "maybe"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_PORT", "99999"),
+        ("DB_ACQUIRE_TIMEOUT_SECS", "10"),
+        ("DB_HOST", "db.example"),
     ] {
-        let out = output_within_30s(&mut app(&[("BIND", "127.0.0.1"), ("PORT", &port), (var, value)]));
+        let mut cmd = app(&[("BIND", "127.0.0.1"), ("PORT", &port), (var, value)]);
+        if var == "DB_HOST" {
+            // DATABASE_URL (set for every test process) would take precedence over DB_*.
+            cmd.env_remove("DATABASE_URL");
+        }
+        let out = output_within_30s(&mut cmd);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{var}={value}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line for {var}: {stderr}");
@@ -211,4 +226,39 @@ fn access_log_lines_carry_the_request_and_reach_stdout_by_exit() {
         assert_eq!(nf["fields"]["path"], "/missing");
         assert_eq!(nf["level"], "INFO");
     }
+}
+
+/// The embedded default: with no database configured, `serve` creates
+/// `target/app-data/guestbook.db` under its working directory, migrates it, and a message
+/// written before a restart is there after it.
+#[test]
+fn the_embedded_default_keeps_messages_across_restarts() {
+    let dir = std::env::temp_dir().join(format!("app-default-db-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let start = || {
+        let mut cmd = common::app_command();
+        cmd.env_remove("DATABASE_URL").env("SHUTDOWN_DRAIN_SECS", "0").current_dir(&dir);
+        spawn_cmd(cmd)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let srv = start();
+    let created: serde_json::Value = rt.block_on(async {
+        let url = format!("http://{}/api/messages", srv.addr);
+        let body = serde_json::json!({"author": "ada", "text": "still here?"});
+        let res = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 201);
+        res.json().await.unwrap()
+    });
+    assert_eq!(stop(srv).0, Some(0));
+    assert!(dir.join("target/app-data/guestbook.db").is_file(), "the default file is under target/");
+
+    let srv = start();
+    let fetched: serde_json::Value = rt.block_on(async {
+        let url = format!("http://{}/api/messages/{}", srv.addr, created["id"]);
+        reqwest::Client::new().get(url).send().await.unwrap().json().await.unwrap()
+    });
+    assert_eq!(fetched, created);
+    assert_eq!(stop(srv).0, Some(0));
+    std::fs::remove_dir_all(&dir).unwrap();
 }

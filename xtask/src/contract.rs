@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx, args: &ContractArgs) -> Result<()> {
     let examples = args.max_examples.to_string();
     let st = cmd!(sh, "st run {url} --checks all --max-examples {examples} --no-color");
     if ctx.dry_run {
-        println!("PORT={port} BIND=127.0.0.1 target/debug/app &");
+        println!("PORT={port} BIND=127.0.0.1 DATABASE_URL=sqlite::memory: target/debug/app &");
         return ctx.run(&Step::new("schemathesis", Some(&SCHEMATHESIS), st)).map_err(Into::into);
     }
     crate::tools::ensure(ctx, &SCHEMATHESIS)?;
@@ -38,6 +38,9 @@ pub fn run(ctx: &Ctx, args: &ContractArgs) -> Result<()> {
         // Generated traffic comes from one address: keep the limiter from answering 429 to it.
         .env("RATE_LIMIT_RPS", "1000000")
         .env("RATE_LIMIT_BURST", "1000000")
+        // Generated messages go to a database of this run only, not the developer's
+        // target/app-data/guestbook.db.
+        .env("DATABASE_URL", "sqlite::memory:")
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;

@@ -33,8 +33,10 @@ pub struct LintArgs {
 pub fn inputs(check: &str) -> Option<&'static [&'static str]> {
     Some(match check {
         "shellcheck" => &[".ci/", "*.sh"],
-        "deny" => &["Cargo.lock", "Cargo.toml", "app/Cargo.toml", "xtask/Cargo.toml", "deny.toml"],
-        "audit" => &["Cargo.lock"],
+        "deny" => {
+            &["Cargo.lock", "Cargo.toml", "app/Cargo.toml", "pg-harness/Cargo.toml", "xtask/Cargo.toml", "deny.toml"]
+        }
+        "audit" => &["Cargo.lock", ".cargo/audit.toml"],
         "terraform" | "checkov" => &["infra/"],
         "hadolint" => &["app/Dockerfile"],
         "actionlint" | "zizmor" => &[".github/"],

@@ -333,7 +333,7 @@ pub const POSTGRES: Tool = Tool {
         alternatives: &[],
         newest: Some("/usr/lib/postgresql/*/bin"),
     },
-    used_by: &["test"],
+    used_by: &["bench", "test"],
     // "PostgreSQL 16.15" under Databases (service disabled; binaries in /usr/lib/postgresql/16/bin).
     hosted: Hosted::RunnerImage { citation: RUNNER_IMAGE },
     purpose: "PostgreSQL server the tests start themselves (initdb + postgres)",

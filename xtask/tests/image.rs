@@ -79,7 +79,21 @@ fn image_builds_small_runs_healthy_as_non_root_and_stops_cleanly() {
     let name = format!("xtask-image-test-{}", std::process::id());
     let publish = format!("127.0.0.1:{port}:5000");
     let started = Instant::now();
-    let run = podman(&["run", "-d", "--name", &name, "-p", &publish, "-e", "SHUTDOWN_DRAIN_SECS=1", &uri]);
+    // As ECS runs it without a database (read-only root filesystem): a per-task in-memory SQLite.
+    let run = podman(&[
+        "run",
+        "-d",
+        "--read-only",
+        "--name",
+        &name,
+        "-p",
+        &publish,
+        "-e",
+        "SHUTDOWN_DRAIN_SECS=1",
+        "-e",
+        "DATABASE_URL=sqlite::memory:",
+        &uri,
+    ]);
     assert!(run.status.success(), "podman run: {}", String::from_utf8_lossy(&run.stderr));
     let _container = Container(name.clone());
     let url = format!("http://127.0.0.1:{port}/health");

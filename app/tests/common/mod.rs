@@ -54,15 +54,27 @@ async fn boom() -> &'static str {
     panic!("deliberate test panic")
 }
 
+/// A private in-memory SQLite database with the schema applied.
+pub async fn memory_db() -> app::db::Db {
+    let db = app::db::Db::sqlite_memory();
+    db.migrate().await.expect("migrations apply to a fresh SQLite database");
+    db
+}
+
 pub async fn start(config: Config) -> TestServer {
-    let state = AppState::new("9.9.9-test");
+    start_with_db(config, memory_db().await).await
+}
+
+/// [`start`] on a given database (PostgreSQL tests pass theirs).
+pub async fn start_with_db(config: Config, db: app::db::Db) -> TestServer {
+    let state = AppState::new("9.9.9-test", db);
     let routes = app::routes(&config, state.clone());
     serve(config, state, routes).await
 }
 
 /// [`start`] with a rate limiter that reads `clock`: the test decides when time passes.
 pub async fn start_with_clock(config: Config, clock: governor::clock::FakeRelativeClock) -> TestServer {
-    let state = AppState::new("9.9.9-test");
+    let state = AppState::new("9.9.9-test", memory_db().await);
     let quota = app::rate_limit::quota(config.rate_limit_rps, config.rate_limit_burst);
     let limit = app::rate_limit::RateLimit::with_clock(
         quota,
@@ -113,5 +125,10 @@ pub fn app_command() -> std::process::Command {
         cmd.env_remove(var);
     }
     cmd.env_remove("GIT_COMMIT");
+    // Never the default file under the working directory (app/target/...): a private database
+    // per process.
+    cmd.env("DATABASE_URL", "sqlite::memory:");
     cmd
 }
+
+pub mod pg;

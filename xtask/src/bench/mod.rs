@@ -6,7 +6,11 @@
 //! Each round also runs the app with [`SLOW_CLIENTS`] slowloris clients connected (headers sent
 //! one byte a second, reconnecting when cut off): the normal clients' latency then, and how long
 //! the app takes to cut a slow client off (its header read timeout).
+//! Then the guestbook API on a database ([`database`]): create and list on a local PostgreSQL at
+//! several pool sizes, and on the embedded SQLite.
 //! Results go to target/bench/results.json and results.md.
+
+pub mod database;
 
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -36,6 +40,9 @@ pub struct BenchArgs {
     /// Rounds; each runs every server once. Figures are medians over the rounds.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
+    /// Only the database part (create and list on PostgreSQL and SQLite), not the HTTP rounds.
+    #[arg(long)]
+    pub database_only: bool,
 }
 
 /// One oha run, or (in `Report::loads`) the medians of a server's runs on one path.
@@ -79,6 +86,8 @@ pub struct Report {
     pub runs: Vec<Load>,
     /// One per round: the app on `/` with slow clients connected.
     pub slow_clients: Vec<SlowClientRun>,
+    /// The guestbook API on PostgreSQL (per pool size) and SQLite.
+    pub database: Vec<database::DbLoad>,
 }
 
 /// Slowloris clients kept connected while the normal load runs.
@@ -232,7 +241,11 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     if ctx.dry_run {
         println!(
             "{} round(s) of: bare axum, app, app with ACCESS_LOG=all, each on / and /health; then the app on / with {SLOW_CLIENTS} slow clients connected; each with",
-            args.rounds
+            if args.database_only { 0 } else { args.rounds }
+        );
+        println!(
+            "then a local PostgreSQL (initdb + postgres, fsync on): app migrate; the app with DB_POOL_SIZE in {:?}, and on SQLite; each with create and list:",
+            database::POOL_SIZES
         );
         println!(
             "oha -z {}s -c {} --no-tui --output-format json http://127.0.0.1:<port>/<path>",
@@ -251,12 +264,14 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         (APP_LOG_ALL, release.join("app"), [&unlimited[..], &[("ACCESS_LOG", "all")]].concat()),
     ];
     let per_round = (servers.len() * PATHS.len()) as u64 * args.seconds + args.seconds.max(SLOW_OBSERVE.as_secs());
-    let total = u64::from(args.rounds) * per_round;
-    eprintln!("bench: {} round(s), about {total} s of load", args.rounds);
+    let rounds = if args.database_only { 0 } else { args.rounds };
+    let db_load = (database::POOL_SIZES.len() as u64 + 1) * database::ENDPOINTS.len() as u64 * args.seconds;
+    let total = u64::from(rounds) * per_round + db_load;
+    eprintln!("bench: {rounds} round(s) and the database loads, about {total} s of load");
     let mut runs = vec![];
     let mut per_server: Vec<ServerResult> = vec![];
     let mut slow_runs: Vec<SlowClientRun> = vec![];
-    for round in 1..=args.rounds {
+    for round in 1..=rounds {
         for (name, bin, vars) in &servers {
             let (server, startup) = start(name, bin, vars)?;
             for path in PATHS {
@@ -265,8 +280,8 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
                 let json = cmd!(sh, "oha -z {secs} -c {conns} --no-tui --output-format json {url}").quiet().read()?;
                 let load = parse_oha(name, path, &json)?;
                 eprintln!(
-                    "bench: round {round}/{}: {name} {path}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
-                    args.rounds, load.requests_per_sec, load.p50_ms, load.p99_ms
+                    "bench: round {round}/{rounds}: {name} {path}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+                    load.requests_per_sec, load.p50_ms, load.p99_ms
                 );
                 runs.push(load);
             }
@@ -296,6 +311,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         );
         slow_runs.push(run);
     }
+    let db_loads = database::run(ctx, &release, args.seconds, args.connections)?;
     let (loads, ratios) = summarise(&runs);
     let servers = servers
         .iter()
@@ -318,8 +334,10 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         ratios,
         runs,
         slow_clients: slow_runs,
+        database: db_loads,
     };
-    let md = markdown(&report);
+    let mut md = if args.database_only { String::new() } else { markdown(&report) };
+    md.push_str(&database::markdown(&report.database, report.connections));
     let dir = ctx.root.join("target/bench");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&report)?)?;
@@ -583,6 +601,7 @@ mod tests {
                 cut_off_after_secs: vec![10.0, 10.1, 10.4],
                 answered: 0,
             }],
+            database: vec![],
         };
         let md = markdown(&report);
         assert!(md.contains("full stack at 70% of bare axum throughput (MISSES target: >= 80%)"), "{md}");

@@ -1,0 +1,270 @@
+//! The embedded, versioned migrations: ONE list of versions ([`MIGRATIONS`]), each with its
+//! PostgreSQL and its SQLite text (`app/migrations/{postgres,sqlite}/NNNN_name.sql`; the dialects
+//! differ in types, not in versions). Tests prove both folders hold exactly this list, and that
+//! no migration breaks the binary still running ([`compat_violations`], docs/database.md
+//! "Backward-compatible migrations").
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
+
+use super::{Db, DbError};
+
+/// One version, in both dialects.
+#[derive(Debug, Clone, Copy)]
+pub struct Embedded {
+    pub version: i64,
+    /// The file name in both folders: `NNNN_<description with underscores>.sql`.
+    pub file: &'static str,
+    pub description: &'static str,
+    pub postgres: &'static str,
+    pub sqlite: &'static str,
+}
+
+macro_rules! migration {
+    ($version:literal, $file:literal, $description:literal) => {
+        Embedded {
+            version: $version,
+            file: $file,
+            description: $description,
+            postgres: include_str!(concat!("../../migrations/postgres/", $file)),
+            sqlite: include_str!(concat!("../../migrations/sqlite/", $file)),
+        }
+    };
+}
+
+/// Every migration, oldest first. Add a line here and a file in BOTH folders.
+pub const MIGRATIONS: &[Embedded] = &[migration!(1, "0001_create_messages.sql", "create messages")];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Embedded {
+    pub fn sql(&self, dialect: Dialect) -> &'static str {
+        match dialect {
+            Dialect::Postgres => self.postgres,
+            Dialect::Sqlite => self.sqlite,
+        }
+    }
+}
+
+/// sqlx resolves the migrations from this source (the list above) instead of a directory.
+impl<'s> MigrationSource<'s> for Dialect {
+    fn resolve(self) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        Box::pin(async move {
+            Ok(MIGRATIONS
+                .iter()
+                .map(|m| {
+                    Migration::new(
+                        m.version,
+                        Cow::Borrowed(m.description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(m.sql(self)),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+async fn migrator(dialect: Dialect) -> Result<Migrator, MigrateError> {
+    let mut migrator = Migrator::new(dialect).await?;
+    // A database migrated by a NEWER binary (a rollback, or the old tasks still running during a
+    // rollout) is fine: expand-then-contract keeps every schema compatible with the previous
+    // binary, so versions this binary does not know are not an error.
+    migrator.set_ignore_missing(true);
+    Ok(migrator)
+}
+
+/// Where the schema stands relative to this binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaStatus {
+    /// Every embedded version is applied (newer ones may be too).
+    Current,
+    /// These embedded versions are not applied yet.
+    Behind { missing: Vec<i64> },
+}
+
+impl Db {
+    /// Apply every embedded migration not yet applied (in one transaction each; PostgreSQL takes
+    /// an advisory lock, so two `migrate` tasks at once apply each migration once).
+    pub async fn migrate(&self) -> Result<(), MigrateError> {
+        match self {
+            Self::Postgres(p) => migrator(Dialect::Postgres).await?.run(p).await,
+            Self::Sqlite(p) => migrator(Dialect::Sqlite).await?.run(p).await,
+        }
+    }
+
+    /// Read-only: which embedded versions the database lacks.
+    pub async fn schema_status(&self) -> Result<SchemaStatus, DbError> {
+        const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+        let applied: Result<Vec<i64>, sqlx::Error> = match self {
+            Self::Postgres(p) => sqlx::query_scalar(SQL).fetch_all(p).await,
+            Self::Sqlite(p) => sqlx::query_scalar(SQL).fetch_all(p).await,
+        };
+        let applied = match applied.map_err(DbError::from) {
+            Ok(v) => v,
+            // No bookkeeping table: nothing was ever applied.
+            Err(DbError::SchemaBehind(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let missing: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).filter(|v| !applied.contains(v)).collect();
+        Ok(if missing.is_empty() { SchemaStatus::Current } else { SchemaStatus::Behind { missing } })
+    }
+}
+
+/// The line in a migration file that marks it as the contract step of expand-then-contract,
+/// with the reason it is safe: `-- contract: <what no running binary uses any more, since which
+/// release>`.
+pub const CONTRACT_MARKER: &str = "-- contract:";
+
+/// Statements in `sql` that would break the binary still running while (or after) it is
+/// applied, unless the file is marked as a contract step (see [`CONTRACT_MARKER`]). Each entry
+/// names the rule and quotes the statement.
+pub fn compat_violations(sql: &str) -> Vec<String> {
+    let marked =
+        sql.lines().any(|l| l.trim().strip_prefix(CONTRACT_MARKER).is_some_and(|reason| !reason.trim().is_empty()));
+    if marked {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for statement in statements(sql) {
+        let s = format!(" {statement} ");
+        let has = |w: &str| s.contains(&format!(" {w} "));
+        let mut rule = |name: &str| found.push(format!("{name}: {statement}"));
+        if s.starts_with(" drop table ") || s.starts_with(" drop view ") || s.starts_with(" drop schema ") {
+            rule("drops a table, view or schema the previous binary may read");
+        }
+        if s.starts_with(" truncate ") {
+            rule("deletes every row the previous binary may read");
+        }
+        if !s.starts_with(" alter table ") {
+            continue;
+        }
+        if has("drop column")
+            || (has("drop") && !has("drop default") && !has("drop constraint") && !has("drop not null"))
+        {
+            rule("drops a column the previous binary may read or write");
+        }
+        if has("rename") {
+            rule("renames something the previous binary names");
+        }
+        if has("type") && has("alter") && (s.contains(" alter column ") || s.matches(" alter ").count() > 1) {
+            rule("changes a column's type under the previous binary");
+        }
+        if has("set not null") {
+            rule("makes a column NOT NULL that the previous binary may leave empty");
+        }
+        if has("add") && has("not null") && !has("default") && !has("constraint") {
+            rule("adds a NOT NULL column without a DEFAULT: the previous binary's inserts fail");
+        }
+    }
+    found
+}
+
+/// `sql` split into statements: comments removed, lower case, whitespace collapsed.
+fn statements(sql: &str) -> Vec<String> {
+    let mut text = String::new();
+    let mut rest = sql;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.find('\n').map_or("", |i| &after[i..]);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.find("*/").map_or("", |i| &after[i + 2..]);
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            text.push(c.to_ascii_lowercase());
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    text.split(';').map(|s| s.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|s| !s.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn folder(dialect: &str) -> BTreeSet<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dialect);
+        std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn both_dialects_have_exactly_the_listed_versions_and_names() {
+        let listed: BTreeSet<String> = MIGRATIONS.iter().map(|m| m.file.to_owned()).collect();
+        assert_eq!(folder("postgres"), listed, "app/migrations/postgres differs from MIGRATIONS");
+        assert_eq!(folder("sqlite"), listed, "app/migrations/sqlite differs from MIGRATIONS");
+        for pair in MIGRATIONS.windows(2) {
+            assert!(pair[0].version < pair[1].version, "versions must increase: {pair:?}");
+        }
+        for m in MIGRATIONS {
+            let expected = format!("{:04}_{}.sql", m.version, m.description.replace(' ', "_"));
+            assert_eq!(m.file, expected, "file name must be NNNN_<description>.sql");
+            assert!(!m.postgres.trim().is_empty() && !m.sqlite.trim().is_empty(), "{} is empty", m.file);
+        }
+    }
+
+    #[test]
+    fn every_migration_is_backward_compatible_or_a_marked_contract_step() {
+        for m in MIGRATIONS {
+            for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+                let bad = compat_violations(m.sql(dialect));
+                assert!(bad.is_empty(), "{} ({dialect:?}) is not backward compatible:\n{}", m.file, bad.join("\n"));
+            }
+        }
+    }
+
+    #[test]
+    fn the_check_refuses_breaking_statements() {
+        for bad in [
+            "ALTER TABLE messages DROP COLUMN author;",
+            "alter table messages drop author",
+            "DROP TABLE messages",
+            "ALTER TABLE messages RENAME COLUMN text TO body",
+            "ALTER TABLE messages RENAME TO notes",
+            "ALTER TABLE messages ALTER COLUMN author TYPE varchar(10)",
+            "alter table messages alter column author set data type varchar(10)",
+            "ALTER TABLE messages ALTER COLUMN author SET NOT NULL",
+            "ALTER TABLE messages ADD COLUMN email TEXT NOT NULL",
+            "-- harmless comment\nCREATE INDEX i ON messages (id);\n/* x */ ALTER TABLE\n  messages\n  ADD email text   NOT   NULL;",
+            "TRUNCATE messages",
+        ] {
+            assert!(!compat_violations(bad).is_empty(), "accepted: {bad}");
+        }
+    }
+
+    #[test]
+    fn the_check_accepts_expand_steps() {
+        for ok in [
+            "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)",
+            "ALTER TABLE messages ADD COLUMN email TEXT",
+            "ALTER TABLE messages ADD COLUMN flagged BOOLEAN NOT NULL DEFAULT false",
+            "CREATE INDEX CONCURRENTLY messages_author ON messages (author)",
+            "ALTER TABLE messages ALTER COLUMN author DROP NOT NULL",
+            "ALTER TABLE messages ALTER COLUMN author DROP DEFAULT",
+            "-- DROP TABLE messages (only a comment)\nSELECT 1",
+        ] {
+            assert_eq!(compat_violations(ok), Vec::<String>::new(), "refused: {ok}");
+        }
+    }
+
+    #[test]
+    fn a_marked_contract_step_passes_only_with_a_reason() {
+        let marked = "-- contract: nothing reads messages.legacy since release 1.4 (expand was 0007)\n\
+                      ALTER TABLE messages DROP COLUMN legacy;";
+        assert!(compat_violations(marked).is_empty());
+        let no_reason = "-- contract:\nALTER TABLE messages DROP COLUMN legacy;";
+        assert!(!compat_violations(no_reason).is_empty());
+    }
+}

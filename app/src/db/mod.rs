@@ -1,0 +1,390 @@
+//! Storage, behind this one module: the connection pool (PostgreSQL or the embedded SQLite),
+//! the embedded migrations ([`migrations`]), the queries ([`messages`]) and what a database
+//! failure means for a caller ([`DbError`]). Handlers never see sqlx.
+//!
+//! Which database: `DATABASE_URL`, else PostgreSQL from `DB_*` when `DB_HOST` is set, else SQLite
+//! in `target/app-data/guestbook.db` (docs/database.md).
+
+pub mod messages;
+pub mod migrations;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::config::{DatabaseConfig, SslMode};
+
+/// The embedded default's file, relative to the working directory (the repository root under
+/// `cargo run`): under `target/`, so `cargo clean` is the way to start over.
+pub const DEFAULT_SQLITE_PATH: &str = "target/app-data/guestbook.db";
+
+/// The database the app talks to. Cheap to clone (the pools are reference counted).
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Which database a configuration selects, before any connection is made.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Postgres(Box<PgConnectOptions>),
+    Sqlite { path: PathBuf },
+    SqliteMemory,
+}
+
+/// Pool settings (docs/database.md, "Pool").
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// PostgreSQL connections per process.
+    pub size: u32,
+    /// How long a request waits for a connection (or for a new one to be established) before
+    /// it fails with [`DbError::Unavailable`]: shorter than the request timeout, so the caller
+    /// gets 503 + Retry-After rather than 504.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout`: a query never holds a connection past the request.
+    pub statement_timeout: Duration,
+}
+
+impl Target {
+    /// The target the configuration selects; `Err` is one line naming the setting.
+    pub fn from_config(c: &DatabaseConfig) -> Result<Self, String> {
+        if let Some(url) = &c.database_url {
+            return Self::from_url(url.expose());
+        }
+        let Some(host) = c.db_host.as_deref().filter(|h| !h.trim().is_empty()) else {
+            return Ok(Self::Sqlite { path: DEFAULT_SQLITE_PATH.into() });
+        };
+        let user = c.db_username.as_deref().filter(|u| !u.is_empty()).ok_or("DB_HOST is set but DB_USERNAME is not")?;
+        let password = c.db_password.as_ref().ok_or("DB_HOST is set but DB_PASSWORD is not")?;
+        let mut options = PgConnectOptions::new_without_pgpass()
+            .host(host)
+            .port(c.db_port)
+            .username(user)
+            .password(password.expose())
+            .database(c.db_name.as_deref().unwrap_or(user))
+            .ssl_mode(match c.db_sslmode {
+                SslMode::Disable => PgSslMode::Disable,
+                SslMode::Prefer => PgSslMode::Prefer,
+                SslMode::Require => PgSslMode::Require,
+                SslMode::VerifyCa => PgSslMode::VerifyCa,
+                SslMode::VerifyFull => PgSslMode::VerifyFull,
+            });
+        if let Some(ca) = &c.db_sslrootcert {
+            if !ca.is_file() {
+                return Err(format!("DB_SSLROOTCERT={} is not a readable file", ca.display()));
+            }
+            options = options.ssl_root_cert(ca);
+        }
+        Ok(Self::Postgres(Box::new(options)))
+    }
+
+    fn from_url(url: &str) -> Result<Self, String> {
+        if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+            return Ok(Self::SqliteMemory);
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err("DATABASE_URL=sqlite: names no file (use sqlite:PATH or sqlite::memory:)".into());
+            }
+            return Ok(Self::Sqlite { path: path.into() });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // The URL may hold a password: the error names the setting, never echoes the value.
+            return PgConnectOptions::from_str(url)
+                .map(|o| Self::Postgres(Box::new(o)))
+                .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL: {}", redact(&e.to_string(), url)));
+        }
+        Err("DATABASE_URL must start with sqlite: or postgres:// (value not shown: it may hold a password)".into())
+    }
+
+    /// Where it points, for logs: never the password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Postgres(o) => format!(
+                "postgres://{}@{}:{}/{}",
+                o.get_username(),
+                o.get_host(),
+                o.get_port(),
+                o.get_database().unwrap_or_default()
+            ),
+            Self::Sqlite { path } => format!("sqlite:{}", path.display()),
+            Self::SqliteMemory => "sqlite::memory: (per process; lost on exit)".into(),
+        }
+    }
+}
+
+fn redact(message: &str, secret: &str) -> String {
+    message.replace(secret, "***")
+}
+
+impl PoolSettings {
+    pub fn from_config(c: &DatabaseConfig, request_timeout: Duration) -> Result<Self, String> {
+        let acquire_timeout = Duration::from_secs(c.db_acquire_timeout_secs);
+        if acquire_timeout >= request_timeout {
+            return Err(format!(
+                "DB_ACQUIRE_TIMEOUT_SECS ({}) must be below REQUEST_TIMEOUT_SECS ({}), or a database outage \
+                 answers 504 instead of 503",
+                acquire_timeout.as_secs(),
+                request_timeout.as_secs()
+            ));
+        }
+        Ok(Self { size: c.db_pool_size, acquire_timeout, statement_timeout: request_timeout })
+    }
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { size: 10, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(10) }
+    }
+}
+
+impl Db {
+    /// The pool for `target`. Connects lazily: the process starts (and `/health` answers) while
+    /// the database is down; requests then get 503 until it is back. A SQLite file's directory is
+    /// created here.
+    pub fn open(target: &Target, pool: PoolSettings) -> Result<Self, String> {
+        match target {
+            Target::Postgres(options) => {
+                let options = options
+                    .clone()
+                    .options([("statement_timeout", format!("{}ms", pool.statement_timeout.as_millis()))]);
+                Ok(Self::Postgres(
+                    PgPoolOptions::new()
+                        .max_connections(pool.size)
+                        .acquire_timeout(pool.acquire_timeout)
+                        .connect_lazy_with(options),
+                ))
+            }
+            Target::Sqlite { path } => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        format!(
+                            "cannot create {} for the SQLite database: {e} (set DATABASE_URL or DB_HOST; on a \
+                             read-only filesystem DATABASE_URL=sqlite::memory: keeps data per process)",
+                            dir.display()
+                        )
+                    })?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(pool.acquire_timeout);
+                // One writer at a time is SQLite's model; a few readers beside it.
+                Ok(Self::Sqlite(
+                    SqlitePoolOptions::new()
+                        .max_connections(4)
+                        .acquire_timeout(pool.acquire_timeout)
+                        .connect_lazy_with(options),
+                ))
+            }
+            Target::SqliteMemory => Ok(Self::sqlite_memory()),
+        }
+    }
+
+    /// A private in-memory SQLite database (tests; `DATABASE_URL=sqlite::memory:`). One
+    /// connection that is never closed: the database lives exactly as long as it.
+    pub fn sqlite_memory() -> Self {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").expect("a valid SQLite URL");
+        Self::Sqlite(
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_lazy_with(options),
+        )
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Whether `serve` applies the migrations itself at start: yes for SQLite (the embedded
+    /// default has no deploy step that could), no for PostgreSQL (the deploy's one-off
+    /// `app migrate` task does, before the new revision takes traffic).
+    pub fn migrates_on_start(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+
+    /// One round trip, for `/ready`.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+            Self::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop),
+        }
+        .map_err(DbError::from)
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(p) => p.close().await,
+            Self::Sqlite(p) => p.close().await,
+        }
+    }
+}
+
+/// What went wrong, as the API reports it.
+#[derive(Debug)]
+pub enum DbError {
+    /// The database cannot be reached, refused us, or is overloaded: 503 + Retry-After; the
+    /// same request may succeed later without any change on the caller's side.
+    Unavailable(String),
+    /// The schema is older than this binary expects (the migration did not run): 503 too, with
+    /// a message saying so; an operator must run `app migrate`.
+    SchemaBehind(String),
+    /// Anything else: a bug, 500.
+    Other(String),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unavailable(e) => write!(f, "database unavailable: {e}"),
+            Self::SchemaBehind(e) => write!(f, "database schema is behind this binary: {e}"),
+            Self::Other(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+/// SQLSTATEs that mean "not now" rather than "never": class 08 (connection exception), 53
+/// (insufficient resources, e.g. too many connections), 57P01-57P03 (admin/crash shutdown, the
+/// server is starting up), 28P01/28000 (authentication: see [`log_rejected_password`]), 40001 /
+/// 40P01 (serialization failure / deadlock: retryable by definition).
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "28P01" | "28000" | "40001" | "40P01")
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        match &e {
+            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => {
+                Self::Unavailable(e.to_string())
+            }
+            E::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                let message = db.message();
+                if code == "28P01" {
+                    log_rejected_password(message);
+                }
+                if is_transient_sqlstate(&code)
+                    // SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6): another writer holds the lock.
+                    || matches!(&*code, "5" | "6" | "517" | "262")
+                {
+                    Self::Unavailable(format!("{message} (SQLSTATE {code})"))
+                } else if matches!(&*code, "42P01" | "42703") || message.starts_with("no such table") {
+                    Self::SchemaBehind(message.to_owned())
+                } else {
+                    Self::Other(format!("{message} (code {code})"))
+                }
+            }
+            _ => Self::Other(e.to_string()),
+        }
+    }
+}
+
+/// The RDS-managed master secret rotates (every 7 days by default). ECS resolved `DB_PASSWORD`
+/// when the task started, so once the password changes, NEW connections from this task fail
+/// with 28P01 while open ones keep working. Say so, clearly and at most once a minute.
+fn log_rejected_password(message: &str) {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let last = LAST.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= 60 && LAST.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        tracing::error!(
+            sqlstate = "28P01",
+            detail = message,
+            "the database rejected this task's password (SQLSTATE 28P01): the RDS-managed secret was probably \
+             rotated after the task read DB_PASSWORD at start. Start new tasks to pick up the current secret: \
+             `cargo xtask deploy` or `aws ecs update-service --force-new-deployment`. See docs/database.md"
+        );
+    }
+}
+
+/// Number of seconds a client should wait before retrying after [`DbError::Unavailable`].
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// Shared by [`Db`]'s query functions: runs the same code on either pool.
+macro_rules! on_pool {
+    ($db:expr, $pool:ident, $sql:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Postgres($pool) => {
+                let $sql = &$crate::db::messages::POSTGRES;
+                $body
+            }
+            $crate::db::Db::Sqlite($pool) => {
+                let $sql = &$crate::db::messages::SQLITE;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::from(kind))
+    }
+
+    #[test]
+    fn connection_failures_are_unavailable_not_bugs() {
+        for e in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            io(std::io::ErrorKind::ConnectionReset),
+            io(std::io::ErrorKind::UnexpectedEof),
+            io(std::io::ErrorKind::ConnectionRefused),
+            sqlx::Error::Protocol("unexpected end of stream".into()),
+            sqlx::Error::WorkerCrashed,
+        ] {
+            let shown = e.to_string();
+            assert!(matches!(DbError::from(e), DbError::Unavailable(_)), "{shown}");
+        }
+        assert!(matches!(DbError::from(sqlx::Error::RowNotFound), DbError::Other(_)));
+    }
+
+    #[test]
+    fn transient_sqlstates() {
+        for code in ["08006", "08001", "53300", "57P01", "57P03", "28P01", "40001"] {
+            assert!(is_transient_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22001", "42601"] {
+            assert!(!is_transient_sqlstate(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn urls_select_the_database_and_errors_never_show_the_password() {
+        assert!(matches!(Target::from_url("sqlite::memory:"), Ok(Target::SqliteMemory)));
+        assert!(
+            matches!(Target::from_url("sqlite:data/g.db?mode=rwc"), Ok(Target::Sqlite { path }) if path == std::path::Path::new("data/g.db"))
+        );
+        assert!(matches!(Target::from_url("postgres://u:p@h:5432/d"), Ok(Target::Postgres(_))));
+        for bad in ["mysql://u:hunter2@h/d", "sqlite:", "postgres://u:hunter2@h:notaport/d"] {
+            let err = Target::from_url(bad).unwrap_err();
+            assert!(!err.contains("hunter2") && err.contains("DATABASE_URL"), "{err}");
+        }
+        let described = Target::from_url("postgres://app:hunter2@db.example:5432/guestbook").unwrap().describe();
+        assert_eq!(described, "postgres://app@db.example:5432/guestbook");
+    }
+}

@@ -1,0 +1,100 @@
+//! The service's own endpoints: the greeting (`/`), the probes (`/health`, `/ready`) and the
+//! OpenAPI document (`/openapi.json`).
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::AppState;
+use crate::db::migrations::SchemaStatus;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::ApiDoc;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Greeting {
+    pub message: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the process can answer.
+    pub status: &'static str,
+    /// The running version (APP_VERSION).
+    pub version: String,
+    /// Seconds since the process started.
+    pub uptime_seconds: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    pub status: &'static str,
+    /// `ok`, `unavailable` (cannot reach it within 1 s) or `schema_behind` (run `app migrate`).
+    /// Informational: readiness does not fail on it (docs/database.md, "Outages").
+    pub database: &'static str,
+}
+
+/// How long `/ready` waits for the database before reporting it unavailable.
+const READY_DB_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A greeting.
+#[utoipa::path(get, path = "/", responses(
+    (status = 200, description = "Greeting", body = Greeting),
+    (status = 429, description = "Rate limited", body = ErrorBody),
+))]
+pub async fn hello() -> Json<Greeting> {
+    Json(Greeting { message: "Hello from rdeploy!" })
+}
+
+/// Liveness: answers whenever the process can serve; touches no dependency. Never rate limited.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "Alive", body = Health)))]
+pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    Json(Health { status: "ok", version: state.version.to_string(), uptime_seconds: state.started.elapsed().as_secs() })
+}
+
+/// Readiness: 200 while serving, 503 from the moment shutdown begins. Never rate limited. The
+/// database's state is reported, not judged: every task shares the one database, so failing
+/// readiness on it would take the whole service (and the endpoints that do not need it) out of
+/// the load balancer at once, while the app recovers by itself when the database returns.
+#[utoipa::path(get, path = "/ready", responses(
+    (status = 200, description = "Ready for traffic", body = Ready),
+    (status = 503, description = "Shutting down", body = ErrorBody),
+))]
+pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
+    if state.ready.load(Ordering::Acquire) {
+        let database = match tokio::time::timeout(READY_DB_TIMEOUT, state.db.schema_status()).await {
+            Ok(Ok(SchemaStatus::Current)) => "ok",
+            Ok(Ok(SchemaStatus::Behind { .. })) => "schema_behind",
+            Ok(Err(_)) | Err(_) => "unavailable",
+        };
+        Ok(Json(Ready { status: "ready", database }))
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the service is draining; send traffic elsewhere",
+        ))
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3 document")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// The probes. The caller must not rate limit them: the load balancer would mark healthy
+/// targets unhealthy.
+pub fn probes() -> Router<AppState> {
+    Router::new().route("/health", get(health)).route("/ready", get(ready))
+}
+
+/// The greeting and the OpenAPI document.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(hello)).route("/openapi.json", get(openapi))
+}

@@ -1,0 +1,502 @@
+//! The guestbook API (`/api/messages`) over a real listener, against BOTH databases: every API
+//! test runs once on the embedded SQLite and once on a real PostgreSQL server the test binary
+//! starts itself (tests/common/pg.rs). Then what only PostgreSQL has: the outage (server stopped
+//! and started again under the running app), a schema behind the binary, `app migrate`, and a
+//! rejected (rotated) password.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::db::{Db, PoolSettings};
+use common::pg::{self, PgServer};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A server on `backend` with a fresh, migrated database. The `Arc` keeps PostgreSQL alive.
+async fn serve(backend: Backend, args: &[&str]) -> (common::TestServer, Option<Arc<PgServer>>) {
+    let config = common::config(args);
+    match backend {
+        Backend::Sqlite => (common::start(config).await, None),
+        Backend::Postgres => {
+            let (server, db) = pg::database().await;
+            (common::start_with_db(config, db).await, Some(server))
+        }
+    }
+}
+
+/// Each API test, once per backend.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(super::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_both!(
+    create_answers_201_with_location_and_the_stored_message,
+    list_is_newest_first_with_cursor_pages,
+    invalid_messages_are_refused_and_store_nothing,
+    bad_paging_parameters_are_400,
+    unknown_or_malformed_ids,
+    text_is_stored_exactly,
+    the_rate_limiter_applies,
+);
+
+async fn post(srv: &common::TestServer, body: Value) -> reqwest::Response {
+    common::client().post(srv.url("/api/messages")).json(&body).send().await.unwrap()
+}
+
+async fn get_json(srv: &common::TestServer, path: &str) -> (u16, Value) {
+    let res = common::client().get(srv.url(path)).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["error"]["request_id"].as_str().is_some(), "{body}");
+}
+
+/// `2026-11-30T01:02:03.456Z` (digits where digits belong, UTC).
+fn is_rfc3339_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && s.ends_with('Z')
+}
+
+async fn create_answers_201_with_location_and_the_stored_message(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    let res = post(&srv, json!({"author": "  Ada  ", "text": "Hello\nworld "})).await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(res.headers()["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    let created: Value = res.json().await.unwrap();
+    let id = created["id"].as_i64().expect("integer id");
+    assert_eq!(location, format!("/api/messages/{id}"));
+    assert_eq!((created["author"].as_str(), created["text"].as_str()), (Some("Ada"), Some("Hello\nworld")));
+    let at = created["created_at"].as_str().unwrap();
+    assert!(is_rfc3339_utc(at), "{at}");
+    let (status, fetched) = get_json(&srv, &location).await;
+    assert_eq!(status, 200);
+    assert_eq!(fetched, created, "GET Location returns what POST returned");
+    let second: Value = post(&srv, json!({"author": "b", "text": "t"})).await.json().await.unwrap();
+    assert!(second["id"].as_i64().unwrap() > id, "ids increase");
+}
+
+async fn list_is_newest_first_with_cursor_pages(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    let (status, empty) = get_json(&srv, "/api/messages").await;
+    assert_eq!((status, empty), (200, json!({"messages": [], "next_before": null})));
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        let m: Value = post(&srv, json!({"author": "a", "text": format!("m{n}")})).await.json().await.unwrap();
+        ids.push(m["id"].as_i64().unwrap());
+    }
+    let page = |q: String| {
+        let srv = &srv;
+        async move {
+            let (status, body) = get_json(srv, &format!("/api/messages{q}")).await;
+            assert_eq!(status, 200, "{body}");
+            let texts: Vec<String> =
+                body["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap().to_owned()).collect();
+            (texts, body["next_before"].as_i64())
+        }
+    };
+    let (texts, next) = page("?limit=2".into()).await;
+    assert_eq!((texts, next), (vec!["m5".to_owned(), "m4".into()], Some(ids[3])));
+    let (texts, next) = page(format!("?limit=2&before={}", ids[3])).await;
+    assert_eq!((texts, next), (vec!["m3".to_owned(), "m2".into()], Some(ids[1])));
+    let (texts, next) = page(format!("?limit=2&before={}", ids[1])).await;
+    assert_eq!((texts, next), (vec!["m1".to_owned()], None), "last page: no cursor");
+    // Exactly `limit` left: still the last page.
+    let (texts, next) = page("?limit=5".into()).await;
+    assert_eq!((texts.len(), next), (5, None));
+    let (texts, _) = page(String::new()).await;
+    assert_eq!(texts, ["m5", "m4", "m3", "m2", "m1"], "default limit (20) covers all five");
+}
+
+async fn invalid_messages_are_refused_and_store_nothing(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    let long_author = "x".repeat(65);
+    let long_text = "y".repeat(1001);
+    for (body, why) in [
+        (json!({"author": "", "text": "t"}), "empty author"),
+        (json!({"author": "   ", "text": "t"}), "blank author"),
+        (json!({"author": long_author, "text": "t"}), "author too long"),
+        (json!({"author": "a", "text": long_text}), "text too long"),
+        (json!({"author": "a\u{7}", "text": "t"}), "control character"),
+        (json!({"author": "a", "text": "x\r\ny"}), "carriage return"),
+        (json!({"author": "a"}), "missing text"),
+        (json!({"text": "t"}), "missing author"),
+        (json!({"author": 5, "text": "t"}), "author not a string"),
+    ] {
+        let res = post(&srv, body).await;
+        assert_eq!(res.status(), 422, "{why}");
+        assert_error(&res.json().await.unwrap(), "invalid_message");
+    }
+    let raw = |body: &'static str, content_type: &'static str| {
+        let srv = &srv;
+        async move {
+            common::client()
+                .post(srv.url("/api/messages"))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = raw("{not json", "application/json").await;
+    assert_eq!(res.status(), 400);
+    assert_error(&res.json().await.unwrap(), "bad_request");
+    let res = raw(r#"{"author":"a","text":"t"}"#, "text/plain").await;
+    assert_eq!(res.status(), 415);
+    assert!(res.json::<Value>().await.unwrap()["error"]["code"].is_string());
+    let (_, list) = get_json(&srv, "/api/messages").await;
+    assert_eq!(list["messages"], json!([]), "nothing stored");
+}
+
+async fn bad_paging_parameters_are_400(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    for q in ["limit=0", "limit=101", "limit=-1", "limit=ten", "before=x", "before=1.5", "limit=99999999999999999999"] {
+        let (status, body) = get_json(&srv, &format!("/api/messages?{q}")).await;
+        assert_eq!(status, 400, "{q}: {body}");
+        assert_error(&body, "bad_request");
+    }
+    for q in ["limit=1", "limit=100", "before=0", "before=-5", "before=9223372036854775807"] {
+        assert_eq!(get_json(&srv, &format!("/api/messages?{q}")).await.0, 200, "{q}");
+    }
+}
+
+async fn unknown_or_malformed_ids(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    let (status, body) = get_json(&srv, "/api/messages/424242").await;
+    assert_eq!(status, 404);
+    assert_error(&body, "not_found");
+    let (status, body) = get_json(&srv, "/api/messages/abc").await;
+    assert_eq!(status, 400);
+    assert_error(&body, "bad_request");
+    let (status, _) = get_json(&srv, "/api/messages/-1").await;
+    assert_eq!(status, 404);
+}
+
+async fn text_is_stored_exactly(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    for text in ["'; DROP TABLE messages; --", "emoji 🦀 and ünïcödé", "quotes \" ' ` and \\ backslash", "a\n\nb"]
+    {
+        let created: Value = post(&srv, json!({"author": "Ω", "text": text})).await.json().await.unwrap();
+        let (_, fetched) = get_json(&srv, &format!("/api/messages/{}", created["id"])).await;
+        assert_eq!(fetched["text"], text);
+        assert_eq!(fetched["author"], "Ω");
+    }
+    let boundary_author = "é".repeat(64);
+    let res = post(&srv, json!({"author": boundary_author, "text": "x"})).await;
+    assert_eq!(res.status(), 201, "64 characters (128 bytes) is within the limit");
+}
+
+async fn the_rate_limiter_applies(backend: Backend) {
+    let (srv, _pg) = serve(backend, &["--rate-limit-rps", "1", "--rate-limit-burst", "2"]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(post(&srv, json!({"author": "a", "text": "t"})).await.status().as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 429]);
+    let res = common::client().get(srv.url("/api/messages")).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    // Probes are never throttled.
+    assert_eq!(common::client().get(srv.url("/health")).send().await.unwrap().status(), 200);
+}
+
+/// The database goes away under the running app, then comes back: 503 + Retry-After (never a
+/// hang or a 504), /health 200 throughout, and service again without a restart.
+#[tokio::test]
+async fn postgres_outage_answers_503_then_recovers_without_restart() {
+    let mut server = PgServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let name = pg::create_database(&server).await;
+    let pool =
+        PoolSettings { size: 4, acquire_timeout: Duration::from_secs(1), statement_timeout: Duration::from_secs(5) };
+    let db = pg::open(&server.url(&name), pool);
+    db.migrate().await.unwrap();
+    // Request timeout 5 s: a 503 must come from the 1 s acquire timeout, well before a 504.
+    let args = ["--request-timeout-secs", "5", "--rate-limit-rps", "1000000", "--rate-limit-burst", "1000000"];
+    let srv = common::start_with_db(common::config(&args), db).await;
+    let created = post(&srv, json!({"author": "before", "text": "the outage"})).await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+
+    // Clients keep asking while the server stops under them: queries cut off mid-flight must
+    // be 503 as well (never a 500, a 504 or a hang).
+    let stop_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammering: Vec<_> = (0..8)
+        .map(|i| {
+            let (client, stop_flag) = (common::client(), stop_flag.clone());
+            let (list, create) = (srv.url("/api/messages"), srv.url("/api/messages"));
+            tokio::spawn(async move {
+                let mut seen = Vec::new();
+                while !stop_flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = if i % 2 == 0 {
+                        client.get(&list).send().await
+                    } else {
+                        client.post(&create).json(&json!({"author": "load", "text": "x"})).send().await
+                    };
+                    seen.push(res.expect("answered within the client's timeout").status().as_u16());
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.stop().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop_flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: Vec<u16> = futures_join(hammering.into_iter()).await.concat();
+    assert!(seen.iter().all(|s| matches!(s, 200 | 201 | 503)), "{seen:?}");
+    assert!(seen.contains(&503) && seen.iter().any(|s| *s < 300), "{seen:?}");
+
+    // More requests at once than the pool has connections: each gets its answer, none waits
+    // for a connection that never comes back.
+    let client = common::client();
+    let requests = (0..12).map(|i| {
+        let (client, url) = (client.clone(), srv.url(if i % 2 == 0 { "/api/messages" } else { "/api/messages/1" }));
+        tokio::spawn(async move { client.get(url).send().await })
+    });
+    for r in futures_join(requests).await {
+        let res = r.expect("answered within the client's timeout");
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()["retry-after"], "5");
+        assert_error(&res.json().await.unwrap(), "database_unavailable");
+    }
+    let res = post(&srv, json!({"author": "during", "text": "x"})).await;
+    assert_eq!(res.status(), 503);
+    assert_eq!(common::client().get(srv.url("/health")).send().await.unwrap().status(), 200);
+    let (status, ready) = get_json(&srv, "/ready").await;
+    assert_eq!((status, ready["database"].as_str()), (200, Some("unavailable")), "{ready}");
+
+    server.start_again().unwrap();
+    // The pool reconnects by itself: the first request after the restart may still meet a dead
+    // connection, so give it a few tries, then everything works again.
+    let mut answer = 0;
+    for _ in 0..20 {
+        answer = common::client().get(srv.url(&format!("/api/messages/{id}"))).send().await.unwrap().status().as_u16();
+        if answer == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(answer, 200, "no recovery after the database came back");
+    let requests = (0..12).map(|_| {
+        let (client, url) = (client.clone(), srv.url("/api/messages"));
+        tokio::spawn(async move { client.get(url).send().await })
+    });
+    for r in futures_join(requests).await {
+        assert_eq!(r.unwrap().status(), 200, "the pool is not left exhausted");
+    }
+    assert_eq!(post(&srv, json!({"author": "after", "text": "x"})).await.status(), 201);
+    let (_, ready) = get_json(&srv, "/ready").await;
+    assert_eq!(ready["database"], "ok");
+}
+
+async fn futures_join<T: Send + 'static>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+/// A database nobody migrated: the API says so (503 naming `app migrate`), /ready reports it,
+/// and after the migration everything works.
+#[tokio::test]
+async fn a_schema_behind_the_binary_is_named_not_a_500() {
+    let server = pg::shared();
+    let name = pg::create_database(&server).await;
+    let db = pg::open(&server.url(&name), PoolSettings::default());
+    let srv = common::start_with_db(common::config(&[]), db.clone()).await;
+    let res = common::client().get(srv.url("/api/messages")).send().await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: Value = res.json().await.unwrap();
+    assert_error(&body, "database_unavailable");
+    assert!(body["error"]["message"].as_str().unwrap().contains("app migrate"), "{body}");
+    assert_eq!(get_json(&srv, "/ready").await.1["database"], "schema_behind");
+    db.migrate().await.unwrap();
+    assert_eq!(get_json(&srv, "/api/messages").await.0, 200);
+    assert_eq!(get_json(&srv, "/ready").await.1["database"], "ok");
+}
+
+/// An old binary against a schema a newer one migrated (the previous revision during a
+/// rollout, or a rollback): its `migrate` succeeds and its schema check says current.
+#[tokio::test]
+async fn an_older_binary_accepts_a_newer_schema() {
+    let (_server, db) = pg::database().await;
+    let Db::Postgres(pool) = &db else { unreachable!() };
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'from a newer binary', true, '\\x00', 0)",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    db.migrate().await.expect("a newer version in the database is not an error");
+    assert_eq!(db.schema_status().await.unwrap(), app::db::migrations::SchemaStatus::Current);
+}
+
+/// The binary, configured the way ECS configures it (DB_* variables, no DATABASE_URL).
+fn app_with_db_vars(server: &PgServer, name: &str, user: &str, password: &str) -> std::process::Command {
+    let mut cmd = common::app_command();
+    cmd.env_remove("DATABASE_URL");
+    let port = server.port().to_string();
+    for (k, v) in [
+        ("DB_HOST", "127.0.0.1"),
+        ("DB_PORT", port.as_str()),
+        ("DB_NAME", name),
+        ("DB_USERNAME", user),
+        ("DB_PASSWORD", password),
+        ("DB_SSLMODE", "disable"),
+        ("LOG_FORMAT", "json"),
+    ] {
+        cmd.env(k, v);
+    }
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PG") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// `app migrate` from the DB_* variables: 0 and idempotent; a wrong password is exit 1 with
+/// one line, and the log says what a rotated secret needs.
+#[tokio::test]
+async fn app_migrate_applies_once_and_fails_clearly() {
+    let server = pg::shared();
+    let name = pg::create_database(&server).await;
+    pg::superuser(
+        &server,
+        &format!("CREATE ROLE app_{name} LOGIN PASSWORD 'first-secret'; ALTER DATABASE {name} OWNER TO app_{name}"),
+    )
+    .await;
+    let user = format!("app_{name}");
+    for round in 1..=2 {
+        let out = app_with_db_vars(&server, &name, &user, "first-secret").arg("migrate").output().unwrap();
+        assert!(
+            out.status.success(),
+            "round {round}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let db = pg::open(&server.url(&name), PoolSettings::default());
+    assert_eq!(db.schema_status().await.unwrap(), app::db::migrations::SchemaStatus::Current);
+    db.close().await;
+
+    // The secret rotates: the task still holds the old password.
+    pg::superuser(&server, &format!("ALTER ROLE {user} PASSWORD 'second-secret'")).await;
+    let out = app_with_db_vars(&server, &name, &user, "first-secret").arg("migrate").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("password authentication failed"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("28P01") && stdout.contains("rotated") && stdout.contains("force-new-deployment"),
+        "{stdout}"
+    );
+}
+
+/// TLS to a real server through the app's own configuration (DB_SSLMODE, DB_SSLROOTCERT): the
+/// rustls backend production uses. `verify-full` connects when the certificate chains to the
+/// given CA and names the host, and refuses a server its CA did not sign; `require` encrypts
+/// without verifying; `require` against a server without TLS fails.
+#[tokio::test]
+async fn tls_modes_against_a_real_server() {
+    let server =
+        PgServer::start_with(pg_harness::Options { tls: true, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+    let port = server.port().to_string();
+    let ca = server.ca_file();
+    let other_ca = ca.with_file_name("unrelated-ca.crt");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=unrelated CA", "-keyout"])
+        .arg(ca.with_file_name("unrelated-ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let db = |host: &str, mode: &str, root: Option<&std::path::Path>| {
+        let mut args =
+            vec!["--db-host", host, "--db-port", &port, "--db-username", "postgres", "--db-name", "postgres"];
+        args.extend(["--db-password", pg_harness::PASSWORD, "--db-sslmode", mode]);
+        let root = root.map(|r| r.display().to_string());
+        if let Some(r) = &root {
+            args.extend(["--db-sslrootcert", r]);
+        }
+        let config = common::config(&args);
+        let target = app::db::Target::from_config(&config.database).unwrap();
+        Db::open(&target, PoolSettings { acquire_timeout: Duration::from_secs(2), ..PoolSettings::default() }).unwrap()
+    };
+    async fn encrypted(db: &Db) -> Result<bool, String> {
+        let Db::Postgres(pool) = db else { unreachable!() };
+        sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(pool)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    for host in ["localhost", "127.0.0.1"] {
+        assert_eq!(encrypted(&db(host, "verify-full", Some(&ca))).await, Ok(true), "verify-full via {host}");
+    }
+    let refused = encrypted(&db("localhost", "verify-full", Some(&other_ca))).await;
+    assert!(refused.is_err(), "verify-full accepted a certificate its CA did not sign");
+    assert_eq!(encrypted(&db("localhost", "require", Some(&other_ca))).await, Ok(true), "require does not verify");
+    assert_eq!(encrypted(&db("localhost", "require", None)).await, Ok(true));
+
+    let plain = pg::shared();
+    let plain_port = plain.port().to_string();
+    let config = common::config(&[
+        "--db-host",
+        "127.0.0.1",
+        "--db-port",
+        &plain_port,
+        "--db-username",
+        "postgres",
+        "--db-password",
+        pg_harness::PASSWORD,
+        "--db-sslmode",
+        "require",
+    ]);
+    let target = app::db::Target::from_config(&config.database).unwrap();
+    let db =
+        Db::open(&target, PoolSettings { acquire_timeout: Duration::from_secs(2), ..PoolSettings::default() }).unwrap();
+    assert!(
+        matches!(db.ping().await, Err(app::db::DbError::Unavailable(_))),
+        "require must not fall back to plain text"
+    );
+}
