@@ -257,8 +257,10 @@ type Http = hyper_util::client::legacy::Client<
 >;
 
 fn http_client() -> Result<Http> {
+    // The provider is named: in a workspace build rustls has both `aws-lc-rs` (ours, the AWS
+    // SDK's) and `ring` (the app's sqlx) enabled, and then has no default to fall back on.
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
         .context("loading the system's root certificates")?
         .https_or_http()
         .enable_http1()
