@@ -38,7 +38,7 @@ autoscaling_min_capacity = 1
 autoscaling_max_capacity = 2
 autoscaling_cpu_target   = 50
 
-database_enabled             = false
+database_enabled             = true
 database_deletion_protection = false
 
 # Compute: "fargate" or "ec2" (ECS on an Auto Scaling group; docs/compute.md). The ec2_* sizes

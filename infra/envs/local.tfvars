@@ -46,7 +46,7 @@ desired_count = 1
 # creating the scalable target fails on read-back (and hangs with default retries).
 autoscaling_enabled = false
 
-database_enabled             = false
+database_enabled             = true
 database_deletion_protection = false
 
 # Compute: "fargate" or "ec2" (docs/compute.md). xtask/tests/local_env_ec2.rs applies this file
