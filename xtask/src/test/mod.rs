@@ -125,12 +125,11 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
     // never carries its own list of places to look.
     let path = ctx.sh.var_os("PATH").unwrap_or_default();
     for tool in tools::ALL.iter().filter(|t| t.used_by.contains(&"test")) {
-        if let tools::Locate::Override { var, dir, .. } = tool.locate {
-            if let Some(exe) = tools::locate(tool, &path) {
-                let value =
-                    if dir { exe.parent().map(|p| p.as_os_str().to_owned()) } else { Some(exe.into_os_string()) };
-                env.extend(value.map(|v| (var.to_owned(), v)));
-            }
+        if let tools::Locate::Override { var, dir, .. } = tool.locate
+            && let Some(exe) = tools::locate(tool, &path)
+        {
+            let value = if dir { exe.parent().map(|p| p.as_os_str().to_owned()) } else { Some(exe.into_os_string()) };
+            env.extend(value.map(|v| (var.to_owned(), v)));
         }
     }
     let launch = run::Launch {
