@@ -38,6 +38,8 @@ autoscaling_min_capacity = 1
 autoscaling_max_capacity = 2
 autoscaling_cpu_target   = 50
 
+# RDS PostgreSQL (core layer; docs/database.md). Backups: 7 days (database_backup_retention_days
+# default). Disposable: no deletion protection, no final snapshot.
 database_enabled             = true
 database_deletion_protection = false
 

@@ -46,6 +46,8 @@ desired_count = 1
 # creating the scalable target fails on read-back (and hangs with default retries).
 autoscaling_enabled = false
 
+# The database as in dev (core layer; the emulator's RDS create and delete waits add ~80 s to a
+# cycle). `cargo xtask deploy --env local` skips the migration task: the emulator runs no tasks.
 database_enabled             = true
 database_deletion_protection = false
 

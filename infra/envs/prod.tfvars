@@ -44,6 +44,8 @@ autoscaling_min_capacity = 2
 autoscaling_max_capacity = 6
 autoscaling_cpu_target   = 50
 
+# RDS PostgreSQL (core layer; docs/database.md): Multi-AZ, 14 days of backups, deletion
+# protection and a final snapshot (unique name) on destroy.
 database_enabled               = true
 database_instance_class        = "db.t4g.small"
 database_multi_az              = true
