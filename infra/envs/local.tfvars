@@ -50,6 +50,9 @@ autoscaling_enabled = false
 # cycle). `cargo xtask deploy --env local` skips the migration task: the emulator runs no tasks.
 database_enabled             = true
 database_deletion_protection = false
+# The emulator ignores EnablePerformanceInsights on create (reads back false): every plan would
+# show it, and every apply would modify the instance and sit in the provider's ~1 min wait.
+database_performance_insights = false
 
 # Compute: "fargate" or "ec2" (docs/compute.md). xtask/tests/local_env_ec2.rs applies this file
 # with compute = "ec2" against its own emulator.

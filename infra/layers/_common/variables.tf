@@ -342,6 +342,12 @@ variable "database_deletion_protection" {
   default     = true
 }
 
+variable "database_performance_insights" {
+  description = "RDS Performance Insights (7-day retention is free on the supported classes). Only the emulator environment turns it off (it does not store the flag)."
+  type        = bool
+  default     = true
+}
+
 variable "database_sslmode" {
   description = "DB_SSLMODE of the app's connection: \"require\" (encrypted, server certificate not verified; the FROM scratch image has no RDS CA bundle) or \"verify-full\" / \"verify-ca\", which need the bundle in the image and DB_SSLROOTCERT (its path) in app_environment. docs/database.md, \"TLS\"."
   type        = string

@@ -53,6 +53,8 @@ module "database" {
   subnet_ids          = module.network.private_subnet_ids
   deletion_protection = var.database_deletion_protection
 
+  performance_insights_enabled = var.database_performance_insights
+
   instance = {
     instance_class = var.database_instance_class
     multi_az       = var.database_multi_az
