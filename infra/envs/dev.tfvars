@@ -38,7 +38,9 @@ autoscaling_min_capacity = 1
 autoscaling_max_capacity = 2
 autoscaling_cpu_target   = 50
 
-database_enabled             = false
+# RDS PostgreSQL (core layer; docs/database.md). Backups: 7 days (database_backup_retention_days
+# default). Disposable: no deletion protection, no final snapshot.
+database_enabled             = true
 database_deletion_protection = false
 
 # Compute: "fargate" or "ec2" (ECS on an Auto Scaling group; docs/compute.md). The ec2_* sizes

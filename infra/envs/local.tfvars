@@ -46,8 +46,13 @@ desired_count = 1
 # creating the scalable target fails on read-back (and hangs with default retries).
 autoscaling_enabled = false
 
-database_enabled             = false
+# The database as in dev (core layer; the emulator's RDS create and delete waits add ~80 s to a
+# cycle). `cargo xtask deploy --env local` skips the migration task: the emulator runs no tasks.
+database_enabled             = true
 database_deletion_protection = false
+# The emulator ignores EnablePerformanceInsights on create (reads back false): every plan would
+# show it, and every apply would modify the instance and sit in the provider's ~1 min wait.
+database_performance_insights = false
 
 # Compute: "fargate" or "ec2" (docs/compute.md). xtask/tests/local_env_ec2.rs applies this file
 # with compute = "ec2" against its own emulator.

@@ -44,7 +44,9 @@ autoscaling_min_capacity = 2
 autoscaling_max_capacity = 6
 autoscaling_cpu_target   = 50
 
-database_enabled               = false
+# RDS PostgreSQL (core layer; docs/database.md): Multi-AZ, 14 days of backups, deletion
+# protection and a final snapshot (unique name) on destroy.
+database_enabled               = true
 database_instance_class        = "db.t4g.small"
 database_multi_az              = true
 database_backup_retention_days = 14

@@ -244,6 +244,11 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
         }
     }
     let fp = fingerprint(&ctx.root, &env)?;
+    // Emulator environments: attributes the emulator reads back differently on every plan.
+    let gaps = crate::drift::read_gaps(
+        &std::fs::read_to_string(ctx.root.join("infra/envs").join(format!("{}.plan-gaps.txt", env.name)))
+            .unwrap_or_default(),
+    );
     let mut any_changes = false;
     // Layers with pending changes: a layer reading one of them cannot be planned yet.
     let mut changed: Vec<&str> = Vec::new();
@@ -287,7 +292,18 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
         markdown.push_str(&summary.markdown(&env.name, layer));
         if summary.has_changes() {
             any_changes = true;
-            changed.push(layer);
+            let json = std::fs::read_to_string(plan_json_file(&ctx.root, &env.name, layer)).unwrap_or_default();
+            if holds_back_readers(layer, &json, &gaps)? {
+                changed.push(layer);
+            } else {
+                let line = format!(
+                    "{e}/{layer}: every change is a known emulator read-back gap (infra/envs/{e}.plan-gaps.txt): the layers \
+                     reading its outputs are planned now\n",
+                    e = env.name
+                );
+                print!("{line}");
+                report.push_str(&line);
+            }
         }
     }
     if ctx.dry_run {
@@ -309,10 +325,39 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
     Ok(())
 }
 
+/// Whether a layer's planned changes hold back the layers that read its outputs (they wait for
+/// pass 2). Not when every change is a known emulator read-back gap (`<env>.plan-gaps.txt`,
+/// the local environment only): those are in-place updates of attributes the emulator does not
+/// store (the database's parameter group in core, for one), they change no output, and they show
+/// again on every plan, so the readers would otherwise never be planned.
+fn holds_back_readers(
+    layer: &str,
+    plan_json: &str,
+    gaps: &std::collections::BTreeSet<(String, String, String)>,
+) -> Result<bool> {
+    Ok(!crate::drift::differences(layer, plan_json, gaps)?.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::terraform::LAYERS;
+
+    #[test]
+    fn only_known_gaps_do_not_hold_back_the_readers() {
+        let plan = |action: &str| {
+            format!(
+                r#"{{"resource_changes":[{{"address":"module.database[0].aws_db_parameter_group.this","change":{{"actions":["{action}"],"before":{{"parameter":[]}},"after":{{"parameter":[{{"name":"rds.force_ssl"}}]}}}}}}]}}"#
+            )
+        };
+        let gaps = crate::drift::read_gaps(
+            "core module.database[0].aws_db_parameter_group.this parameter  # [database] emulator\n",
+        );
+        assert!(!holds_back_readers("core", &plan("update"), &gaps).unwrap(), "only a known gap");
+        assert!(holds_back_readers("core", &plan("update"), &Default::default()).unwrap(), "no gaps file: a change");
+        assert!(holds_back_readers("app", &plan("update"), &gaps).unwrap(), "the gap is core's, not app's");
+        assert!(holds_back_readers("core", &plan("create"), &gaps).unwrap(), "a create is never a gap");
+    }
 
     fn fixture(name: &str) -> String {
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans").join(name)).unwrap()

@@ -40,6 +40,63 @@ def reset_auth(count):
     urllib.request.urlopen(req).read()
 
 
+def check_database(sgs, td):
+    """The database (database_enabled = true in local.tfvars): credentials only through the task
+    definition's secrets, TLS forced, backups on, and the security-group rule pair."""
+    rds, sm = boto3.client("rds", **kw), boto3.client("secretsmanager", **kw)
+    db = rds.describe_db_instances(DBInstanceIdentifier=f"{P}-db")["DBInstances"][0]
+    secret_arn = (db.get("MasterUserSecret") or {}).get("SecretArn")
+    check(bool(secret_arn), f"RDS manages the master password in Secrets Manager ({secret_arn})")
+    check(db["BackupRetentionPeriod"] > 0 and db["StorageEncrypted"] and not db["PubliclyAccessible"], f"database: backups on ({db['BackupRetentionPeriod']} days), encrypted, private")
+    groups = [g["DBParameterGroupName"] for g in db.get("DBParameterGroups", [])]
+    check(len(groups) == 1 and groups[0].startswith(f"{P}-db-"), f"database uses its own parameter group ({groups})")
+    if groups:
+        params = {p["ParameterName"]: p.get("ParameterValue") for p in rds.describe_db_parameters(DBParameterGroupName=groups[0], Source="user")["Parameters"]}
+        check(params.get("rds.force_ssl") == "1", f"rds.force_ssl = 1: the server refuses connections without TLS ({params})")
+    if not secret_arn:
+        return
+    check(sm.describe_secret(SecretId=secret_arn)["ARN"] == secret_arn, "the master secret exists")
+    password = json.loads(sm.get_secret_value(SecretId=secret_arn)["SecretString"])["password"]
+
+    app = next(c for c in td["containerDefinitions"] if c["name"] == "app")
+    secrets = {x["name"]: x["valueFrom"] for x in app.get("secrets", [])}
+    check(secrets == {"DB_USERNAME": f"{secret_arn}:username::", "DB_PASSWORD": f"{secret_arn}:password::"}, f"task definition secrets reference the master secret's username/password keys ({secrets})")
+    env = {e["name"]: e["value"] for e in app.get("environment", [])}
+    check(env.get("DB_HOST") == db["Endpoint"]["Address"] and env.get("DB_PORT") == str(db["Endpoint"]["Port"]) and env.get("DB_NAME") == db["DBName"], f"DB_HOST/DB_PORT/DB_NAME point at the instance ({env.get('DB_HOST')}:{env.get('DB_PORT')}/{env.get('DB_NAME')})")
+    check(env.get("DB_SSLMODE") == "require", f"DB_SSLMODE=require ({env.get('DB_SSLMODE')})")
+    check(not {"DB_PASSWORD", "DB_USERNAME", "DATABASE_URL"} & set(env), f"no credential and no DATABASE_URL in the plain environment ({sorted(env)})")
+    check(password not in json.dumps(td), "the password appears nowhere in the task definition")
+
+    role = td["executionRoleArn"].split("/")[-1]
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        statements += doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+    reads = [st for st in statements if any(str(a).startswith("secretsmanager:") or a == "*" for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))]
+    resources = [r for st in reads for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+    check(resources == [secret_arn] and all(st["Action"] in ("secretsmanager:GetSecretValue", ["secretsmanager:GetSecretValue"]) for st in reads), f"execution role: GetSecretValue on the master secret only ({resources})")
+
+    db_sg = sgs.get(f"{P}-db")
+    app_sg = sgs.get(f"{P}-app")
+    check(db_sg is not None and [g["GroupId"] for g in db_sg_groups(db)] == [db_sg["GroupId"]], "the instance is in the security group tagged rdeploy-local-db")
+    if db_sg and app_sg:
+        ingress = db_sg["IpPermissions"]
+        check(len(ingress) == 1 and ingress[0].get("IpProtocol") == "tcp" and ingress[0].get("FromPort") == 5432 and ingress[0].get("ToPort") == 5432, f"DB SG: exactly one ingress rule, tcp/5432 ({ingress})")
+        sources = [u["GroupId"] for p in ingress for u in p.get("UserIdGroupPairs", [])]
+        cidrs = [r for p in ingress for r in p.get("IpRanges", []) + p.get("Ipv6Ranges", []) + p.get("PrefixListIds", [])]
+        check(sources == [app_sg["GroupId"]] and not cidrs, f"DB SG admits 5432 only from the app's SG ({sources}, cidrs {cidrs})")
+        egress = app_sg["IpPermissionsEgress"]
+        to_db = [p for p in egress if any(u["GroupId"] == db_sg["GroupId"] for u in p.get("UserIdGroupPairs", []))]
+        check(len(to_db) == 1 and to_db[0].get("FromPort") == 5432 and to_db[0].get("ToPort") == 5432, f"app SG egress: tcp/5432 to the DB SG ({to_db})")
+        cidr_5432 = [p for p in egress if (p.get("IpRanges") or p.get("Ipv6Ranges")) and (p.get("IpProtocol") == "-1" or p.get("FromPort", 0) <= 5432 <= p.get("ToPort", 65535))]
+        check(cidr_5432 == [], f"no CIDR egress rule of the app SG covers 5432 ({cidr_5432})")
+
+
+def db_sg_groups(db):
+    return [{"GroupId": g["VpcSecurityGroupId"]} for g in db.get("VpcSecurityGroups", [])]
+
+
 if phase == "assume-deploy-role":
     sts = boto3.client("sts", **kw)
     role = f"arn:aws:iam::123456789012:role/{P}-github-deploy"
@@ -68,6 +125,8 @@ if phase == "deployed":
     check(app["image"] == image, f"... and the deployed image ({app['image']})")
     env = {e["name"]: e["value"] for e in app.get("environment", [])}
     check(env.get("TRUSTED_PROXY_HOPS") == "1", "... and Terraform's environment (TRUSTED_PROXY_HOPS=1)")
+    secrets = {x["name"]: x["valueFrom"] for x in app.get("secrets", [])}
+    check(sorted(secrets) == ["DB_PASSWORD", "DB_USERNAME"] and all(":secretsmanager:" in v for v in secrets.values()), f"... and Terraform's secrets, copied by the deploy ({sorted(secrets)})")
     sys.exit(1 if failures else 0)
 
 if phase == "applied":
@@ -149,6 +208,7 @@ if phase == "applied":
         check(t.get("Name", "").startswith(f"{P}-") and t.get("ManagedBy") == "terraform", f"subnet {t.get('Name')} named and tagged")
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(P)]
     check(all(r.startswith(f"{P}-") for r in roles) and len(roles) >= 4, f"IAM roles follow the convention: {roles}")
+    check_database(sgs, td["taskDefinition"])
 else:
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["rdeploy"]}])["Vpcs"]
     check(vpcs == [], "no project VPC left")
@@ -160,5 +220,7 @@ else:
     check([r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(P)] == [], "no project IAM role left")
     groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"] if P in g["logGroupName"]]
     check(groups == [], f"no project log group left {groups}")
+    dbs = [d["DBInstanceIdentifier"] for d in boto3.client("rds", **kw).describe_db_instances()["DBInstances"]]
+    check(dbs == [], f"no database instance left {dbs}")
 
 sys.exit(1 if failures else 0)

@@ -308,7 +308,7 @@ variable "alarm_emails" {
 }
 
 variable "database_enabled" {
-  description = "Create the RDS PostgreSQL instance."
+  description = "Create the RDS PostgreSQL instance (core layer) and connect the service to it (app layer: DB_* environment, the master secret through the task definition's secrets, the security-group rule pair). Off: the app keeps its data in memory, per task (DATABASE_URL=sqlite::memory:)."
   type        = bool
   default     = false
 }
@@ -326,15 +326,42 @@ variable "database_multi_az" {
 }
 
 variable "database_backup_retention_days" {
-  description = "Days of automated backups."
+  description = "Days of automated backups (1..35; backups cannot be switched off)."
   type        = number
   default     = 7
+
+  validation {
+    condition     = var.database_backup_retention_days >= 1 && var.database_backup_retention_days <= 35
+    error_message = "database_backup_retention_days must be 1..35: automated backups stay on."
+  }
 }
 
 variable "database_deletion_protection" {
   description = "RDS deletion protection and a final snapshot on destroy."
   type        = bool
   default     = true
+}
+
+variable "database_performance_insights" {
+  description = "RDS Performance Insights (7-day retention is free on the supported classes). Only the emulator environment turns it off (it does not store the flag)."
+  type        = bool
+  default     = true
+}
+
+variable "database_sslmode" {
+  description = "DB_SSLMODE of the app's connection: \"require\" (encrypted, server certificate not verified; the FROM scratch image has no RDS CA bundle) or \"verify-full\" / \"verify-ca\", which need the bundle in the image and DB_SSLROOTCERT (its path) in app_environment. docs/database.md, \"TLS\"."
+  type        = string
+  default     = "require"
+
+  validation {
+    condition     = contains(["require", "verify-ca", "verify-full"], var.database_sslmode)
+    error_message = "database_sslmode must be \"require\", \"verify-ca\" or \"verify-full\" (RDS refuses connections without TLS)."
+  }
+
+  validation {
+    condition     = var.database_sslmode == "require" || contains(keys(var.app_environment), "DB_SSLROOTCERT")
+    error_message = "database_sslmode verify-ca/verify-full needs app_environment.DB_SSLROOTCERT: the path of the RDS CA bundle inside the image."
+  }
 }
 
 ################################################################################

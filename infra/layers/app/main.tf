@@ -1,5 +1,6 @@
 # app layer: everything that serves traffic — ALB, the ECS service with its task definition and
-# roles, alarms, and the optional database. Reads the shared and core layers' outputs from
+# roles, alarms, and the service's connection to the core layer's optional database
+# (database.tf). Reads the shared and core layers' outputs from
 # their remote state (same bucket, keys `<env>/shared.tfstate` and `<env>/core.tfstate`).
 
 locals {
@@ -82,7 +83,14 @@ module "service" {
     cpu         = var.task_cpu
     memory      = var.task_memory
     # The app keeps idle connections open longer than the ALB does (see alb_idle_timeout).
-    environment = merge({ KEEP_ALIVE_TIMEOUT_SECS = tostring(var.alb_idle_timeout + 15) }, var.app_environment)
+    # database.tf: DB_* (or DATABASE_URL=sqlite::memory: without a database); app_environment
+    # comes last so an environment can override them (e.g. DB_SSLMODE = "verify-full").
+    environment = merge(
+      { KEEP_ALIVE_TIMEOUT_SECS = tostring(var.alb_idle_timeout + 15) },
+      local.database_environment,
+      var.app_environment,
+    )
+    secrets = local.database_secrets
   }
 
   service = {
@@ -116,25 +124,5 @@ module "observability" {
 
   notifications = {
     email_endpoints = var.alarm_emails
-  }
-}
-
-module "database" {
-  source = "../../modules/database"
-  count  = var.database_enabled ? 1 : 0
-
-  name                       = local.name
-  vpc_id                     = local.core.vpc_id
-  subnet_ids                 = local.core.private_subnet_ids
-  allowed_security_group_ids = [module.service.security_group_id]
-  deletion_protection        = var.database_deletion_protection
-
-  instance = {
-    instance_class = var.database_instance_class
-    multi_az       = var.database_multi_az
-  }
-
-  backup = {
-    retention_days = var.database_backup_retention_days
   }
 }

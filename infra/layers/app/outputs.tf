@@ -104,11 +104,11 @@ output "alarm_topic_arn" {
 }
 
 output "database_endpoint" {
-  description = "`host:port` of the database, or null when disabled."
-  value       = try(module.database[0].endpoint, null)
+  description = "`host:port` of the database (core layer), or null when disabled."
+  value       = local.database == null ? null : "${local.database.address}:${local.database.port}"
 }
 
 output "database_secret_arn" {
-  description = "Secrets Manager secret with the database master credentials, or null when disabled."
-  value       = try(module.database[0].master_user_secret_arn, null)
+  description = "Secrets Manager secret with the database master credentials (core layer), or null when disabled."
+  value       = local.database == null ? null : local.database.secret_arn
 }

@@ -1,5 +1,10 @@
-# core layer: long-lived runtime foundations — the network and the ECS cluster. Changes here
-# are rare and wide-reaching, so they get their own state and their own plan.
+# core layer: long-lived runtime foundations — the network, the ECS cluster and the optional
+# database. Changes here are rare and wide-reaching, so they get their own state and their own
+# plan. The database lives here, not in the app layer, because (1) its data outlives any app
+# layer change or re-creation, and (2) the app layer then knows the master secret's ARN at
+# plan time, so the task execution role's policy (read exactly that secret) is rendered in the
+# plan that a reviewer and the permission contract test read. The app layer adds the
+# security-group rule pair app -> database (layers/app/database.tf).
 
 locals {
   layer = "core"
@@ -37,4 +42,25 @@ module "ecs_cluster" {
 
   name               = local.names.cluster
   container_insights = var.container_insights
+}
+
+module "database" {
+  source = "../../modules/database"
+  count  = var.database_enabled ? 1 : 0
+
+  name                = local.name
+  vpc_id              = module.network.vpc_id
+  subnet_ids          = module.network.private_subnet_ids
+  deletion_protection = var.database_deletion_protection
+
+  performance_insights_enabled = var.database_performance_insights
+
+  instance = {
+    instance_class = var.database_instance_class
+    multi_az       = var.database_multi_az
+  }
+
+  backup = {
+    retention_days = var.database_backup_retention_days
+  }
 }

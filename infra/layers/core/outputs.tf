@@ -42,3 +42,15 @@ output "cluster_arn" {
   description = "ARN of the ECS cluster."
   value       = module.ecs_cluster.arn
 }
+
+output "database" {
+  description = "The database (null when database_enabled = false): address, port, db_name, secret_arn (RDS-managed master secret, JSON with username and password), security_group_id (no rules: the app layer adds them), identifier."
+  value = var.database_enabled ? {
+    identifier        = module.database[0].identifier
+    address           = module.database[0].address
+    port              = module.database[0].port
+    db_name           = module.database[0].db_name
+    secret_arn        = module.database[0].master_user_secret_arn
+    security_group_id = module.database[0].security_group_id
+  } : null
+}

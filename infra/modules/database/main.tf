@@ -1,5 +1,8 @@
 locals {
   identifier = "${var.name}-db"
+
+  # "16" or "16.4" -> postgres16: the parameter group family follows the major version.
+  parameter_group_family = "postgres${split(".", var.instance.engine_version)[0]}"
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -24,18 +27,28 @@ resource "aws_security_group" "this" {
   }
 }
 
-resource "aws_vpc_security_group_ingress_rule" "from_app" {
-  # count, not for_each: the IDs are usually unknown until the app security group exists.
-  count = length(var.allowed_security_group_ids)
+# No rules here: the client side adds the pair (ingress on this group from its own security
+# group, egress from its group to this one; infra/layers/app/database.tf), because the client's
+# group lives in a later layer. A group without rules admits nothing.
 
-  security_group_id            = aws_security_group.this.id
-  description                  = "PostgreSQL from the app"
-  ip_protocol                  = "tcp"
-  from_port                    = var.instance.port
-  to_port                      = var.instance.port
-  referenced_security_group_id = var.allowed_security_group_ids[count.index]
+# TLS is enforced by the server: a connection without TLS is refused (the default of the
+# postgres15+ default parameter groups, stated here so that it cannot silently change with the
+# engine version or a parameter group swap).
+resource "aws_db_parameter_group" "this" {
+  name_prefix = "${local.identifier}-"
+  family      = local.parameter_group_family
+  description = "${local.identifier}: TLS required"
 
-  tags = var.tags
+  parameter {
+    name  = "rds.force_ssl"
+    value = "1"
+  }
+
+  tags = merge(var.tags, { Name = local.identifier })
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_db_instance" "this" {
@@ -47,8 +60,11 @@ resource "aws_db_instance" "this" {
   db_name        = var.instance.db_name
   username       = var.instance.username
 
-  # RDS generates the password and keeps it (rotated) in Secrets Manager; it never appears in
-  # Terraform state or variables.
+  # RDS generates the password and keeps it (rotated every 7 days) in Secrets Manager; it never
+  # appears in Terraform state or variables. The secret is encrypted with the AWS-managed key
+  # aws/secretsmanager (master_user_secret_kms_key_id unset): its key policy lets any principal
+  # of the account that may read the secret decrypt it through Secrets Manager, so readers need
+  # secretsmanager:GetSecretValue on this one secret and no KMS grant (README: "Credentials").
   manage_master_user_password = true
 
   allocated_storage     = var.instance.allocated_storage
@@ -58,6 +74,7 @@ resource "aws_db_instance" "this" {
   kms_key_id            = var.instance.kms_key_id
 
   db_subnet_group_name   = aws_db_subnet_group.this.name
+  parameter_group_name   = aws_db_parameter_group.this.name
   vpc_security_group_ids = [aws_security_group.this.id]
   publicly_accessible    = false
   multi_az               = var.instance.multi_az
@@ -74,16 +91,18 @@ resource "aws_db_instance" "this" {
 
   deletion_protection = var.deletion_protection
   # A protected database also gets a final snapshot; an unprotected (dev) one is disposable.
-  # The identifier carries the creation time, so every instance (a re-created one included)
-  # has its own and a second destroy never collides with the first one's snapshot. It is
-  # always set (skip_final_snapshot decides whether it is used) and fixed at creation.
+  # The name is fixed when the instance is created (ignore_changes below) and carries the
+  # creation time plus 8 random hex digits (uuid()): every creation, a replacement included,
+  # gets its own name, so destroying a re-created instance never collides with an earlier
+  # instance's snapshot, even within the same second (modules/database/tests/).
   skip_final_snapshot       = !var.deletion_protection
-  final_snapshot_identifier = "${local.identifier}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}"
+  final_snapshot_identifier = "${local.identifier}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}-${substr(uuid(), 0, 8)}"
 
   tags = merge(var.tags, { Name = local.identifier })
 
   lifecycle {
-    # timestamp() changes on every plan; the value chosen at creation is the one that counts.
+    # timestamp() and uuid() change on every plan; the value chosen at creation is the one that
+    # counts (and a plan must not show a change for it every time).
     ignore_changes = [final_snapshot_identifier]
   }
 }

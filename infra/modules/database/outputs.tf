@@ -39,6 +39,25 @@ output "master_user_secret_arn" {
 }
 
 output "security_group_id" {
-  description = "Security group of the instance."
+  description = "Security group of the instance; it has no rules: the client adds ingress from its own group on `port` (and its egress to this group)."
   value       = aws_security_group.this.id
+}
+
+output "parameter_group_name" {
+  description = "Parameter group of the instance (`rds.force_ssl = 1`)."
+  value       = aws_db_parameter_group.this.name
+}
+
+output "final_snapshot_identifier" {
+  description = "Name of the snapshot a destroy takes (used only with `deletion_protection`), fixed at creation."
+  value       = aws_db_instance.this.final_snapshot_identifier
+}
+
+output "protection" {
+  description = "What guards the data: deletion_protection, skip_final_snapshot, backup_retention_period (days)."
+  value = {
+    deletion_protection     = aws_db_instance.this.deletion_protection
+    skip_final_snapshot     = aws_db_instance.this.skip_final_snapshot
+    backup_retention_period = aws_db_instance.this.backup_retention_period
+  }
 }

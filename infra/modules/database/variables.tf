@@ -13,11 +13,6 @@ variable "subnet_ids" {
   type        = list(string)
 }
 
-variable "allowed_security_group_ids" {
-  description = "Security groups allowed to connect on the database port (the app's)."
-  type        = list(string)
-}
-
 variable "instance" {
   description = "Instance settings."
   type = object({
@@ -42,6 +37,11 @@ variable "backup" {
     maintenance_window = optional(string, "sun:04:30-sun:05:30")
   })
   default = {}
+
+  validation {
+    condition     = var.backup.retention_days >= 1 && var.backup.retention_days <= 35
+    error_message = "backup.retention_days must be 1..35: automated backups stay on (0 would switch them off)."
+  }
 }
 
 variable "deletion_protection" {

@@ -233,7 +233,9 @@ resource "aws_vpc_security_group_egress_rule" "https" {
   tags = var.tags
 }
 
-# In-VPC dependencies such as the database; each still has to admit this security group.
+# Optional: TCP ports open to the whole VPC (none by default). Prefer a rule that names the
+# dependency's security group, as the app layer does for the database (layers/app/database.tf):
+# the app then reaches the database port on the database only.
 resource "aws_vpc_security_group_egress_rule" "vpc" {
   for_each = toset([for p in var.service.egress_to_vpc_ports : tostring(p)])
 

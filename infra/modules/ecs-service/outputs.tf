@@ -74,3 +74,21 @@ output "placement" {
     assign_public_ip         = one(aws_ecs_service.app.network_configuration).assign_public_ip
   }
 }
+
+output "container_environment" {
+  description = "The app container's plain environment variables as registered (name -> value)."
+  value       = local.environment
+}
+
+output "container_secrets" {
+  description = "The app container's secrets as registered (name -> valueFrom): values the ECS agent reads with the execution role when a task starts."
+  value       = var.container.secrets
+}
+
+output "egress_cidr_rules" {
+  description = "The tasks' CIDR egress rules (from_port, to_port, cidr): HTTPS to AWS APIs, plus any `service.egress_to_vpc_ports`. Dependencies with a security group get a rule to that group instead (not listed here)."
+  value = concat(
+    [{ from_port = aws_vpc_security_group_egress_rule.https.from_port, to_port = aws_vpc_security_group_egress_rule.https.to_port, cidr = aws_vpc_security_group_egress_rule.https.cidr_ipv4 }],
+    [for r in aws_vpc_security_group_egress_rule.vpc : { from_port = r.from_port, to_port = r.to_port, cidr = r.cidr_ipv4 }],
+  )
+}

@@ -76,7 +76,7 @@ variable "service" {
     desired_count                     = optional(number, 1)
     health_check_grace_period_seconds = optional(number, 60)
     enable_execute_command            = optional(bool, false)
-    egress_to_vpc_ports               = optional(list(number), [5432])
+    egress_to_vpc_ports               = optional(list(number), [])
   })
   default = {}
 }

@@ -12,7 +12,11 @@
 //!    `cargo xtask` command it runs, on that environment's resources; a job without a role may
 //!    run only commands that make no AWS call;
 //! 4. the execution role of each environment must be able to start the image that environment
-//!    deploys (the repository of the `image` step whose output feeds the deploy).
+//!    deploys (the repository of the `image` step whose output feeds the deploy);
+//! 5. with `database_enabled` (dev and prod), the execution role may read the database's master
+//!    secret (GetSecretValue; the secret ARN is the core layer's output, a placeholder here) and
+//!    no other secret, with no other Secrets Manager or KMS action (the secret uses the
+//!    AWS-managed key, whose key policy needs no grant).
 //!
 //! Needs terraform (and XTASK_TF_MIRROR offline) and python3 with moto; skipped without terraform.
 
@@ -100,6 +104,9 @@ struct Rendered {
     source_repository: Option<String>,
     /// The app layer's plan JSON (for the TLS checks).
     app_plan: Json,
+    /// The database master secret the app layer was planned with (the core layer's output,
+    /// a placeholder here), when the environment has `database_enabled = true`.
+    database_secret: Option<String>,
 }
 
 struct Scratch {
@@ -249,11 +256,22 @@ fn render(name: &str) -> (Rendered, Scratch) {
 
     // App layer: the shared outputs as Terraform produced them; network IDs are placeholders.
     let region = &env.region;
+    let database_secret = (env.values.get("database_enabled").map(String::as_str) == Some("true")).then(|| {
+        format!("arn:aws:secretsmanager:{region}:{account}:secret:rds!db-0123abcd-aaaa-bbbb-cccc-0123456789ab-AbCdEf")
+    });
+    let database = match &database_secret {
+        Some(arn) => format!(
+            "{{\n    identifier = \"{p}-{e}-db\"\n    address = \"{p}-{e}-db.abcdefghijkl.{region}.rds.amazonaws.com\"\n    port = 5432\n    db_name = \"app\"\n    secret_arn = \"{arn}\"\n    security_group_id = \"sg-0000000000000db00\"\n  }}",
+            p = env.project,
+            e = env.name
+        ),
+        None => "null".into(),
+    };
     let override_app = format!(
         "terraform {{\n  backend \"local\" {{}}\n}}\n\
          data \"terraform_remote_state\" \"shared\" {{\n  backend = \"local\"\n  config  = {{ path = \"../shared/terraform.tfstate\" }}\n}}\n\
          data \"terraform_remote_state\" \"core\" {{\n  backend = \"local\"\n  config  = {{ path = \"../shared/terraform.tfstate\" }}\n}}\n\
-         locals {{\n  shared = jsondecode(file(\"shared-outputs.json\"))\n  core = {{\n    vpc_id = \"vpc-0123456789abcdef0\"\n    vpc_cidr_block = \"10.0.0.0/16\"\n    public_subnet_ids = [\"subnet-0000000000000000a\", \"subnet-0000000000000000b\"]\n    private_subnet_ids = [\"subnet-0000000000000000c\", \"subnet-0000000000000000d\"]\n    cluster_name = \"{cluster}\"\n    cluster_arn = \"arn:aws:ecs:{region}:{account}:cluster/{cluster}\"\n  }}\n}}\n",
+         locals {{\n  shared = jsondecode(file(\"shared-outputs.json\"))\n  core = {{\n    vpc_id = \"vpc-0123456789abcdef0\"\n    vpc_cidr_block = \"10.0.0.0/16\"\n    public_subnet_ids = [\"subnet-0000000000000000a\", \"subnet-0000000000000000b\"]\n    private_subnet_ids = [\"subnet-0000000000000000c\", \"subnet-0000000000000000d\"]\n    cluster_name = \"{cluster}\"\n    cluster_arn = \"arn:aws:ecs:{region}:{account}:cluster/{cluster}\"\n    database = {database}\n  }}\n}}\n",
         cluster = env.cluster()
     );
     let app = s.root.join("infra/layers/app");
@@ -269,7 +287,7 @@ fn render(name: &str) -> (Rendered, Scratch) {
         .map(|r| Policy::parse("execution", &policy_text(&r["values"]["policy"])).unwrap())
         .collect();
     assert_eq!(execution.len(), 1, "{name}: the execution role's policy is rendered at plan time");
-    (Rendered { env, account, roles, execution, source_repository, app_plan }, s)
+    (Rendered { env, account, roles, execution, source_repository, app_plan, database_secret }, s)
 }
 
 fn plan_app(s: &Scratch, env: &str, extra: &[String]) -> Json {
@@ -554,6 +572,53 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
         );
     }
 
+    // 3b. The migration task: RunTask passes the execution role too; without that PassRole the
+    //     deploy role fails the check (RunTask runs in the service's subnets and security group,
+    //     which needs no EC2 permission from the caller: ECS attaches the ENI with its own
+    //     service-linked role).
+    {
+        let dev = rendered.get_mut("dev").unwrap();
+        let (_, policies, _) = dev.roles.get_mut("github_deploy_role_arn").unwrap();
+        let original = policies.clone();
+        let execution_role = format!("role/{}-{}-task-execution", dev.env.project, dev.env.name);
+        *policies = policies
+            .iter()
+            .map(|p| {
+                p.without(|s| {
+                    let text = s.to_string();
+                    text.contains("iam:PassRole") && text.contains(&execution_role)
+                })
+            })
+            .collect();
+        let failures = job_failures(&rendered);
+        assert!(failures.iter().any(|f| f.contains("RunTask needs iam:PassRole")), "{failures:#?}");
+        rendered.get_mut("dev").unwrap().roles.get_mut("github_deploy_role_arn").unwrap().1 = original;
+        assert!(job_failures(&rendered).is_empty());
+    }
+
+    // 3c. The execution role reads the database's master secret and nothing else.
+    for (name, r) in &rendered {
+        let secret = r.database_secret.as_deref().unwrap_or_else(|| panic!("{name}: database_enabled = true"));
+        let failures = secret_read_failures(&r.execution, secret);
+        assert!(failures.is_empty(), "{name}: execution role: {failures:#?}");
+    }
+    {
+        // Teeth: a policy that also reads every secret of the account fails the check.
+        let r = &rendered["dev"];
+        let secret = r.database_secret.as_deref().unwrap();
+        let wide = Policy::parse(
+            "wide",
+            r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:*:*:secret:*"}]}"#,
+        )
+        .unwrap();
+        let mut widened = r.execution.clone();
+        widened.push(wide);
+        assert!(!secret_read_failures(&widened, secret).is_empty(), "a wider secret read must fail the check");
+        let none: Vec<Policy> =
+            r.execution.iter().map(|p| p.without(|s| s.to_string().contains("secretsmanager"))).collect();
+        assert!(!secret_read_failures(&none, secret).is_empty(), "no secret read must fail the check");
+    }
+
     for (name, r) in &rendered {
         let repo_sub = format!("repo:{}", r.env.values["github_repository"]);
         let assume = |output: &str, sub: &str| {
@@ -621,6 +686,56 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
         plan_app(s, "prod", &["-var=domain_name=app.example.com".into(), "-var=route53_zone_name=example.com".into()]);
     assert_https(&domain, true);
     let _ = OPERATIONS;
+}
+
+/// What is wrong with the execution role's access to secrets: it must get `secret` (its JSON
+/// keys are read by valueFrom `<arn>:username::`), and nothing else of Secrets Manager or KMS.
+fn secret_read_failures(execution: &[Policy], secret: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    if evaluate(execution, &Request::new("secretsmanager:GetSecretValue", secret)) != Decision::Allowed {
+        failures.push(format!("cannot GetSecretValue on {secret}"));
+    }
+    let account_prefix = secret.split(":secret:").next().unwrap();
+    let others = [
+        format!("{account_prefix}:secret:rds!db-ffffffff-aaaa-bbbb-cccc-0123456789ab-ZyXwVu"),
+        format!("{secret}x"),
+        format!("{account_prefix}:secret:prod/other-app-AbCdEf"),
+    ];
+    for other in &others {
+        if evaluate(execution, &Request::new("secretsmanager:GetSecretValue", other)) == Decision::Allowed {
+            failures.push(format!("may also read {other}"));
+        }
+    }
+    for action in ["secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue", "secretsmanager:ListSecrets"] {
+        if evaluate(execution, &Request::new(action, secret)) == Decision::Allowed {
+            failures.push(format!("may {action}"));
+        }
+    }
+    // Structurally, as rendered: every statement that can grant a Secrets Manager or KMS action
+    // is exactly GetSecretValue on exactly this secret.
+    let list = |v: &Json| -> Vec<String> {
+        match v {
+            Json::Array(a) => a.iter().map(|x| x.as_str().unwrap_or_default().to_owned()).collect(),
+            Json::String(s) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    for st in execution.iter().flat_map(|p| p.statements()) {
+        let actions = list(&st["Action"]);
+        let touches = st.get("NotAction").is_some()
+            || actions.iter().any(|a| {
+                let a = a.to_ascii_lowercase();
+                a == "*" || a.starts_with("secretsmanager:") || a.starts_with("kms:")
+            });
+        if st["Effect"] == "Allow" && touches {
+            let resources = list(&st["Resource"]);
+            if actions != ["secretsmanager:GetSecretValue"] || resources != [secret] || st.get("NotResource").is_some()
+            {
+                failures.push(format!("statement grants more than GetSecretValue on the secret: {st}"));
+            }
+        }
+    }
+    failures
 }
 
 /// The plan has an HTTPS listener and port 80 redirects to it; with a domain also the ACM

@@ -57,6 +57,12 @@ impl Policy {
         Ok(Self { name: name.into(), statements })
     }
 
+    /// Its statements as written (tests: structural checks such as "no other secret").
+    #[cfg(test)]
+    pub fn statements(&self) -> &[Value] {
+        &self.statements
+    }
+
     /// The same policy without the statements that `drop` selects (tests: prove a check fails).
     #[cfg(test)]
     pub fn without(&self, drop: impl Fn(&Value) -> bool) -> Self {

@@ -127,16 +127,68 @@ pub fn changes(root: &Path, layer: &str) -> BTreeSet<Change> {
     out
 }
 
-/// The (layer, address, attribute) lines of a plan-gaps file, without `[database]` lines.
-pub fn gaps(file: &str) -> BTreeSet<Change> {
+/// The (layer, address, attribute) lines of a plan-gaps file; lines marked `[database]` only
+/// when the environment under test has `database_enabled = true`.
+pub fn gaps(file: &str, database: bool) -> BTreeSet<Change> {
     let text = std::fs::read_to_string(repo().join("infra/envs").join(file)).unwrap();
     text.lines()
-        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty() && !l.contains("[database]"))
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .filter(|l| database || !l.contains("[database]"))
         .map(|l| {
             let mut f = l.split_once('#').map_or(l, |(c, _)| c).split_whitespace().map(str::to_owned);
             (f.next().unwrap(), f.next().unwrap(), f.next().unwrap())
         })
         .collect()
+}
+
+/// `terraform test` (mocked provider, no AWS) in `dir` (relative to infra/) of a scratch copy of
+/// infra/, so init's files never land in the checkout. Returns (success, stdout + stderr).
+/// Nothing from the host's AWS or Terraform settings leaks in; offline machines get the
+/// provider mirror as xtask configures it (XTASK_TF_MIRROR).
+pub fn terraform_test(tag: &str, dir: &str, args: &[&str]) -> (bool, String) {
+    let tmp = std::env::temp_dir().join(format!("xtask-tftest-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    copy_tree(&repo().join("infra"), &tmp.join("infra"));
+    let chdir = tmp.join("infra").join(dir);
+    let terraform = |args: &[&str]| {
+        let mut cmd = Command::new("terraform");
+        cmd.arg(format!("-chdir={}", chdir.display()))
+            .args(args)
+            .env("TF_DATA_DIR", tmp.join("data"))
+            .env("TF_IN_AUTOMATION", "1");
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("AWS_") || k.starts_with("TF_VAR_") || k == "TF_CLI_ARGS" || k.starts_with("TF_CLI_ARGS_")
+            {
+                cmd.env_remove(k);
+            }
+        }
+        if let Some(mirror) = std::env::var_os("XTASK_TF_MIRROR") {
+            let rc = tmp.join("cli.tfrc");
+            let m = PathBuf::from(mirror);
+            std::fs::write(
+                &rc,
+                format!(
+                    "provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/*/*\"]\n  }}\n  direct {{\n    exclude = [\"registry.terraform.io/*/*\"]\n  }}\n}}\n",
+                    m.display()
+                ),
+            )
+            .unwrap();
+            cmd.env("TF_CLI_CONFIG_FILE", rc);
+        }
+        cmd.output().unwrap()
+    };
+    let init = terraform(&["init", "-backend=false", "-input=false", "-no-color", "-lockfile=readonly"]);
+    let init =
+        if init.status.success() { init } else { terraform(&["init", "-backend=false", "-input=false", "-no-color"]) };
+    assert!(init.status.success(), "init in {dir}:\n{}", String::from_utf8_lossy(&init.stderr));
+    let mut test = vec!["test", "-no-color"];
+    test.extend(args);
+    let out = terraform(&test);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
 }
 
 /// A python with boto3: the tools venv's (moto brings it) or the system's.

@@ -42,6 +42,14 @@ override_data {
       private_subnet_ids = ["subnet-0000000000000000c", "subnet-0000000000000000d"]
       cluster_name       = "rdeploy-dev-cluster"
       cluster_arn        = "arn:aws:ecs:eu-west-1:111122223333:cluster/rdeploy-dev-cluster"
+      database = {
+        identifier        = "rdeploy-dev-db"
+        address           = "rdeploy-dev-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
+        port              = 5432
+        db_name           = "app"
+        secret_arn        = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-0123abcd-aaaa-bbbb-cccc-0123456789ab-AbCdEf"
+        security_group_id = "sg-0000000000000db00"
+      }
     }
   }
 }
