@@ -338,6 +338,20 @@ pub const POSTGRES: Tool = Tool {
     hosted: Hosted::RunnerImage { citation: RUNNER_IMAGE },
     purpose: "PostgreSQL server the tests start themselves (initdb + postgres)",
 };
+pub const OPENSSL: Tool = Tool {
+    name: "openssl",
+    bin: "openssl",
+    version: "1.1",
+    version_args: &["version"],
+    version_via: None,
+    source: Source::System { install: "apt-get install openssl" },
+    locate: Locate::Path,
+    used_by: &["test"],
+    // Debian/Ubuntu's ca-certificates depends on openssl, so every runner image that speaks HTTPS
+    // has it ("OpenSSL" is listed under the image's installed software).
+    hosted: Hosted::RunnerImage { citation: RUNNER_IMAGE },
+    purpose: "a throwaway CA and server certificate for the PostgreSQL TLS tests (pg-harness)",
+};
 pub const CHROMIUM: Tool = Tool {
     name: "chromium",
     bin: "chromium",
@@ -398,6 +412,7 @@ pub const ALL: &[&Tool] = &[
     &PODMAN,
     &LLVM,
     &POSTGRES,
+    &OPENSSL,
     &CHROMIUM,
     &CHROMEDRIVER,
 ];
