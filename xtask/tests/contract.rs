@@ -1,5 +1,6 @@
 //! `cargo xtask contract` against the real app: its own OpenAPI document drives schemathesis.
 //! Apart from cli.rs because it builds and runs the app: it reruns whenever app/ changes.
+//! test-expected-seconds: 90
 
 use std::process::Command;
 

@@ -1,6 +1,7 @@
 //! `cargo xtask image` for real: build the FROM-scratch image with podman, run it with a port
 //! published on 127.0.0.1, and check health, the HEALTHCHECK, the user, and a clean SIGTERM stop.
 //! Skipped (with the reason) where no container engine can run.
+//! test-expected-seconds: 170
 
 use std::path::Path;
 use std::process::Command;

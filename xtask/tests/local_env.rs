@@ -12,6 +12,7 @@
 //! It never builds or runs the app, so `cargo xtask ci` reuses its last result while only app/
 //! changed (see xtask/src/test/cache.rs):
 //! test-cache-ignores: app/
+//! test-expected-seconds: 470
 
 mod support;
 

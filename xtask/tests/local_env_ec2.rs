@@ -11,6 +11,7 @@
 //! It never builds or runs the app (the deploy uses a made-up image URI), so `cargo xtask ci`
 //! reuses its last result while only app/ changed (see xtask/src/test/cache.rs):
 //! test-cache-ignores: app/
+//! test-expected-seconds: 260
 
 mod support;
 

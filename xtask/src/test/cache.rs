@@ -43,6 +43,16 @@ const KEY_ENV: &[&str] = &[
 /// The marker a test crate root uses to say which repository paths cannot affect it.
 pub const IGNORES_MARKER: &str = "//! test-cache-ignores:";
 
+/// The marker a slow test crate root uses to say about how long it runs (seconds), so a first
+/// run with no recorded durations (a fresh clone, a CI machine) still starts it first.
+pub const EXPECTED_MARKER: &str = "//! test-expected-seconds:";
+
+/// The seconds a test crate root declares with [`EXPECTED_MARKER`], if any.
+pub fn expected_seconds(src: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(src).ok()?;
+    text.lines().find_map(|l| l.trim().strip_prefix(EXPECTED_MARKER)?.trim().parse().ok())
+}
+
 /// What a cached passing run recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -271,6 +281,17 @@ mod tests {
         assert_eq!(ignored_prefixes(&src), ["app/", "docs/"]);
         std::fs::write(&src, "// test-cache-ignores: app/\n").unwrap();
         assert!(ignored_prefixes(&src).is_empty(), "only the //! form counts");
+    }
+
+    #[test]
+    fn expected_seconds_come_from_the_crate_root_marker() {
+        let d = scratch("expected");
+        let src = d.join("t.rs");
+        std::fs::write(&src, "//! About.\n//! test-expected-seconds: 450\nuse x;\n").unwrap();
+        assert_eq!(expected_seconds(&src), Some(450.0));
+        std::fs::write(&src, "//! test-expected-seconds: soon\n").unwrap();
+        assert_eq!(expected_seconds(&src), None, "not a number: no estimate");
+        assert_eq!(expected_seconds(&d.join("missing.rs")), None);
     }
 
     #[test]

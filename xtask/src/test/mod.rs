@@ -26,7 +26,8 @@ pub struct TestArgs {
     /// depends on, the tools) did not change since it last passed. Off when arguments are given.
     #[arg(long)]
     pub cache: bool,
-    /// Test binaries run at the same time (default: the number of CPUs).
+    /// Test binaries run at the same time (default: the number of CPUs + 1: the longest
+    /// binaries, the emulator end-to-end tests, mostly wait on terraform and the emulator).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Passed to every test binary, e.g. `cargo xtask test -- rate_limit --nocapture`.
@@ -144,7 +145,8 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
         to_run.len(),
         launch.jobs
     );
-    let outcomes = run::run_all(to_run, &durations, &launch, |o| {
+    let expected = expected_durations(&durations, &to_run);
+    let outcomes = run::run_all(to_run, &expected, &launch, |o| {
         let status = if o.ok { "PASS" } else { "FAIL" };
         let mut counts = format!("{} passed", o.passed);
         if o.failed > 0 {
@@ -213,8 +215,22 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
     Ok(report)
 }
 
+/// What the scheduler (longest first) expects of each binary: its recorded duration, else what
+/// its crate root declares (`//! test-expected-seconds: N`); others are unknown (run first).
+fn expected_durations(recorded: &BTreeMap<String, f64>, binaries: &[build::TestBinary]) -> BTreeMap<String, f64> {
+    let mut expected = recorded.clone();
+    for binary in binaries {
+        if !expected.contains_key(&binary.id)
+            && let Some(seconds) = cache::expected_seconds(&binary.src)
+        {
+            expected.insert(binary.id.clone(), seconds);
+        }
+    }
+    expected
+}
+
 fn jobs(args: &TestArgs) -> usize {
-    args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)).max(1)
+    args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from) + 1).max(1)
 }
 
 fn describe_args(args: &TestArgs) -> String {
@@ -258,5 +274,33 @@ mod tests {
         suite(&ctx, &args, false).unwrap();
         assert_eq!(describe_args(&args), ", each with: rate_limit --nocapture");
         assert_eq!(jobs(&args), 3);
+    }
+
+    #[test]
+    fn a_recorded_duration_wins_over_the_declared_one_which_fills_the_unknown() {
+        let dir = std::env::temp_dir().join(format!("xtask-expected-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = |id: &str, marker: &str| {
+            let src = dir.join(format!("{id}.rs"));
+            std::fs::write(&src, format!("//! A test.\n{marker}\n")).unwrap();
+            build::TestBinary {
+                id: id.into(),
+                package: "xtask".into(),
+                exe: dir.join(id),
+                src,
+                package_dir: dir.clone(),
+            }
+        };
+        let binaries = [
+            binary("e2e", "//! test-expected-seconds: 450"),
+            binary("recorded", "//! test-expected-seconds: 450"),
+            binary("plain", ""),
+        ];
+        let recorded = BTreeMap::from([("recorded".to_owned(), 3.0)]);
+        let expected = expected_durations(&recorded, &binaries);
+        assert_eq!(expected.get("e2e"), Some(&450.0));
+        assert_eq!(expected.get("recorded"), Some(&3.0));
+        assert_eq!(expected.get("plain"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
