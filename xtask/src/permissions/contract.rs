@@ -75,24 +75,10 @@ impl Drop for Moto {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == ".terraform" || name.to_string_lossy().ends_with(".tfstate") {
-            continue;
-        }
-        let (src, dst) = (entry.path(), to.join(&name));
-        let meta = std::fs::symlink_metadata(&src).unwrap();
-        if meta.file_type().is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
-        } else if meta.is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
+// The same copy the integration tests use (their support module includes this file too).
+#[path = "../../tests/support/fs.rs"]
+mod fs;
+use fs::copy_tree;
 
 /// What Terraform rendered for one environment.
 struct Rendered {
