@@ -2,28 +2,18 @@
 //! applied or deployed. Every command prints the exact external commands it runs (`--dry-run`
 //! prints them and runs nothing), so a laptop and CI run the same steps.
 
-mod apply;
-mod aws;
-mod bench;
-mod ci;
-mod contract;
-mod coverage;
-mod ctx;
+mod base;
+mod commands;
 mod deploy;
-mod doctor;
-mod drift;
-mod envs;
-mod image;
-mod lint;
-mod local;
+mod env;
 mod permissions;
-mod plan;
 mod promote;
-mod setup;
+mod run;
 mod terraform;
-mod test;
 #[cfg(test)]
-mod testing;
+mod testkit;
+#[cfg(test)]
+mod tidy;
 mod tools;
 #[cfg(test)]
 mod workflow_contract;
@@ -32,7 +22,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::ctx::{Ctx, Exit};
+use crate::base::error;
+use crate::commands::{
+    apply, bench, ci, contract, coverage, doctor, drift, image, lint, local, permissions as permissions_cli, plan,
+    setup, test,
+};
+use crate::run::Ctx;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,7 +80,7 @@ enum Cmd {
     /// The local AWS emulator: up, down, status.
     Local(local::LocalArgs),
     /// What each command needs from AWS in an environment (IAM actions and resources).
-    Permissions(permissions::cli::PermissionsArgs),
+    Permissions(permissions_cli::PermissionsArgs),
     /// ECS rolling deploy of an image: register a revision, update the service, watch, roll back on failure.
     Deploy(deploy::DeployArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
@@ -123,16 +118,12 @@ fn main() -> ExitCode {
         Cmd::Local(args) => local::run(&ctx, args),
         Cmd::Deploy(args) => deploy::run(&ctx, args),
         Cmd::Migrate(args) => deploy::migrate(&ctx, args),
-        Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
+        Cmd::Permissions(args) => permissions_cli::run(&ctx, args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let code = err
-                .downcast_ref::<Exit>()
-                .map(|e| e.code)
-                .or_else(|| err.downcast_ref::<ctx::StepFailure>().map(|f| f.code))
-                .unwrap_or(1);
+            let code = error::exit_code(&err);
             eprintln!("error: {err:#}");
             ExitCode::from(code)
         }

@@ -285,7 +285,7 @@ async fn download(http: &Http, url: &str) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Seen, Server, json};
+    use crate::testkit::{Seen, Server, json};
     use aws_sdk_ecr::config::{BehaviorVersion, Credentials, Region};
     use serde_json::json as j;
 

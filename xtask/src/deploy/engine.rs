@@ -22,7 +22,7 @@ use super::decide::{
 };
 use super::migrate::{self, Migration};
 use super::taskdef;
-use crate::ctx::Exit;
+use crate::base::error::CodedError as Exit;
 
 /// Exit codes, documented in `cargo xtask deploy --help` (`EXIT_CODES`) and the README.
 pub mod code {

@@ -29,7 +29,7 @@ use super::decide::short;
 use super::decide_task::{Launched, TaskObservation, TaskVerdict, TaskView, TaskWatch, launched, task_id};
 use super::engine::{code, human};
 use super::taskdef::{self, APP_CONTAINER};
-use crate::ctx::Exit;
+use crate::base::error::CodedError as Exit;
 
 /// The command the app container runs instead of serving.
 pub const COMMAND: &str = "migrate";
@@ -67,7 +67,7 @@ pub const LOCAL_SKIP: &str = "--env local: skipping the migration task: the emul
 
 /// What `--skip-migrations`, the environment's database flag and `--env local` decide.
 pub fn choose(
-    env: &crate::envs::Env,
+    env: &crate::env::Env,
     skip: bool,
     timeout: Duration,
     poll_interval: Duration,

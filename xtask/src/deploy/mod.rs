@@ -51,8 +51,9 @@ use self::api::{Ecr, TokioClock};
 use self::engine::{Plan, code};
 use self::image::ImageRef;
 use self::migrate::Migration;
-use crate::ctx::{Ctx, Exit};
-use crate::envs::Env;
+use crate::base::error::CodedError as Exit;
+use crate::env::Env;
+use crate::run::Ctx;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -207,7 +208,7 @@ fn prepare(
     if env.is_prod() && !allow_dirty {
         refuse_dirty_tree(ctx)?;
     }
-    crate::aws::require_credentials(env)?;
+    crate::env::aws::require_credentials(env)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let config = runtime.block_on(async {
         let config = sdk::load_config(&ctx.root, env).await?;

@@ -17,8 +17,8 @@ use aws_sdk_ecs::types::{
 };
 
 use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, Logs, OneOffTask, ServiceLookup};
-use crate::aws;
-use crate::envs::Env;
+use crate::env::Env;
+use crate::env::aws;
 
 /// SDK configuration for `env`: its region; for `local` the emulator's endpoint and its static
 /// credentials (or the caller's, see `aws::emulator_credentials`), passed explicitly, never a

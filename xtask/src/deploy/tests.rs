@@ -19,8 +19,8 @@ use super::image::ImageRef;
 use super::migrate::{MigratePlan, Migration, migrate};
 use super::taskdef::tests::sample;
 use super::{ensure_immutable, parse_duration};
-use crate::ctx::Exit;
-use crate::envs::Env;
+use crate::base::error::CodedError as Exit;
+use crate::env::Env;
 
 const IMAGE_OLD: &str = "1.dkr.ecr.us-east-1.amazonaws.com/rdeploy-dev-app:aaaaaaa";
 const IMAGE_NEW: &str = "1.dkr.ecr.us-east-1.amazonaws.com/rdeploy-dev-app:bbbbbbb";

@@ -21,17 +21,16 @@
 //! Needs terraform (and XTASK_TF_MIRROR offline) and python3 with moto; skipped without terraform.
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::Value as Json;
 use yaml_rust2::YamlLoader;
 
 use super::iam::{Decision, Policy, Request, evaluate};
 use super::{Need, OPERATIONS, Res, Target, command_operations, ops};
-use crate::envs::Env;
+use crate::env::Env;
+use crate::env::emulator::Emulator;
 
 /// GitHub variable (or prefix, for per-environment repository variables) -> shared layer output.
 /// The README tells people to set each variable to that output.
@@ -43,36 +42,6 @@ pub const ROLE_VARIABLES: &[(&str, &str)] = &[
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
-
-struct Moto(Child, u16);
-
-impl Moto {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 with moto[server] (pip install 'moto[server]==5.2.1')");
-        let mut moto = Moto(child, port);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(moto.0.try_wait().unwrap().is_none(), "moto exited early");
-            assert!(Instant::now() < deadline, "moto did not listen within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 // The same copy the integration tests use (their support module includes this file too).
@@ -97,7 +66,7 @@ struct Rendered {
 
 struct Scratch {
     root: PathBuf,
-    moto: Moto,
+    moto: Emulator,
 }
 
 impl Scratch {
@@ -105,11 +74,15 @@ impl Scratch {
         let root = std::env::temp_dir().join(format!("xtask-contract-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         copy_tree(&repo().join("infra"), &root.join("infra"));
-        Scratch { root, moto: Moto::start() }
+        Scratch {
+            root,
+            moto: Emulator::start(&["python3", "-m", "moto.server"])
+                .expect("python3 with moto[server] (pip install 'moto[server]==5.2.1')"),
+        }
     }
 
     fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.moto.1)
+        self.moto.url()
     }
 
     /// terraform in infra/layers/<layer>, pointed at this scratch's emulator only.
@@ -651,7 +624,7 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
             "{name}: the plan role reads only its own state"
         );
     }
-    let wildcard_envs: Vec<String> = crate::envs::available(&repo())
+    let wildcard_envs: Vec<String> = crate::env::available(&repo())
         .into_iter()
         .filter(|e| {
             std::fs::read_to_string(repo().join(format!("infra/envs/{e}.tfvars")))

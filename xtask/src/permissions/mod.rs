@@ -10,12 +10,11 @@
 //! - `contract.rs` checks that the role Terraform renders for each workflow job grants every
 //!   action of every command that job runs, on the resources of that environment.
 
-pub mod cli;
 #[cfg(test)]
 mod contract;
 pub mod iam;
 
-use crate::envs::Env;
+use crate::env::Env;
 
 /// What a declared action is authorised against, resolved per environment by [`Target`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

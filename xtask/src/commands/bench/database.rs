@@ -1,0 +1,171 @@
+//! The database part of `cargo xtask bench`: the release app on a local PostgreSQL (started by
+//! pg-harness, the tests' harness, with durable settings: fsync and synchronous commit on) and on
+//! its embedded SQLite file, under the same oha load as the rest of the bench: create
+//! (`POST /api/messages`) and list (`GET /api/messages?limit=20`), for several PostgreSQL pool
+//! sizes, so the default `DB_POOL_SIZE` is chosen from measurements (docs/database.md, "Pool").
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+use xshell::cmd;
+
+use super::{APP, Load, parse_oha, start};
+use crate::base::paths;
+use crate::run::Ctx;
+use crate::tools;
+
+/// PostgreSQL pool sizes measured; the app's default (10) is among them.
+pub const POOL_SIZES: [u32; 4] = [2, 4, 10, 32];
+const CREATE_BODY: &str = r#"{"author":"bench","text":"a message written by cargo xtask bench"}"#;
+
+/// One oha run against the app on a database.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbLoad {
+    pub database: &'static str,
+    /// PostgreSQL connections per app process (SQLite: its fixed 4).
+    pub pool_size: u32,
+    pub endpoint: &'static str,
+    pub requests_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub success_rate: f64,
+}
+
+pub const ENDPOINTS: [(&str, &str); 2] = [("create", "POST /api/messages"), ("list", "GET /api/messages?limit=20")];
+
+/// Run the database loads: every pool size on PostgreSQL, then SQLite.
+pub fn run(ctx: &Ctx, release: &Path, seconds: u64, connections: u32) -> Result<Vec<DbLoad>> {
+    let initdb = tools::ensure(&ctx.sh, &ctx.root, &tools::POSTGRES)?;
+    let options = pg_harness::Options {
+        durable: true,
+        max_connections: 200,
+        bindir: initdb.parent().map(Path::to_owned),
+        tls: false,
+    };
+    let pg = pg_harness::PgServer::start_with(options).map_err(|e| anyhow!(e)).context("starting PostgreSQL")?;
+    let app = release.join("app");
+    let pg_url = pg.url("postgres");
+    let migrated = std::process::Command::new(&app)
+        .arg("migrate")
+        .env("DATABASE_URL", &pg_url)
+        .output()
+        .with_context(|| format!("running {} migrate", app.display()))?;
+    if !migrated.status.success() {
+        bail!("app migrate failed: {}", String::from_utf8_lossy(&migrated.stderr));
+    }
+    let mut loads = vec![];
+    for pool in POOL_SIZES {
+        let pool_size = pool.to_string();
+        loads.extend(measure(
+            ctx,
+            &app,
+            "PostgreSQL",
+            pool,
+            &[("DATABASE_URL", &pg_url), ("DB_POOL_SIZE", &pool_size)],
+            seconds,
+            connections,
+        )?);
+    }
+    let dir = paths::bench(&ctx.root);
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("guestbook-bench.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    let sqlite_url = format!("sqlite:{}", file.display());
+    loads.extend(measure(ctx, &app, "SQLite (embedded)", 4, &[("DATABASE_URL", &sqlite_url)], seconds, connections)?);
+    drop(pg);
+    Ok(loads)
+}
+
+fn measure(
+    ctx: &Ctx,
+    app: &Path,
+    database: &'static str,
+    pool_size: u32,
+    vars: &[(&str, &str)],
+    seconds: u64,
+    connections: u32,
+) -> Result<Vec<DbLoad>> {
+    let sh = &ctx.sh;
+    let mut all = vec![("RATE_LIMIT_RPS", "100000000"), ("RATE_LIMIT_BURST", "100000000")];
+    all.extend_from_slice(vars);
+    let (server, _) = start(APP, app, &all)?;
+    let (secs, conns) = (format!("{seconds}s"), connections.to_string());
+    let mut out = vec![];
+    for (endpoint, _) in ENDPOINTS {
+        let json = if endpoint == "create" {
+            let url = format!("http://127.0.0.1:{}/api/messages", server.port);
+            cmd!(sh, "oha -z {secs} -c {conns} --no-tui --output-format json -m POST -T application/json -d {CREATE_BODY} {url}")
+                .quiet()
+                .read()?
+        } else {
+            let url = format!("http://127.0.0.1:{}/api/messages?limit=20", server.port);
+            cmd!(sh, "oha -z {secs} -c {conns} --no-tui --output-format json {url}").quiet().read()?
+        };
+        let l: Load = parse_oha(APP, "/api/messages", &json)?;
+        eprintln!(
+            "bench: {database}, pool {pool_size}: {endpoint}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, success {:.1}%",
+            l.requests_per_sec,
+            l.p50_ms,
+            l.p99_ms,
+            l.success_rate * 100.0
+        );
+        out.push(DbLoad {
+            database,
+            pool_size,
+            endpoint,
+            requests_per_sec: l.requests_per_sec,
+            p50_ms: l.p50_ms,
+            p99_ms: l.p99_ms,
+            success_rate: l.success_rate,
+        });
+    }
+    Ok(out)
+}
+
+/// The Markdown table of the database loads.
+pub fn markdown(loads: &[DbLoad], connections: u32) -> String {
+    let mut out = format!(
+        "\nGuestbook API on a database ({connections} connections; PostgreSQL local, fsync on; one run each):\n\n\
+         | database | pool | endpoint | req/s | p50 ms | p99 ms | success |\n|---|---:|---|---:|---:|---:|---:|\n"
+    );
+    for l in loads {
+        let endpoint = ENDPOINTS.iter().find(|(e, _)| *e == l.endpoint).map_or(l.endpoint, |(_, d)| d);
+        let _ = writeln!(
+            out,
+            "| {} | {} | `{endpoint}` | {:.0} | {:.2} | {:.2} | {:.1}% |",
+            l.database,
+            l.pool_size,
+            l.requests_per_sec,
+            l.p50_ms,
+            l.p99_ms,
+            l.success_rate * 100.0
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_names_each_endpoint_and_pool() {
+        let l = |database, pool_size, endpoint| DbLoad {
+            database,
+            pool_size,
+            endpoint,
+            requests_per_sec: 1234.4,
+            p50_ms: 1.0,
+            p99_ms: 9.876,
+            success_rate: 1.0,
+        };
+        let md = markdown(&[l("PostgreSQL", 10, "create"), l("SQLite (embedded)", 4, "list")], 64);
+        assert!(md.contains("| PostgreSQL | 10 | `POST /api/messages` | 1234 | 1.00 | 9.88 | 100.0% |"), "{md}");
+        assert!(md.contains("| SQLite (embedded) | 4 | `GET /api/messages?limit=20` |"), "{md}");
+        assert!(md.contains("64 connections"));
+    }
+}
