@@ -10,6 +10,7 @@ use crate::env::Env;
 use crate::run::Ctx;
 use crate::terraform::saved::{self as plan, Saved, Status};
 use crate::terraform::{self, LAYERS, Layer};
+use crate::tools::TERRAFORM;
 
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
@@ -56,6 +57,7 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
     }
     crate::env::aws::require_credentials(&env)?;
     let saved = precheck(ctx, &env, &layers)?;
+    ctx.prepare(&[&TERRAFORM])?;
     let waiting: Vec<&str> = saved.iter().filter(|(_, s)| s.status == Status::Waiting).map(|(l, _)| *l).collect();
     for (layer, s) in &saved {
         let layer = *layer;
@@ -137,6 +139,7 @@ pub fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<()> {
     if !args.yes && !ctx.dry_run {
         confirm(&env)?;
     }
+    ctx.prepare(&[&TERRAFORM])?;
     for layer in LAYERS.iter().rev() {
         let tf = Layer::new(ctx, &env, layer)?;
         eprintln!("\n==> destroy {}/{layer}", env.name);

@@ -16,7 +16,7 @@ use crate::terraform::drift::{Drifted, differences, read_gaps};
 use crate::terraform::{LAYERS, Layer};
 
 #[derive(Debug, Clone, Args)]
-#[command(after_help = "CodedError codes: 0 no drift; 1 terraform failed; 2 usage or configuration error;\n\
+#[command(after_help = "Exit codes: 0 no drift; 1 terraform failed; 2 usage or configuration error;\n\
 3 drift: the environment differs from the code (the summary says where).")]
 pub struct DriftArgs {
     /// Environment: a file infra/envs/<env>.tfvars.

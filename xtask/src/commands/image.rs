@@ -80,7 +80,7 @@ pub fn check_host(host: &str) -> Result<()> {
     )))
 }
 
-/// CodedError code trivy is told to use when it finds HIGH/CRITICAL vulnerabilities (its own errors
+/// Exit code trivy is told to use when it finds HIGH/CRITICAL vulnerabilities (its own errors
 /// exit 1, so the two cannot be confused).
 pub const TRIVY_FOUND: i32 = 5;
 
@@ -199,6 +199,8 @@ pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
         None if ctx.dry_run => Engine::Podman,
         None => detect_engine(ctx)?,
     };
+    // The tools of the steps below, up front (running a step installs nothing).
+    ctx.prepare(&[&CARGO_AUDITABLE, &CARGO_AUDIT])?;
     let repo = env.repository();
     check_host(&crate::base::rustc::field("host")?)?;
     let triple = IMAGE_TARGET.to_owned();

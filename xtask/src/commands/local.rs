@@ -104,6 +104,7 @@ fn up(ctx: &Ctx, port: u16) -> Result<()> {
 
 /// Apply infra/bootstrap (the state bucket) against the emulator, with local state.
 fn bootstrap(ctx: &Ctx, env: &Env) -> Result<()> {
+    ctx.prepare(&[&TERRAFORM])?;
     let sh = &ctx.sh;
     let mut vars = aws::env_vars(&ctx.root, env).or_else(|e| if ctx.dry_run { Ok(vec![]) } else { Err(e) })?;
     vars.extend(terraform::cli_env(&ctx.root)?);

@@ -17,7 +17,7 @@ use crate::terraform::{self, Layer};
     after_help = "A layer that reads the outputs of an earlier layer with pending changes (app reads shared and core)\n\
 cannot be planned until they are applied: it is marked \"waiting\" and apply leaves it alone. A first bootstrap is\n\
 therefore two passes: plan + apply (shared and core), then plan + apply again (app), each reviewed.\n\n\
-CodedError codes: 0 planned (changes or not); 1 terraform failed; 2 usage or configuration error;\n\
+Exit codes: 0 planned (changes or not); 1 terraform failed; 2 usage or configuration error;\n\
 3 changes pending (only with --detailed-exitcode)."
 )]
 pub struct PlanArgs {
@@ -27,7 +27,7 @@ pub struct PlanArgs {
     /// Plan only these layers (comma-separated: shared, core, app). Default: all.
     #[arg(long = "layer", value_delimiter = ',', env = "XTASK_LAYERS", value_name = "LAYER")]
     pub layers: Vec<String>,
-    /// CodedError 3 when any layer has changes (0 = nothing to do).
+    /// Exit 3 when any layer has changes (0 = nothing to do).
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
