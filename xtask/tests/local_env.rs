@@ -10,7 +10,7 @@
 //! Runs in a scratch copy of infra/ so it never touches a developer's own local environment.
 //!
 //! It never builds or runs the app, so `cargo xtask ci` reuses its last result while only app/
-//! changed (see xtask/src/test/cache.rs):
+//! changed (see xtask/src/commands/test/cache.rs):
 //! test-cache-ignores: app/
 //! test-expected-seconds: 470
 

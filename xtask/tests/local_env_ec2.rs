@@ -9,7 +9,7 @@
 //! Independent of local_env.rs (own scratch root, own emulator port): nextest runs both at once.
 //!
 //! It never builds or runs the app (the deploy uses a made-up image URI), so `cargo xtask ci`
-//! reuses its last result while only app/ changed (see xtask/src/test/cache.rs):
+//! reuses its last result while only app/ changed (see xtask/src/commands/test/cache.rs):
 //! test-cache-ignores: app/
 //! test-expected-seconds: 260
 

@@ -143,7 +143,7 @@ pub mod ops {
     pub const GET_LOG_EVENTS: Operation =
         op!("GetLogEvents", Some("get_log_events"), [need("logs:GetLogEvents", Res::LogStreams)]);
 
-    // ---- image (xtask/src/image.rs, and the deploy's prod tag check) ----
+    // ---- image (xtask/src/commands/image.rs, and the deploy's prod tag check) ----
     pub const GET_AUTHORIZATION_TOKEN: Operation =
         op!("GetAuthorizationToken", Some("get_authorization_token"), [need("ecr:GetAuthorizationToken", Res::Any)]);
     pub const DESCRIBE_IMAGES: Operation =
