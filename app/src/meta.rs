@@ -1,5 +1,6 @@
-//! The service's own endpoints: the greeting (`/`), the probes (`/health`, `/ready`) and the
-//! OpenAPI document (`/openapi.json`).
+//! The service's own endpoints: the greeting (`/`) and the probes (`/health`, `/ready`). The
+//! OpenAPI document (`/openapi.json`) lives in `openapi.rs`, which lists these handlers: this
+//! module does not import it back.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -9,12 +10,11 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::db::migrations::SchemaStatus;
 use crate::error::{ApiError, ErrorBody};
-use crate::openapi::ApiDoc;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Greeting {
@@ -82,19 +82,13 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiErro
     }
 }
 
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3 document")))]
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
-}
-
 /// The probes. The caller must not rate limit them: the load balancer would mark healthy
 /// targets unhealthy.
 pub fn probes() -> Router<AppState> {
     Router::new().route("/health", get(health)).route("/ready", get(ready))
 }
 
-/// The greeting and the OpenAPI document.
+/// The greeting.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(hello)).route("/openapi.json", get(openapi))
+    Router::new().route("/", get(hello))
 }

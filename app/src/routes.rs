@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::http::StatusCode;
 
-use crate::{AppState, Config, messages, meta, rate_limit, web};
+use crate::{AppState, Config, messages, meta, openapi, rate_limit, web};
 
 /// The service's routes, without middleware. Tests add their own routes (a slow or panicking
 /// handler) to it and wrap the result with [`crate::with_middleware`], so they exercise the real
@@ -25,6 +25,7 @@ where
     let probes = meta::probes();
     let throttled = Router::new()
         .merge(meta::router())
+        .merge(openapi::router())
         .merge(messages::router())
         .merge(web::router())
         .fallback(not_found)

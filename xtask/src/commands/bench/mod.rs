@@ -11,22 +11,20 @@
 //! Results go to target/bench/results.json and results.md.
 
 pub mod database;
+mod report;
+mod server;
 
-use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+pub use report::markdown;
+use server::{APP_SLOW, SLOW_OBSERVE, SlowClients, peak_rss_mb, start};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 use xshell::cmd;
 
-use crate::base::net::{free_port, status};
 use crate::base::paths;
 use crate::run::{Ctx, Step};
 use crate::tools::{self, OHA};
@@ -186,27 +184,6 @@ pub fn parse_oha(server: &'static str, path: &'static str, json: &str) -> Result
     })
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -334,193 +311,8 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The app with slow clients connected (a row of its own, not judged against the targets).
-pub const APP_SLOW: &str = "app, 100 slow clients connected";
-/// How long slow clients are kept up in a round: past the app's default header read timeout.
-const SLOW_OBSERVE: Duration = Duration::from_secs(13);
-
-/// Slowloris clients on a thread of their own: each sends a request's headers one byte a second
-/// and, when the server cuts it off, records how long it lasted and connects again.
-struct SlowClients {
-    stop: Arc<AtomicBool>,
-    started: Instant,
-    thread: std::thread::JoinHandle<(Vec<f64>, usize)>,
-}
-
-impl SlowClients {
-    fn connect(port: u16, count: usize) -> Self {
-        const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris\r\nAccept: */*\r\n\r\n";
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let open = || {
-                let s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-                s.set_nonblocking(true).ok()?;
-                Some((s, Instant::now(), 0usize))
-            };
-            let mut conns: Vec<Option<(TcpStream, Instant, usize)>> = (0..count).map(|_| open()).collect();
-            let (mut cut_off, mut answered) = (vec![], 0);
-            let mut next_byte = Instant::now();
-            while !flag.load(Ordering::Relaxed) {
-                let send = Instant::now() >= next_byte;
-                if send {
-                    next_byte += Duration::from_secs(1);
-                }
-                for slot in &mut conns {
-                    let Some((s, since, sent)) = slot else {
-                        *slot = open();
-                        continue;
-                    };
-                    let mut buf = [0u8; 64];
-                    let closed = match s.read(&mut buf) {
-                        Ok(0) => true,
-                        Ok(_) => {
-                            answered += 1;
-                            true
-                        }
-                        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
-                    };
-                    if closed {
-                        cut_off.push(since.elapsed().as_secs_f64());
-                        *slot = open();
-                    } else if send && *sent < REQUEST.len() && s.write_all(&REQUEST[*sent..=*sent]).is_ok() {
-                        *sent += 1;
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            (cut_off, answered)
-        });
-        Self { stop, started: Instant::now(), thread }
-    }
-
-    /// Keep them up until `at_least` after connecting, then stop; cut-off times and answers.
-    fn finish(self, at_least: Duration) -> (Vec<f64>, usize) {
-        if let Some(rest) = at_least.checked_sub(self.started.elapsed()) {
-            std::thread::sleep(rest);
-        }
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().unwrap_or_default()
-    }
-}
-
-/// Start `bin` on a free port on 127.0.0.1 and wait for its first 200 on /health.
-fn start(name: &str, bin: &Path, vars: &[(&str, &str)]) -> Result<(Server, f64)> {
-    let port = free_port()?;
-    let started = Instant::now();
-    let child = Command::new(bin)
-        .envs(vars.iter().copied())
-        .env("PORT", port.to_string())
-        .env("BIND", "127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
-    let server = Server { child, port };
-    while status(port, "/health") != Some(200) {
-        if started.elapsed() > Duration::from_secs(10) {
-            bail!("{name} did not answer /health within 10 s");
-        }
-        std::thread::sleep(Duration::from_micros(500));
-    }
-    Ok((server, started.elapsed().as_secs_f64() * 1000.0))
-}
-
 fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "meets target" } else { "MISSES target" }
-}
-
-/// The Markdown table and the verdicts against the targets.
-pub fn markdown(r: &Report) -> String {
-    let mut out = format!(
-        "Machine: {}; oha, {} connections, {} s per run, {} round(s); medians over the rounds.\n\n",
-        r.machine, r.connections, r.seconds, r.rounds
-    );
-    out.push_str("| server | path | req/s | p50 ms | p99 ms | success |\n|---|---|---:|---:|---:|---:|\n");
-    for l in &r.loads {
-        let _ = writeln!(
-            out,
-            "| {} | `{}` | {:.0} | {:.2} | {:.2} | {:.1}% |",
-            l.server,
-            l.path,
-            l.requests_per_sec,
-            l.p50_ms,
-            l.p99_ms,
-            l.success_rate * 100.0
-        );
-    }
-    out.push_str("\n| server | startup to first 200 (ms) | peak RSS (MB) |\n|---|---:|---:|\n");
-    for s in &r.servers {
-        let _ = writeln!(out, "| {} | {:.1} | {:.1} |", s.server, s.startup_to_first_200_ms, s.peak_rss_mb);
-    }
-    out.push('\n');
-    for ratio in &r.ratios {
-        if ratio.server == APP {
-            let _ = writeln!(
-                out,
-                "- `{}`: full stack at {:.0}% of bare axum throughput ({}: >= {:.0}%)",
-                ratio.path,
-                ratio.ratio * 100.0,
-                verdict(ratio.ratio >= MIN_RATIO),
-                MIN_RATIO * 100.0
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "- `{}`: {} at {:.0}% of bare axum throughput (for comparison)",
-                ratio.path,
-                ratio.server,
-                ratio.ratio * 100.0
-            );
-        }
-    }
-    for l in r.loads.iter().filter(|l| l.server == APP) {
-        let _ = writeln!(
-            out,
-            "- `{}`: p99 {:.2} ms at {} connections ({}: < {MAX_P99_MS} ms)",
-            l.path,
-            l.p99_ms,
-            r.connections,
-            verdict(l.p99_ms < MAX_P99_MS)
-        );
-    }
-    if !r.slow_clients.is_empty() {
-        let m = |f: fn(&SlowClientRun) -> f64| median(r.slow_clients.iter().map(f).collect());
-        let cut: Vec<f64> = r.slow_clients.iter().flat_map(|s| s.cut_off_after_secs.iter().copied()).collect();
-        let max = cut.iter().copied().fold(f64::NAN, f64::max);
-        let answered: usize = r.slow_clients.iter().map(|s| s.answered).sum();
-        let _ = writeln!(
-            out,
-            "- `/` with {SLOW_CLIENTS} slow clients connected: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {:.1}% success; \
-             slow clients cut off after {:.1} s (median of {}, max {:.1} s), {answered} of them answered",
-            m(|s| s.normal.requests_per_sec),
-            m(|s| s.normal.p50_ms),
-            m(|s| s.normal.p99_ms),
-            m(|s| s.normal.success_rate) * 100.0,
-            median(cut.clone()),
-            cut.len(),
-            max,
-        );
-    }
-    if let Some(s) = r.servers.iter().find(|s| s.server == APP) {
-        let _ = writeln!(
-            out,
-            "- peak RSS under load {:.1} MB ({}: < {MAX_RSS_MB} MB)",
-            s.peak_rss_mb,
-            verdict(s.peak_rss_mb < MAX_RSS_MB)
-        );
-        let _ = writeln!(
-            out,
-            "- startup to first 200: {:.1} ms ({}: < {MAX_STARTUP_MS} ms)",
-            s.startup_to_first_200_ms,
-            verdict(s.startup_to_first_200_ms < MAX_STARTUP_MS)
-        );
-    }
-    out
 }
 
 #[cfg(test)]
