@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::deploy::image::ImageRef;
+use crate::deploy::image_ref::ImageRef;
 use crate::permissions::{self, ops};
 
 /// ECR accepts parts of at least 5 MiB (except the last) and at most 20 MiB.
@@ -247,6 +247,7 @@ pub fn blob_digests(manifest: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
+// integrator: use crate::base::hex
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
