@@ -234,7 +234,7 @@ fn promote(ctx: &Ctx, env: &Env, uri: &str) -> Result<()> {
         return Err(Exit::usage("--promote needs a real registry: the local emulator has none"));
     }
     if ctx.dry_run {
-        println!("would copy {}@{} into {} by digest", source.repository, source.digest, env.repository());
+        println!("would {}", crate::promote::describe(&source, &env.repository()));
         return Ok(());
     }
     crate::aws::require_credentials(env)?;

@@ -85,6 +85,32 @@ mod tests {
     const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
+    fn what_image_writes_is_what_deploy_reads() {
+        let root = std::env::temp_dir().join(format!("xtask-images-file-{}", std::process::id()));
+        let record = ImageRecord {
+            uri: "1.dkr.ecr.r.amazonaws.com/rdeploy-dev-app:abc1234".into(),
+            tag: "abc1234".into(),
+            digest: Some(D.into()),
+            id: "sha256:local".into(),
+            size_bytes: 42,
+        };
+        write(&root, "dev", &record).unwrap();
+        let text = std::fs::read_to_string(root.join("target/images/dev.json")).unwrap();
+        assert_eq!(serde_json::from_str::<ImageRecord>(&text).unwrap(), record);
+        let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys.len(), 5, "uri, tag, digest, id, size_bytes: {text}");
+        let image = recorded(&root, "dev").unwrap();
+        assert_eq!(image.reference(), format!("1.dkr.ecr.r.amazonaws.com/rdeploy-dev-app@{D}"));
+        assert_eq!(image.version(), "abc1234");
+        assert_eq!(shown(&root, "dev"), "target/images/dev.json");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn recorded_image_pins_the_digest_and_keeps_the_tag() {
         let root = std::env::temp_dir().join(format!("xtask-deploy-images-{}", std::process::id()));
         std::fs::create_dir_all(root.join("target/images")).unwrap();

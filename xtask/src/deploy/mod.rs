@@ -6,6 +6,7 @@
 //! The modules, each pointing only down the list (no cycle):
 //! - `rollout.rs`: the steps (check, diff, register, migrate, update, watch, roll back, prune) and
 //!   the time budget (migration + rollout watch + rollback watch, printed first);
+//! - `report.rs`: what a failed rollout shows (service events, stopped tasks);
 //! - `migration.rs`: the migration task (a one-off ECS task running `app migrate` on the registered
 //!   revision before UpdateService, when the environment has a database; `cargo xtask migrate`
 //!   runs it alone);
@@ -44,6 +45,7 @@ pub mod images_file;
 pub mod migration;
 pub mod outcome;
 pub mod preflight;
+mod report;
 pub mod revision;
 mod rollout;
 pub mod sdk;

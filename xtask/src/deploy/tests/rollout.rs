@@ -9,7 +9,8 @@ use aws_sdk_ecs::types::{Container, Tag, Task, TaskDefinition};
 
 use crate::deploy::api::{ApiError, ApiErrorKind, ServiceLookup};
 use crate::deploy::outcome::Outcome;
-use crate::deploy::rollout::{prune_list, stopped_task_lines};
+use crate::deploy::report::stopped_task_lines;
+use crate::deploy::rollout::prune_list;
 use crate::deploy::taskdef;
 use crate::deploy::testkit::*;
 
