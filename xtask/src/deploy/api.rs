@@ -90,7 +90,7 @@ pub enum ServiceLookup {
     Missing { reason: String },
 }
 
-/// The ECS calls the engine makes. Each maps to one SDK operation (or a paginated pair).
+/// The ECS calls a rollout and a migration make. Each maps to one SDK operation (or a paginated pair).
 pub trait Ecs {
     async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, ApiError>;
     /// DescribeTaskDefinition with `include: [TAGS]`.
@@ -151,7 +151,7 @@ pub trait Clock {
     async fn sleep(&self, duration: Duration);
 }
 
-/// Where the engine reports progress.
+/// Where a session reports progress.
 pub trait Ui {
     /// A permanent line (events, steps, diagnostics).
     fn line(&mut self, text: &str);

@@ -6,7 +6,7 @@ use aws_sdk_ecs::types::Task;
 
 use super::api::{Clock, Ecs, Logs, Session, Ui};
 use super::decide::{ServiceSnapshot, short};
-use super::rollout::Plan;
+use super::revision::Target;
 
 /// Service events shown in a failure report.
 const EVENTS_IN_REPORT: usize = 10;
@@ -15,7 +15,7 @@ const TASKS_IN_REPORT: usize = 5;
 
 impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
     /// The last service events and why recent tasks of `revision` stopped.
-    pub(super) async fn report(&mut self, plan: &Plan, last: Option<&ServiceSnapshot>, revision: &str) {
+    pub(super) async fn report(&mut self, target: &Target, last: Option<&ServiceSnapshot>, revision: &str) {
         self.ui.line("Last service events:");
         let mut events: Vec<_> = last.map(|s| s.events.iter().collect()).unwrap_or_default();
         events.sort_by(|a, b| b.epoch.total_cmp(&a.epoch));
@@ -25,7 +25,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         for e in events.iter().take(EVENTS_IN_REPORT).rev() {
             self.ui.line(&format!("  {}: {}", e.at, e.message));
         }
-        match self.ecs.stopped_tasks(&plan.target.cluster, &plan.target.service).await {
+        match self.ecs.stopped_tasks(&target.cluster, &target.service).await {
             Ok(tasks) => {
                 let lines = stopped_task_lines(&tasks, revision);
                 self.ui.line(&format!("Stopped tasks of {}:", short(revision)));

@@ -299,16 +299,16 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                 Ok(Outcome::Deployed { revision })
             }
             Decision::Failed { reason, ecs_rolled_back } => {
-                self.report(plan, last.as_ref(), &revision).await;
+                self.report(&plan.target, last.as_ref(), &revision).await;
                 self.restore(w, &watch.target, reason, ecs_rolled_back, code::ROLLED_BACK).await
             }
             Decision::TimedOut { progress } => {
-                self.report(plan, last.as_ref(), &revision).await;
+                self.report(&plan.target, last.as_ref(), &revision).await;
                 let reason = format!("timed out after {} ({progress})", human(plan.timeout));
                 self.restore(w, &watch.target, reason, false, code::TIMED_OUT).await
             }
             Decision::Interfered { reason } => {
-                self.report(plan, last.as_ref(), &revision).await;
+                self.report(&plan.target, last.as_ref(), &revision).await;
                 Err(fail(
                     code::LOOK_NOW,
                     format!(
@@ -493,7 +493,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         let why = match self.run_watch(plan, &mut watch, &mut w.seen).await {
             Decision::Succeeded => None,
             Decision::Failed { reason, .. } => {
-                self.report(plan, watch.last.as_ref(), &good_arn).await;
+                self.report(&plan.target, watch.last.as_ref(), &good_arn).await;
                 Some(reason)
             }
             Decision::TimedOut { progress } => {

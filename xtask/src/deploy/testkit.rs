@@ -119,7 +119,7 @@ pub const IMAGE_NEW: &str = "1.dkr.ecr.us-east-1.amazonaws.com/rdeploy-dev-app:b
 pub type Answer = Result<ServiceLookup, ApiError>;
 
 /// ECS with scripted DescribeServices answers per phase: phase N is "after N UpdateService
-/// calls took effect", so the answers follow what the engine did. The last answer of a phase
+/// calls took effect", so the answers follow what the rollout did. The last answer of a phase
 /// repeats. Lag: after update N took effect, the next `lag[N-1]` answers still come from the phase
 /// before (the change becomes visible only after that many polls). Events carry their own
 /// createdAt, so an event can arrive in a later answer than newer ones (out of order).

@@ -36,7 +36,7 @@ pub struct EventView {
     pub message: String,
 }
 
-/// What the engine needs from one DescribeServices answer.
+/// What the verdicts need from one DescribeServices answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSnapshot {
     pub status: String,
