@@ -82,9 +82,9 @@ enum Cmd {
     /// What each command needs from AWS in an environment (IAM actions and resources).
     Permissions(permissions_cli::PermissionsArgs),
     /// ECS rolling deploy of an image: register a revision, update the service, watch, roll back on failure.
-    Deploy(deploy::DeployArgs),
+    Deploy(commands::deploy::DeployArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
-    Migrate(deploy::MigrateArgs),
+    Migrate(commands::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -116,8 +116,8 @@ fn main() -> ExitCode {
         Cmd::Apply(args) => apply::run(&ctx, args),
         Cmd::Destroy(args) => apply::destroy(&ctx, args),
         Cmd::Local(args) => local::run(&ctx, args),
-        Cmd::Deploy(args) => deploy::run(&ctx, args),
-        Cmd::Migrate(args) => deploy::migrate(&ctx, args),
+        Cmd::Deploy(args) => commands::deploy::run(&ctx, args),
+        Cmd::Migrate(args) => commands::migrate::run(&ctx, args),
         Cmd::Permissions(args) => permissions_cli::run(&ctx, args),
     });
     match result {

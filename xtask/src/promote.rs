@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::deploy::image::ImageRef;
+use crate::deploy::image_ref::ImageRef;
 use crate::permissions::{self, ops};
 
 /// ECR accepts parts of at least 5 MiB (except the last) and at most 20 MiB.
@@ -65,6 +65,18 @@ impl Source {
     }
 }
 
+impl Source {
+    /// `<account>.dkr.ecr.<region>.amazonaws.com/<repository>@<digest>`, as parsed.
+    pub fn uri(&self) -> String {
+        format!("{}.dkr.ecr.{}.amazonaws.com/{}@{}", self.registry_id, self.region, self.repository, self.digest)
+    }
+}
+
+/// What [`promote`] does, in the words the run prints first and `--dry-run` prints alone.
+pub fn describe(from: &Source, repository: &str) -> String {
+    format!("copy {} into {repository} by digest", from.uri())
+}
+
 fn failed<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     op: &permissions::Operation,
     err: SdkError<E, R>,
@@ -98,6 +110,7 @@ pub async fn promote(
     repository: &str,
     say: &mut dyn FnMut(&str),
 ) -> Result<Promoted> {
+    say(&describe(from, repository));
     let repo = target
         .describe_repositories()
         .repository_names(repository)
@@ -247,9 +260,7 @@ pub fn blob_digests(manifest: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::base::hex::encode as hex;
 
 type Http = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
@@ -393,19 +404,35 @@ mod tests {
     }
 
     fn run(server: &Server, img: &Image) -> Result<Promoted> {
+        run_saying(server, img).0
+    }
+
+    /// The promotion, and the lines it said.
+    fn run_saying(server: &Server, img: &Image) -> (Result<Promoted>, Vec<String>) {
         let source =
             Source::parse(&format!("{SOURCE}.dkr.ecr.eu-west-1.amazonaws.com/rdeploy-dev-app@{}", img.digest)).unwrap();
+        assert_eq!(Source::parse(&source.uri()).unwrap(), source, "uri() is what was parsed");
         let (c, mut lines) = (client(&server.url), Vec::new());
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(promote(&c, &c, &source, "rdeploy-prod-app", &mut |l| lines.push(l.to_owned())))
+        let result = rt.block_on(promote(&c, &c, &source, "rdeploy-prod-app", &mut |l| lines.push(l.to_owned())));
+        (result, lines)
     }
 
     #[test]
     fn copies_by_digest_with_the_exact_manifest_bytes() {
         let img = image();
         let server = registry(&img, false);
-        let promoted = run(&server, &img).unwrap();
+        let (promoted, said) = run_saying(&server, &img);
+        let promoted = promoted.unwrap();
         assert_eq!(promoted.pinned(), format!("{TARGET_URI}@{}", img.digest));
+        assert_eq!(
+            said[0],
+            format!(
+                "copy {SOURCE}.dkr.ecr.eu-west-1.amazonaws.com/rdeploy-dev-app@{} into rdeploy-prod-app by digest",
+                img.digest
+            ),
+            "first what --dry-run would print"
+        );
         assert_eq!(promoted.tags, ["abc1234def"]);
 
         let seen = server.requests();

@@ -1,7 +1,4 @@
 //! Human durations: how the CLI reads them (`--timeout 15m`) and how messages print them.
-// Deploy's copies (deploy/engine.rs `human`, deploy/mod.rs `parse_duration`) move here with #23's
-// deploy half; until then only the tests use these.
-#![allow(dead_code)]
 
 use std::time::Duration;
 

@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 use xshell::cmd;
 
 use crate::base::error::CodedError;
@@ -54,14 +53,7 @@ pub struct ImageArgs {
 }
 
 /// What `image` records in target/images/<env>.json for `deploy`.
-#[derive(Debug, Serialize)]
-pub struct Built {
-    pub uri: String,
-    pub tag: String,
-    pub digest: Option<String>,
-    pub id: String,
-    pub size_bytes: u64,
-}
+pub use crate::deploy::images_file::ImageRecord as Built;
 
 /// The platform the image runs on: ECS's `cpu_architecture` default in the ecs-service module
 /// (`X86_64`, Linux). The binary is built for it whatever the host is.
@@ -246,13 +238,13 @@ fn promote(ctx: &Ctx, env: &Env, uri: &str) -> Result<()> {
         return Err(CodedError::usage("--promote needs a real registry: the local emulator has none"));
     }
     if ctx.dry_run {
-        println!("would copy {}@{} into {} by digest", source.repository, source.digest, env.repository());
+        println!("would {}", crate::promote::describe(&source, &env.repository()));
         return Ok(());
     }
     crate::env::aws::require_credentials(env)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let promoted = rt.block_on(async {
-        let config = crate::deploy::sdk::load_config(&ctx.root, env).await?;
+        let config = crate::env::sdk_config::load_config(&ctx.root, env).await?;
         let target = aws_sdk_ecr::Client::new(&config);
         let source_client = if source.region == env.region {
             target.clone()
@@ -278,9 +270,7 @@ fn promote(ctx: &Ctx, env: &Env, uri: &str) -> Result<()> {
 }
 
 fn write_record(root: &Path, env: &str, built: &Built) -> Result<()> {
-    let dir = paths::images(root);
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join(format!("{env}.json")), serde_json::to_vec_pretty(built)?)?;
+    crate::deploy::images_file::write(root, env, built)?;
     if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
         use std::io::Write as _;
         let uri = match &built.digest {
@@ -368,7 +358,7 @@ pub fn scan_archive(ctx: &Ctx, archive: &Path) -> Result<Scan> {
 fn push(ctx: &Ctx, engine: Engine, env: &Env, reference: &str, built: &mut Built) -> Result<()> {
     crate::env::aws::require_credentials(env)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let config = rt.block_on(crate::deploy::sdk::load_config(&ctx.root, env))?;
+    let config = rt.block_on(crate::env::sdk_config::load_config(&ctx.root, env))?;
     let ecr = aws_sdk_ecr::Client::new(&config);
     let auth = rt.block_on(ecr.get_authorization_token().send()).map_err(|e| {
         let needs = crate::permissions::needs_line(ops::GET_AUTHORIZATION_TOKEN.name).unwrap_or_default();

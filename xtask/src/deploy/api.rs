@@ -1,6 +1,7 @@
-//! The seams of the rollout engine: what it needs from ECS, ECR, time and the terminal, as traits.
-//! Production implements them with the AWS SDK (`sdk.rs`), tokio and stdout; the tests implement
-//! them with scripted SDK values, a fake clock and a recorder, so no test sleeps or needs AWS.
+//! The seams of deploy and migrate: what they need from ECS, CloudWatch Logs, ECR, time and the
+//! terminal, as traits, and the [`Session`] that carries one of each. Production implements them
+//! with the AWS SDK (`sdk.rs`), tokio and stdout (`ui.rs`); the tests implement them with scripted
+//! SDK values, a fake clock and a recorder, so no test sleeps or needs AWS.
 
 use std::fmt;
 use std::time::Duration;
@@ -89,7 +90,7 @@ pub enum ServiceLookup {
     Missing { reason: String },
 }
 
-/// The ECS calls the engine makes. Each maps to one SDK operation (or a paginated pair).
+/// The ECS calls a rollout and a migration make. Each maps to one SDK operation (or a paginated pair).
 pub trait Ecs {
     async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, ApiError>;
     /// DescribeTaskDefinition with `include: [TAGS]`.
@@ -111,7 +112,7 @@ pub trait Ecs {
 }
 
 /// One RunTask: one task of a registered revision, in the service's network and compute, with one
-/// container's command replaced. Built by `migrate::one_off` from the service; `sdk.rs` sends it.
+/// container's command replaced. Built by `migration::one_off` from the service; `sdk.rs` sends it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OneOffTask {
     pub cluster: String,
@@ -150,7 +151,7 @@ pub trait Clock {
     async fn sleep(&self, duration: Duration);
 }
 
-/// Where the engine reports progress.
+/// Where a session reports progress.
 pub trait Ui {
     /// A permanent line (events, steps, diagnostics).
     fn line(&mut self, text: &str);
@@ -176,4 +177,13 @@ impl Clock for TokioClock {
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
     }
+}
+
+/// What a rollout or a migration talks to: ECS, the task logs, the clock and the terminal. The
+/// steps are methods on it (`rollout.rs`, `migration.rs`), so none of them takes a long list.
+pub struct Session<'a, E, L, C, U> {
+    pub ecs: &'a E,
+    pub logs: &'a L,
+    pub clock: &'a C,
+    pub ui: &'a mut U,
 }

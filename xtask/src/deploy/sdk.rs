@@ -1,13 +1,7 @@
 //! The real [`Ecs`] and [`Ecr`]: thin wrappers over the AWS SDK that translate its errors into
 //! [`ApiError`]s. No decisions are made here.
 
-use std::path::Path;
-use std::time::Duration;
-
-use anyhow::Result;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ecs::config::Credentials;
+use aws_config::SdkConfig;
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionFluentBuilder;
 use aws_sdk_ecs::operation::run_task::builders::RunTaskFluentBuilder;
@@ -17,34 +11,6 @@ use aws_sdk_ecs::types::{
 };
 
 use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, Logs, OneOffTask, ServiceLookup};
-use crate::env::Env;
-use crate::env::aws;
-
-/// SDK configuration for `env`: its region; for `local` the emulator's endpoint and its static
-/// credentials (or the caller's, see `aws::emulator_credentials`), passed explicitly, never a
-/// profile; otherwise the standard credential chain. Timeouts keep a stuck connection from hanging a deploy.
-pub async fn load_config(root: &Path, env: &Env) -> Result<SdkConfig> {
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .operation_attempt_timeout(Duration::from_secs(30))
-        .operation_timeout(Duration::from_secs(90))
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(env.region.clone()))
-        .timeout_config(timeouts);
-    if env.is_local() {
-        let endpoint = aws::emulator_endpoint(root)?;
-        let (id, secret, token) = aws::emulator_credentials()?;
-        loader = loader.endpoint_url(endpoint).credentials_provider(Credentials::new(
-            id,
-            secret,
-            token,
-            None,
-            "xtask-emulator",
-        ));
-    }
-    Ok(loader.load().await)
-}
 
 /// Reduce an SDK error to what the user must fix. `code` is the service's error code, if any;
 /// `transport` is true for dispatch failures and timeouts; `detail` is the full error chain.
@@ -382,7 +348,9 @@ impl Ecr for SdkEcr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::taskdef::tests::sample;
+    use crate::deploy::testkit::sample;
+    use aws_config::{BehaviorVersion, Region};
+    use aws_sdk_ecs::config::Credentials;
     use aws_sdk_ecs::types::{IpcMode, PidMode, ProxyConfiguration, TaskDefinitionPlacementConstraint};
 
     fn offline_client(endpoint: &str, credentials: bool) -> aws_sdk_ecs::Client {

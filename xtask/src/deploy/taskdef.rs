@@ -312,61 +312,10 @@ fn next_revision_fields(def: &TaskDefinition) -> TaskDefinition {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use aws_sdk_ecs::types::{
-        Compatibility, ContainerCondition, ContainerDependency, EphemeralStorage, HealthCheck, LogConfiguration,
-        LogDriver, NetworkMode, PortMapping, RuntimePlatform, Secret, TaskDefinitionStatus, Volume,
-    };
-
-    /// A definition with most fields set, the app container not first.
-    pub fn sample(image: &str, version: Option<&str>) -> TaskDefinition {
-        let mut app = ContainerDefinition::builder()
-            .name(APP_CONTAINER)
-            .image(image)
-            .essential(true)
-            .port_mappings(PortMapping::builder().container_port(8080).build())
-            .environment(KeyValuePair::builder().name("RUST_LOG").value("info").build())
-            .secrets(Secret::builder().name("DB_URL").value_from("arn:aws:secretsmanager:x").build().unwrap())
-            .health_check(
-                HealthCheck::builder()
-                    .command("CMD")
-                    .command("/app")
-                    .command("healthcheck")
-                    .interval(10)
-                    .build()
-                    .unwrap(),
-            )
-            .log_configuration(LogConfiguration::builder().log_driver(LogDriver::Awslogs).build().unwrap())
-            .depends_on(
-                ContainerDependency::builder()
-                    .container_name("sidecar")
-                    .condition(ContainerCondition::Start)
-                    .build()
-                    .unwrap(),
-            );
-        if let Some(v) = version {
-            app = app.environment(KeyValuePair::builder().name(VERSION_VAR).value(v).build());
-        }
-        TaskDefinition::builder()
-            .task_definition_arn(super::super::decide::tests::OLD)
-            .family("rdeploy-dev-app")
-            .revision(4)
-            .status(TaskDefinitionStatus::Active)
-            .task_role_arn("arn:aws:iam::1:role/task")
-            .execution_role_arn("arn:aws:iam::1:role/exec")
-            .network_mode(NetworkMode::Awsvpc)
-            .container_definitions(ContainerDefinition::builder().name("sidecar").image("sidecar:1").build())
-            .container_definitions(app.build())
-            .volumes(Volume::builder().name("tmp").build())
-            .requires_compatibilities(Compatibility::Fargate)
-            .cpu("256")
-            .memory("512")
-            .ephemeral_storage(EphemeralStorage::builder().size_in_gib(21).build())
-            .runtime_platform(RuntimePlatform::builder().build())
-            .enable_fault_injection(false)
-            .build()
-    }
+    use crate::deploy::testkit::sample;
+    use aws_sdk_ecs::types::{LogConfiguration, LogDriver, Secret};
 
     #[test]
     fn only_image_and_version_change() {

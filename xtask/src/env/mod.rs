@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod emulator;
+pub mod sdk_config;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

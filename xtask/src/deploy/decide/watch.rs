@@ -1,31 +1,9 @@
-//! Every verdict of a deploy is made here, in pure functions with no I/O: whether to start at
-//! all ([`before_deploy`]), whether an UpdateService whose answer was lost took effect
-//! ([`update_took_effect`]), and what each poll of a rollout means ([`Watch::observe`]). The
-//! engine only performs the calls these functions ask for and prints what they say. The verdicts
-//! on the one-off migration task (succeeded, failed, never started, timed out) are in the pure
-//! sibling `decide_task.rs`.
-//!
-//! The rules, and the evidence each needs:
-//! - success: our revision is PRIMARY, rolloutState COMPLETED, running == desired > 0, alone;
-//! - failure (seen): our PRIMARY is FAILED, or its failedTasks reach [`FAILED_TASKS_LIMIT`], or
-//!   "unable to place a task" events continue for [`PLACEMENT_POLLS`] polls without a new task
-//!   of ours running (failedTasks stays 0 then, so the circuit breaker never fires);
-//! - ECS rolled back: the previous revision is PRIMARY again AND ECS says so (our deployment is
-//!   FAILED, or an event since our update reports a failed deployment / a rollback);
-//! - lag: until DescribeServices shows our update (service taskDefinition or PRIMARY), an answer
-//!   that still shows the old state is stale: waited out for [`NOT_SEEN_GRACE_POLLS`] polls;
-//! - someone else: another revision took over, or the service went back to the previous one with
-//!   no failure reported by ECS within [`EVIDENCE_GRACE_POLLS`] polls, or it was scaled to zero,
-//!   or deleted: never rolled back or forward over, a person must look;
-//! - unobserved: DescribeServices fails past the deadline (retried with backoff meanwhile), fails
-//!   with an error a retry cannot fix, or ECS never shows the update: the outcome is unknown, so
-//!   nothing is rolled back.
+//! What each poll of a rollout (or a rollback) means: [`Watch::observe`].
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aws_sdk_ecs::primitives::DateTimeFormat;
-use aws_sdk_ecs::types::{DeploymentRolloutState, Service};
+use super::service::{EventView, Rollout, ServiceSnapshot, progress_line, short};
 
 /// A failed task count the new deployment may reach before we call it failed without waiting
 /// for the circuit breaker (which needs at least 3, often many more). Two failures of a fresh
@@ -53,200 +31,6 @@ const ROLLBACK_EVENTS: [&str; 3] = ["deployment failed", "rolling back", "circui
 const PLACEMENT_EVENT: &str = "unable to place a task";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rollout {
-    InProgress,
-    Completed,
-    Failed,
-    /// No rolloutState (e.g. not the ECS deployment controller): never counts as completed.
-    Unknown,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeploymentView {
-    pub id: String,
-    /// PRIMARY, ACTIVE or INACTIVE.
-    pub status: String,
-    pub task_definition: String,
-    pub rollout: Rollout,
-    pub rollout_reason: String,
-    pub desired: i32,
-    pub running: i32,
-    pub pending: i32,
-    pub failed: i32,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventView {
-    pub id: String,
-    pub at: String,
-    /// Seconds since the epoch (ECS's clock), to order events that arrive out of order.
-    pub epoch: f64,
-    pub message: String,
-}
-
-/// What the engine needs from one DescribeServices answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceSnapshot {
-    pub status: String,
-    /// The service-level task definition (what UpdateService set last).
-    pub task_definition: String,
-    /// The service-level desiredCount.
-    pub desired: i32,
-    /// The deployment controller type, when ECS reports one.
-    pub controller: Option<String>,
-    pub deployments: Vec<DeploymentView>,
-    /// Newest first, as ECS returns them.
-    pub events: Vec<EventView>,
-}
-
-impl ServiceSnapshot {
-    pub fn from_service(service: &Service) -> Self {
-        let deployments = service
-            .deployments()
-            .iter()
-            .map(|d| DeploymentView {
-                id: d.id().unwrap_or_default().to_owned(),
-                status: d.status().unwrap_or_default().to_owned(),
-                task_definition: d.task_definition().unwrap_or_default().to_owned(),
-                rollout: match d.rollout_state() {
-                    Some(DeploymentRolloutState::Completed) => Rollout::Completed,
-                    Some(DeploymentRolloutState::Failed) => Rollout::Failed,
-                    Some(DeploymentRolloutState::InProgress) => Rollout::InProgress,
-                    _ => Rollout::Unknown,
-                },
-                rollout_reason: d.rollout_state_reason().unwrap_or_default().to_owned(),
-                desired: d.desired_count(),
-                running: d.running_count(),
-                pending: d.pending_count(),
-                failed: d.failed_tasks(),
-            })
-            .collect();
-        let events = service
-            .events()
-            .iter()
-            .map(|e| EventView {
-                id: e.id().unwrap_or_default().to_owned(),
-                at: e.created_at().and_then(|t| t.fmt(DateTimeFormat::DateTime).ok()).unwrap_or_default(),
-                epoch: e.created_at().map_or(0.0, |t| t.as_secs_f64()),
-                message: e.message().unwrap_or_default().to_owned(),
-            })
-            .collect();
-        Self {
-            status: service.status().unwrap_or_default().to_owned(),
-            task_definition: service.task_definition().unwrap_or_default().to_owned(),
-            desired: service.desired_count(),
-            controller: service.deployment_controller().map(|c| c.r#type().as_str().to_owned()),
-            deployments,
-            events,
-        }
-    }
-
-    pub fn primary(&self) -> Option<&DeploymentView> {
-        self.deployments.iter().find(|d| d.status == "PRIMARY")
-    }
-
-    pub fn deployment_of(&self, task_definition: &str) -> Option<&DeploymentView> {
-        // Prefer the PRIMARY one when the same revision appears twice.
-        self.primary()
-            .filter(|d| d.task_definition == task_definition)
-            .or_else(|| self.deployments.iter().find(|d| d.task_definition == task_definition))
-    }
-
-    /// Alone, COMPLETED, every desired task running, and something to run.
-    fn settled_on(&self, revision: &str) -> bool {
-        self.primary().is_some_and(|p| {
-            p.task_definition == revision
-                && p.rollout == Rollout::Completed
-                && p.running == p.desired
-                && p.desired > 0
-                && self.deployments.len() == 1
-        })
-    }
-}
-
-/// `family:revision` of an ARN, for messages.
-pub fn short(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
-
-/// What to do, decided from the service as found and whether the new registration would equal
-/// the serving one (the image already serves).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Start {
-    /// Exit 2, nothing changed.
-    Refuse(String),
-    /// The same configuration serves, settled: exit 0.
-    NothingToDo,
-    /// The same configuration is what the service runs, but it is not settled (still rolling out,
-    /// crash-looping, short of tasks): watch it like any rollout. `previous` is the other
-    /// revision still in the service, if any (the rollback target).
-    WatchExisting { previous: Option<String> },
-    /// Register and roll out.
-    Deploy,
-}
-
-/// `watching`: the deploy will watch the rollout (not --no-wait, not the emulator).
-pub fn before_deploy(s: &ServiceSnapshot, same_registration: bool, watching: bool, service: &str) -> Start {
-    if s.status != "ACTIVE" {
-        return Start::Refuse(format!("ECS service '{service}' is {}, not ACTIVE", s.status));
-    }
-    if let Some(kind) = s.controller.as_deref().filter(|k| *k != "ECS") {
-        return Start::Refuse(format!(
-            "ECS service '{service}' uses the {kind} deployment controller; deploy drives rolling (ECS) deployments only"
-        ));
-    }
-    if s.task_definition.is_empty() {
-        return Start::Refuse(format!("ECS service '{service}' has no task definition"));
-    }
-    let rev = short(&s.task_definition);
-    if watching && s.desired == 0 {
-        return Start::Refuse(format!(
-            "ECS service '{service}' is scaled to zero (desiredCount 0): nothing would run {}, so deploy could not \
-             show that it serves. Scale the service up first, or pass --no-wait to only register the revision and \
-             point the service at it (nothing serves it until the service is scaled up)",
-            if same_registration { rev.to_owned() } else { "the new revision".to_owned() }
-        ));
-    }
-    if same_registration {
-        if !watching || s.settled_on(&s.task_definition) {
-            return Start::NothingToDo;
-        }
-        let previous =
-            s.deployments.iter().find(|d| d.task_definition != s.task_definition).map(|d| d.task_definition.clone());
-        return Start::WatchExisting { previous };
-    }
-    if watching && s.deployments.len() > 1 {
-        return Start::Refuse(format!(
-            "ECS service '{service}' already has a deployment in progress ({} deployments): wait for it to finish, \
-             then run deploy again",
-            s.deployments.len()
-        ));
-    }
-    Start::Deploy
-}
-
-/// After an UpdateService whose answer was lost (timeout, 5xx): did it take effect?
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpdateCheck {
-    /// The service points at the revision.
-    Applied,
-    /// Still on `from`: not (yet) applied.
-    NotApplied,
-    /// A third revision: someone else changed the service.
-    Other(String),
-}
-
-pub fn update_took_effect(s: &ServiceSnapshot, revision: &str, from: &str) -> UpdateCheck {
-    if s.task_definition == revision || s.primary().is_some_and(|p| p.task_definition == revision) {
-        UpdateCheck::Applied
-    } else if s.task_definition == from {
-        UpdateCheck::NotApplied
-    } else {
-        UpdateCheck::Other(s.task_definition.clone())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Our UpdateService to a new revision.
     Rollout,
@@ -258,7 +42,7 @@ pub enum Phase {
 
 /// What a watch waits for: `revision` serving alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct WatchTarget {
     pub revision: String,
     /// What served before (the rollback target); None when there is nothing to go back to.
     pub previous: Option<String>,
@@ -309,7 +93,7 @@ pub enum Decision {
 /// A watch in progress: the target, its deadline, and what the polls have shown so far.
 #[derive(Debug, Clone)]
 pub struct Watch {
-    pub target: Target,
+    pub target: WatchTarget,
     poll_interval: Duration,
     /// Relative to the start of the watch.
     deadline: Duration,
@@ -330,7 +114,7 @@ pub struct Watch {
 }
 
 impl Watch {
-    pub fn new(target: Target, poll_interval: Duration, deadline: Duration) -> Self {
+    pub fn new(target: WatchTarget, poll_interval: Duration, deadline: Duration) -> Self {
         // Watching a deployment that already exists: there is no update to wait for.
         let visible = target.phase == Phase::Existing;
         Self {
@@ -529,70 +313,18 @@ impl Watch {
     }
 }
 
-/// `running 1/2 pending 1 | rollout IN_PROGRESS | 1 older deployment draining (3 running)`.
-pub fn progress_line(snapshot: &ServiceSnapshot, revision: &str) -> String {
-    let new = short(revision);
-    let Some(ours) = snapshot.deployment_of(revision) else {
-        return format!("{new}: no deployment yet");
-    };
-    let rollout = match ours.rollout {
-        Rollout::InProgress => "IN_PROGRESS",
-        Rollout::Completed => "COMPLETED",
-        Rollout::Failed => "FAILED",
-        Rollout::Unknown => "unknown",
-    };
-    let mut line =
-        format!("{new}: running {}/{} pending {} | rollout {rollout}", ours.running, ours.desired, ours.pending);
-    if ours.failed > 0 {
-        line.push_str(&format!(" | failed tasks {}", ours.failed));
-    }
-    let others: Vec<&DeploymentView> = snapshot.deployments.iter().filter(|d| d.id != ours.id).collect();
-    if !others.is_empty() {
-        let running: i32 = others.iter().map(|d| d.running).sum();
-        line.push_str(&format!(" | {} other deployment(s) draining ({running} running)", others.len()));
-    }
-    line
-}
-
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    pub const OLD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/rdeploy-dev-app:4";
-    pub const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/rdeploy-dev-app:5";
-    pub const OTHER: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/rdeploy-dev-app:6";
-
-    pub fn dep(id: &str, status: &str, td: &str, rollout: Rollout, running: i32, desired: i32) -> DeploymentView {
-        DeploymentView {
-            id: id.into(),
-            status: status.into(),
-            task_definition: td.into(),
-            rollout,
-            rollout_reason: String::new(),
-            desired,
-            running,
-            pending: desired - running,
-            failed: 0,
-        }
-    }
-
-    fn snap(td: &str, deployments: Vec<DeploymentView>) -> ServiceSnapshot {
-        ServiceSnapshot {
-            status: "ACTIVE".into(),
-            task_definition: td.into(),
-            desired: 2,
-            controller: Some("ECS".into()),
-            deployments,
-            events: vec![],
-        }
-    }
+    use crate::deploy::testkit::{NEW, OLD, OTHER, dep, snap};
 
     fn event(id: &str, message: &str) -> EventView {
         EventView { id: id.into(), at: String::new(), epoch: 0.0, message: message.into() }
     }
 
     fn watch(phase: Phase) -> Watch {
-        let target = Target { revision: NEW.into(), previous: Some(OLD.into()), phase, old_events: HashSet::new() };
+        let target =
+            WatchTarget { revision: NEW.into(), previous: Some(OLD.into()), phase, old_events: HashSet::new() };
         Watch::new(target, Duration::from_secs(10), Duration::from_secs(900))
     }
 
@@ -642,7 +374,7 @@ pub(crate) mod tests {
     #[test]
     fn the_rollback_watch_has_the_same_grace_for_lag() {
         // After our rollback UpdateService, the failed revision can still read as PRIMARY.
-        let target = Target {
+        let target = WatchTarget {
             revision: OLD.into(),
             previous: Some(NEW.into()),
             phase: Phase::Rollback,
@@ -772,84 +504,6 @@ pub(crate) mod tests {
         let other = snap(OTHER, vec![dep("x", "PRIMARY", OTHER, Rollout::InProgress, 0, 2)]);
         assert!(
             matches!(see(&mut watch(Phase::Rollout), other, 30), Decision::Interfered { reason } if reason.contains("rdeploy-dev-app:6"))
-        );
-    }
-
-    #[test]
-    fn before_deploy_rules() {
-        let steady = snap(OLD, vec![dep("o", "PRIMARY", OLD, Rollout::Completed, 2, 2)]);
-        assert_eq!(before_deploy(&steady, false, true, "s"), Start::Deploy);
-        assert_eq!(before_deploy(&steady, true, true, "s"), Start::NothingToDo);
-        let sick = snap(OLD, vec![dep("o", "PRIMARY", OLD, Rollout::InProgress, 0, 2)]);
-        assert_eq!(before_deploy(&sick, true, true, "s"), Start::WatchExisting { previous: None });
-        let rolling = snap(
-            NEW,
-            vec![
-                dep("n", "PRIMARY", NEW, Rollout::InProgress, 1, 2),
-                dep("o", "ACTIVE", OLD, Rollout::Completed, 1, 1),
-            ],
-        );
-        assert_eq!(before_deploy(&rolling, true, true, "s"), Start::WatchExisting { previous: Some(OLD.into()) });
-        assert!(matches!(before_deploy(&rolling, false, true, "s"), Start::Refuse(m) if m.contains("in progress")));
-        let mut zero = steady.clone();
-        zero.desired = 0;
-        assert!(matches!(before_deploy(&zero, false, true, "s"), Start::Refuse(m) if m.contains("scaled to zero")));
-        assert_eq!(before_deploy(&zero, false, false, "s"), Start::Deploy, "--no-wait may point a scaled-down service");
-    }
-
-    #[test]
-    fn progress_names_counts_state_and_draining() {
-        let mut ours = dep("n", "PRIMARY", NEW, Rollout::InProgress, 1, 2);
-        ours.failed = 1;
-        let old = dep("o", "ACTIVE", OLD, Rollout::Completed, 2, 2);
-        assert_eq!(
-            progress_line(&snap(NEW, vec![ours, old]), NEW),
-            "rdeploy-dev-app:5: running 1/2 pending 1 | rollout IN_PROGRESS | failed tasks 1 | 1 other deployment(s) \
-             draining (2 running)"
-        );
-    }
-
-    #[test]
-    fn snapshot_from_the_sdk_service_type() {
-        use aws_sdk_ecs::primitives::DateTime;
-        use aws_sdk_ecs::types::{Deployment, ServiceEvent};
-        let service = Service::builder()
-            .status("ACTIVE")
-            .task_definition(NEW)
-            .desired_count(2)
-            .deployments(
-                Deployment::builder()
-                    .id("ecs-svc/1")
-                    .status("PRIMARY")
-                    .task_definition(NEW)
-                    .rollout_state(DeploymentRolloutState::InProgress)
-                    .rollout_state_reason("in progress")
-                    .desired_count(2)
-                    .running_count(1)
-                    .pending_count(1)
-                    .failed_tasks(1)
-                    .build(),
-            )
-            .events(
-                ServiceEvent::builder()
-                    .id("e1")
-                    .message("has started 1 tasks")
-                    .created_at(DateTime::from_secs(0))
-                    .build(),
-            )
-            .build();
-        let s = ServiceSnapshot::from_service(&service);
-        assert_eq!((s.task_definition.as_str(), s.desired), (NEW, 2));
-        let d = s.primary().unwrap();
-        assert_eq!((d.rollout, d.running, d.desired, d.pending, d.failed), (Rollout::InProgress, 1, 2, 1, 1));
-        assert_eq!(
-            s.events[0],
-            EventView {
-                id: "e1".into(),
-                at: "1970-01-01T00:00:00Z".into(),
-                epoch: 0.0,
-                message: "has started 1 tasks".into()
-            }
         );
     }
 }

@@ -1,6 +1,6 @@
-//! Every verdict on a one-off task (the migration task), pure like `decide.rs`: what a RunTask
+//! Every verdict on a one-off task (the migration task), pure like the rest of `decide/`: what a RunTask
 //! answer means ([`launched`]) and what each DescribeTasks poll means ([`TaskWatch::observe`]).
-//! `migrate.rs` performs the calls these functions ask for and prints what they say.
+//! `migration.rs` performs the calls these functions ask for and prints what they say.
 //!
 //! The rules, and the evidence each needs:
 //! - succeeded: the task is STOPPED and the `app` container's exit code is 0;
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aws_sdk_ecs::types::{Failure, Task, TaskStopCode};
 
-use super::decide::{MAX_BACKOFF, NOT_SEEN_GRACE_POLLS};
+use super::{MAX_BACKOFF, NOT_SEEN_GRACE_POLLS};
 
 /// What a verdict needs from one described task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,28 +220,11 @@ impl TaskWatch {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
+    use crate::deploy::testkit::{TASK, task};
     use aws_sdk_ecs::primitives::DateTime;
     use aws_sdk_ecs::types::Container;
-
-    pub const TASK: &str = "arn:aws:ecs:us-east-1:123456789012:task/rdeploy-dev-cluster/0123abcd";
-
-    /// A described task: `status`, the app container's exit code and reason, whether it started.
-    pub fn task(status: &str, exit: Option<i32>, started: bool, stop_code: Option<TaskStopCode>) -> Task {
-        let mut app = Container::builder().name("app");
-        if let Some(code) = exit {
-            app = app.exit_code(code);
-        }
-        let mut t = Task::builder().task_arn(TASK).last_status(status).containers(app.build());
-        if started {
-            t = t.started_at(DateTime::from_secs(10));
-        }
-        if let Some(code) = stop_code {
-            t = t.stop_code(code);
-        }
-        t.build()
-    }
 
     fn see(w: &mut TaskWatch, t: Task, elapsed: u64) -> TaskVerdict {
         w.observe(&TaskObservation::Task(TaskView::from_task(&t, "app")), Duration::from_secs(elapsed))

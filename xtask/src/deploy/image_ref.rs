@@ -1,9 +1,5 @@
-//! Which image to deploy: `--image`, or what `cargo xtask image` recorded for the environment in
-//! `target/images/<env>.json`. Parsing only; the ECR lookup for prod lives in the engine's caller.
-
-use std::path::{Path, PathBuf};
-
-use serde::Deserialize;
+//! Image references: `[registry/]repository[:tag][@sha256:digest]`, split into their parts, and
+//! what a task definition and APP_VERSION get from one. Parsing only.
 
 /// An image reference split into its parts: `[registry/]repository[:tag][@sha256:digest]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,50 +63,6 @@ impl ImageRef {
     }
 }
 
-/// `target/images/<env>.json`, written by `cargo xtask image`.
-#[derive(Debug, Deserialize)]
-pub struct ImagesFile {
-    pub uri: String,
-    pub digest: Option<String>,
-    pub tag: Option<String>,
-}
-
-pub fn images_file(root: &Path, env: &str) -> PathBuf {
-    root.join("target/images").join(format!("{env}.json"))
-}
-
-/// The image recorded for `env`, or a usage message saying how to get one.
-pub fn recorded(root: &Path, env: &str) -> Result<ImageRef, String> {
-    let path = images_file(root, env);
-    let shown = path.strip_prefix(root).unwrap_or(&path).display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|_| {
-        format!("no image to deploy: pass --image <uri> or build one first with `cargo xtask image --env {env}` (no {shown})")
-    })?;
-    let file: ImagesFile = serde_json::from_str(&text).map_err(|e| format!("{shown}: {e}"))?;
-    let mut image = ImageRef::parse(&file.uri).map_err(|e| format!("{shown}: {e}"))?;
-    if let Some(d) = file.digest.filter(|d| !d.is_empty()) {
-        let pinned = ImageRef::parse(&format!("{}@{d}", image.name)).map_err(|e| format!("{shown}: {e}"))?;
-        image.digest = pinned.digest;
-    }
-    if let Some(t) = file.tag.filter(|t| !t.is_empty()) {
-        image.tag = Some(t);
-    }
-    Ok(image)
-}
-
-/// A tag that is a commit hash must be HEAD's, so the default never deploys a stale build.
-pub fn check_commit_tag(image: &ImageRef, head: Option<&str>, shown: &str) -> Result<(), String> {
-    let (Some(tag), Some(head)) = (image.tag.as_deref(), head) else { return Ok(()) };
-    let is_commit = (7..=40).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_hexdigit());
-    if is_commit && !head.starts_with(tag) {
-        return Err(format!(
-            "{shown} is for commit {tag} but HEAD is {}: rebuild with `cargo xtask image`, or pass --image",
-            &head[..head.len().min(12)]
-        ));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,38 +94,5 @@ mod tests {
         assert!(ImageRef::parse("repo:").is_err());
         assert!(ImageRef::parse("").is_err());
         assert!(ImageRef::parse("a b").is_err());
-    }
-
-    #[test]
-    fn recorded_image_pins_the_digest_and_keeps_the_tag() {
-        let root = std::env::temp_dir().join(format!("xtask-deploy-images-{}", std::process::id()));
-        std::fs::create_dir_all(root.join("target/images")).unwrap();
-        let err = recorded(&root, "dev").unwrap_err();
-        assert!(err.contains("--image") && err.contains("cargo xtask image --env dev"), "{err}");
-        std::fs::write(
-            images_file(&root, "dev"),
-            format!(
-                r#"{{"uri": "1.dkr.ecr.r.amazonaws.com/rdeploy-dev-app:abc1234", "digest": "{D}", "tag": "abc1234"}}"#
-            ),
-        )
-        .unwrap();
-        let i = recorded(&root, "dev").unwrap();
-        assert_eq!(i.reference(), format!("1.dkr.ecr.r.amazonaws.com/rdeploy-dev-app@{D}"));
-        assert_eq!(i.version(), "abc1234");
-        std::fs::write(
-            images_file(&root, "dev"),
-            r#"{"uri": "rdeploy-dev-app:abc1234", "digest": null, "tag": "abc1234"}"#,
-        )
-        .unwrap();
-        assert_eq!(recorded(&root, "dev").unwrap().reference(), "rdeploy-dev-app:abc1234");
-        std::fs::remove_dir_all(&root).unwrap();
-    }
-
-    #[test]
-    fn a_commit_tag_must_be_head() {
-        let i = ImageRef::parse("repo:abc1234").unwrap();
-        assert!(check_commit_tag(&i, Some("abc1234ffff"), "f.json").is_ok());
-        assert!(check_commit_tag(&i, Some("0000000ffff"), "f.json").unwrap_err().contains("HEAD is 0000000ffff"));
-        assert!(check_commit_tag(&ImageRef::parse("repo:v1.2").unwrap(), Some("0000000"), "f").is_ok());
     }
 }

@@ -1,0 +1,113 @@
+//! `cargo xtask deploy`: the flags, checked, become a [`Plan`]; the deploy library does the rest.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::base::error::CodedError;
+use crate::deploy::outcome::{DEPLOY_EXIT_CODES, parse_duration};
+use crate::deploy::{Plan, Target, migration, preflight};
+use crate::env::Env;
+use crate::run::Ctx;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = DEPLOY_EXIT_CODES)]
+pub struct DeployArgs {
+    /// Environment: names come from infra/envs/<ENV>.tfvars.
+    #[arg(long)]
+    pub env: String,
+    /// Image URI with an @sha256: digest or a commit tag. Default: what `cargo xtask image --env ENV`
+    /// recorded in target/images/<ENV>.json.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Watch the rollout this long, counted from the start, then roll back: `15m`, `600s`, `1h`, or
+    /// plain seconds.
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Watch a rollback at most this long more. Deploy ends within --timeout plus this (printed at
+    /// the start); CI job timeouts leave room for both.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub rollback_timeout: Duration,
+    /// Time between DescribeServices polls.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Register and update the service, then exit 0 without watching the rollout (a migration task
+    /// still runs, and is waited for, before the update).
+    #[arg(long)]
+    pub no_wait: bool,
+    /// After success, deregister ACTIVE revisions of the family older than the newest N (never
+    /// the serving one). At least 2, so a rollback target stays registered (1 is refused).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
+    pub keep: Option<u32>,
+    /// prod only: deploy even though `git status --porcelain` is not empty.
+    #[arg(long)]
+    pub allow_dirty: bool,
+    /// Do not run the migration task before the rollout (environments with a database run it by
+    /// default: database_enabled = true in infra/envs/<ENV>.tfvars).
+    #[arg(long)]
+    pub skip_migrations: bool,
+    /// Wait this long for the migration task to stop, then stop it (exit 3, the service untouched).
+    /// The rollout's --timeout starts after it.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub migration_timeout: Duration,
+}
+
+pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
+    let env = Env::load(&ctx.root, &args.env)?;
+    if args.poll_interval.is_zero() || args.timeout.is_zero() || args.rollback_timeout.is_zero() {
+        return Err(CodedError::usage("--timeout, --rollback-timeout and --poll-interval must be greater than zero"));
+    }
+    if args.migration_timeout.is_zero() {
+        return Err(CodedError::usage("--migration-timeout must be greater than zero"));
+    }
+    let (aws, image) = preflight::prepare(ctx, &env, args.image.as_deref(), args.allow_dirty)?;
+    let plan = Plan {
+        target: Target::new(&env, &image, ctx.dry_run),
+        no_wait: args.no_wait,
+        local: env.is_local(),
+        keep: args.keep.map(|k| k as usize),
+        timeout: args.timeout,
+        rollback_timeout: args.rollback_timeout,
+        poll_interval: args.poll_interval,
+        migration: migration::choose(
+            &env,
+            args.skip_migrations,
+            args.migration_timeout,
+            args.poll_interval,
+            migration::client_token(),
+        ),
+    };
+    let t = &plan.target;
+    println!("Deploying {} to {} (cluster {}, service {})", t.image, env.name, t.cluster, t.service);
+    aws.session(async |session| session.deploy(&plan).await)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: DeployArgs,
+    }
+
+    #[test]
+    fn deploy_keep_1_is_refused() {
+        let err = Cli::try_parse_from(["deploy", "--env", "dev", "--keep", "1"]).err().expect("--keep 1 refused");
+        assert!(err.to_string().contains("1 is not in 2.."), "{err}");
+        assert_eq!(Cli::try_parse_from(["deploy", "--env", "dev", "--keep", "2"]).unwrap().args.keep, Some(2));
+    }
+
+    #[test]
+    fn deploy_migration_flags_parse() {
+        let d =
+            Cli::try_parse_from(["deploy", "--env", "dev", "--skip-migrations", "--migration-timeout", "20m"]).unwrap();
+        assert!(d.args.skip_migrations);
+        assert_eq!(d.args.migration_timeout, Duration::from_secs(1200));
+        let d = Cli::try_parse_from(["deploy", "--env", "dev"]).unwrap();
+        assert!(!d.args.skip_migrations, "migrations run by default");
+    }
+}
