@@ -11,14 +11,28 @@ locals {
 
   provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : data.aws_iam_openid_connect_provider.github[0].arn
 
+  # The repository's OIDC subject template (a one-time `gh api` step, docs/github.md, checked by
+  # `cargo xtask doctor`): `repo`, `context`, `ref`. GitHub joins the claims in that order, so
+  # a job of environment E on branch B presents `repo:O/R:environment:E:ref:refs/heads/B` and a
+  # job without an environment `repo:O/R:ref:refs/heads/B:ref:refs/heads/B`. With GitHub's
+  # default template (`repo:O/R:environment:E`, no ref) no role matches: it fails closed.
+  subject_claim_keys = ["repo", "context", "ref"]
+  branch_subject     = { for b in distinct(concat(var.github.deploy_branches, var.github.plan_branches)) : b => "${local.repo_sub}:ref:refs/heads/${b}:ref:refs/heads/${b}" }
+  environment_subjects = {
+    for e in distinct(concat(var.github.deploy_environments, var.github.apply_environments)) :
+    e => [for b in var.github.environment_branches : "${local.repo_sub}:environment:${e}:ref:refs/heads/${b}"]
+  }
+
   deploy_subjects = concat(
-    [for b in var.github.deploy_branches : "${local.repo_sub}:ref:refs/heads/${b}"],
-    [for e in var.github.deploy_environments : "${local.repo_sub}:environment:${e}"],
+    [for b in var.github.deploy_branches : local.branch_subject[b]],
+    flatten([for e in var.github.deploy_environments : local.environment_subjects[e]]),
   )
   # Plans run from protected branches only (never pull_request: a PR can change the Terraform to
   # read anything the role can read, and the state holds secrets). Exact matches.
-  plan_subjects  = [for b in var.github.plan_branches : "${local.repo_sub}:ref:refs/heads/${b}"]
-  apply_subjects = [for e in var.github.apply_environments : "${local.repo_sub}:environment:${e}"]
+  plan_subjects = [for b in var.github.plan_branches : local.branch_subject[b]]
+  # Apply: the environment's own jobs, and only from `environment_branches` (main): an approved
+  # run of another branch still gets no role.
+  apply_subjects = flatten([for e in var.github.apply_environments : local.environment_subjects[e]])
 
   ecs_arn          = "arn:${local.partition}:ecs:${local.region}:${local.account_id}"
   cluster_arn      = "${local.ecs_arn}:cluster/${var.deploy_targets.ecs_cluster_name}"

@@ -22,13 +22,17 @@ variable "github" {
     - plan (and drift): `plan_branches` only. Pull requests never get a role: a pull request can
       change the Terraform to read anything the role may read, and the state holds secrets;
     - apply: `apply_environments` only (jobs of an approved GitHub environment).
+    Environment jobs are trusted only on `environment_branches` (`["main"]`): the repository's
+    subject template includes the ref (`repo`, `context`, `ref`; docs/github.md), so the `sub`
+    of a job of environment E on branch B is `repo:<owner>/<repo>:environment:E:ref:refs/heads/B`.
   EOT
   type = object({
-    repository          = string
-    deploy_branches     = optional(list(string), ["main"])
-    deploy_environments = optional(list(string), [])
-    plan_branches       = optional(list(string), ["main"])
-    apply_environments  = optional(list(string), [])
+    repository           = string
+    deploy_branches      = optional(list(string), ["main"])
+    deploy_environments  = optional(list(string), [])
+    plan_branches        = optional(list(string), ["main"])
+    apply_environments   = optional(list(string), [])
+    environment_branches = optional(list(string), ["main"])
   })
 
   validation {
@@ -39,6 +43,11 @@ variable "github" {
   validation {
     condition     = length(var.github.deploy_branches) + length(var.github.deploy_environments) > 0
     error_message = "At least one deploy branch or deploy environment is needed, or nothing could assume the deploy role."
+  }
+
+  validation {
+    condition     = length(var.github.environment_branches) > 0
+    error_message = "environment_branches must not be empty, or no environment job could assume a role."
   }
 
   validation {
@@ -90,9 +99,14 @@ variable "apply_policy_arns" {
 }
 
 variable "max_session_duration" {
-  description = "Maximum session length of the three roles, in seconds."
+  description = "Maximum session length of the three roles, in seconds. It must cover the longest job that assumes them (the workflows ask for `role-duration-seconds` = the job's timeout + 15 min; the apply job: 60 + 15 min), or credentials expire mid-apply and leave the state lock held. xtask/tests/session_budget.rs compares them."
   type        = number
-  default     = 3600
+  default     = 7200
+
+  validation {
+    condition     = var.max_session_duration >= 3600 && var.max_session_duration <= 43200
+    error_message = "max_session_duration must be 3600..43200 seconds (IAM's limits)."
+  }
 }
 
 variable "tags" {

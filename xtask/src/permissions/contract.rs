@@ -90,6 +90,8 @@ struct Rendered {
     source_repository: Option<String>,
     /// The app layer's plan JSON (for the TLS checks).
     app_plan: Json,
+    /// The shared layer's `github_oidc_subject_claim_keys`.
+    subject_claim_keys: Vec<String>,
     /// The database master secret the app layer was planned with (the core layer's output,
     /// a placeholder here), when the environment has `database_enabled = true`.
     database_secret: Option<String>,
@@ -273,7 +275,13 @@ fn render(name: &str) -> (Rendered, Scratch) {
         .map(|r| Policy::parse("execution", &policy_text(&r["values"]["policy"])).unwrap())
         .collect();
     assert_eq!(execution.len(), 1, "{name}: the execution role's policy is rendered at plan time");
-    (Rendered { env, account, roles, execution, source_repository, app_plan, database_secret }, s)
+    let subject_claim_keys = outputs["github_oidc_subject_claim_keys"]
+        .as_array()
+        .expect("shared output github_oidc_subject_claim_keys")
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    (Rendered { env, account, roles, execution, source_repository, app_plan, database_secret, subject_claim_keys }, s)
 }
 
 /// Every IAM document a plan renders: each role's trust policy and inline policies, named
@@ -668,19 +676,39 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
                 .with("token.actions.githubusercontent.com:sub", &format!("{repo_sub}:{sub}"));
             evaluate(std::slice::from_ref(trust), &req)
         };
-        // 4. Trust: pull requests get no role; apply only for the environment's own jobs.
-        assert_eq!(assume("github_plan_role_arn", "ref:refs/heads/main"), Decision::Allowed, "{name}");
+        // 4. Trust, in the subject format of the repository's template (`repo`, `context`, `ref`,
+        //    the one `cargo xtask doctor` checks): pull requests get no role; apply and deploy
+        //    only for the environment's own jobs AND from main; GitHub's default format (no ref)
+        //    matches nothing, so a repository without the template fails closed.
+        assert_eq!(
+            r.subject_claim_keys,
+            crate::doctor::OIDC_SUBJECT_CLAIM_KEYS,
+            "{name}: the trust policies and doctor expect different subject templates"
+        );
+        let main = "ref:refs/heads/main";
+        let feature = "ref:refs/heads/feature";
+        assert_eq!(assume("github_plan_role_arn", &format!("{main}:{main}")), Decision::Allowed, "{name}");
         assert_ne!(
-            assume("github_plan_role_arn", "pull_request"),
+            assume("github_plan_role_arn", "pull_request:ref:refs/pull/7/merge"),
             Decision::Allowed,
             "{name}: plan role trusts pull requests"
         );
-        assert_ne!(assume("github_plan_role_arn", "ref:refs/heads/feature"), Decision::Allowed, "{name}");
-        assert_eq!(assume("github_apply_role_arn", &format!("environment:{name}")), Decision::Allowed, "{name}");
-        let other = if name == "dev" { "prod" } else { "dev" };
-        assert_ne!(assume("github_apply_role_arn", &format!("environment:{other}")), Decision::Allowed, "{name}");
-        assert_ne!(assume("github_apply_role_arn", "ref:refs/heads/main"), Decision::Allowed, "{name}");
-        assert_ne!(assume("github_apply_role_arn", "pull_request"), Decision::Allowed, "{name}");
+        assert_ne!(assume("github_plan_role_arn", &format!("{feature}:{feature}")), Decision::Allowed, "{name}");
+        assert_ne!(assume("github_plan_role_arn", main), Decision::Allowed, "{name}: default template");
+        for role in ["github_apply_role_arn", "github_deploy_role_arn"] {
+            let own = format!("environment:{name}");
+            assert_eq!(assume(role, &format!("{own}:{main}")), Decision::Allowed, "{name} {role}");
+            assert_ne!(
+                assume(role, &format!("{own}:{feature}")),
+                Decision::Allowed,
+                "{name} {role}: an approved run of another branch must get no role"
+            );
+            assert_ne!(assume(role, &own), Decision::Allowed, "{name} {role}: GitHub's default template has no ref");
+            let other = if name == "dev" { "prod" } else { "dev" };
+            assert_ne!(assume(role, &format!("environment:{other}:{main}")), Decision::Allowed, "{name} {role}");
+            assert_ne!(assume(role, "pull_request:ref:refs/pull/7/merge"), Decision::Allowed, "{name} {role}");
+        }
+        assert_ne!(assume("github_apply_role_arn", &format!("{main}:{main}")), Decision::Allowed, "{name}");
 
         // 5. No emulator widening in real environments: the deploy role cannot touch another
         //    service or tag another family, and the plan role reads no other state.
