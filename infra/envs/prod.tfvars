@@ -8,6 +8,12 @@ github_repository          = "example-org/rdeploy"
 github_deploy_branches     = []
 github_deploy_environments = ["prod"]
 
+# dev and prod share one AWS account by default: the boundary of the GitHub plan and apply
+# roles then denies every action on dev's `rdeploy-dev-*` resources (and on anything tagged
+# Environment = "dev"). Recommended instead: one account per environment
+# (infra/envs/examples/, docs/aws-accounts.md); then drop this line.
+account_environments = ["dev", "prod"]
+
 ecr_keep_last_images = 50
 # prod never runs dev's repository: `cargo xtask image --promote` copies the digest that ran in
 # dev into prod's own repository, so dev's lifecycle rule (or dev's deletion) cannot take an

@@ -140,6 +140,12 @@ variable "emulator_iam_wildcards" {
   default     = false
 }
 
+variable "account_environments" {
+  description = "Every environment in this environment's AWS account, itself included (e.g. [\"dev\", \"prod\"]). Empty: the account holds only this environment (the recommended layout, infra/envs/examples/). The GitHub plan and apply roles' permissions boundary denies the others' `{project}-<env>-*` resources."
+  type        = list(string)
+  default     = []
+}
+
 variable "create_github_oidc_provider" {
   description = "Create the account-wide GitHub OIDC provider; false when another environment in the same account already did."
   type        = bool

@@ -117,6 +117,155 @@ data "aws_iam_policy_document" "trust" {
 }
 
 ################################################################################
+# Permissions boundary of the plan and apply roles
+################################################################################
+
+locals {
+  iam_arn = "arn:${local.partition}:iam::${local.account_id}"
+  # What this environment may create and change in IAM: its own names, the account's GitHub
+  # OIDC provider, and service-linked roles (ECS, ELB, RDS and Auto Scaling create them on first
+  # use).
+  own_iam = [
+    "${local.iam_arn}:role/${var.name}-*",
+    "${local.iam_arn}:policy/${var.name}-*",
+    "${local.iam_arn}:instance-profile/${var.name}-*",
+    "${local.iam_arn}:oidc-provider/${local.issuer}",
+    "${local.iam_arn}:role/aws-service-role/*",
+  ]
+  # The boundary and the GitHub roles themselves: CI must never widen its own permissions or
+  # trust, so only an administrator outside CI changes them (docs/aws-accounts.md).
+  guard_iam = [
+    "${local.iam_arn}:policy/${var.name}-github-boundary",
+    "${local.iam_arn}:role/${var.name}-github-*",
+  ]
+}
+
+# A boundary caps what a role's own policies can grant: the effective permissions are the
+# intersection. AdministratorAccess inside this boundary cannot escalate through IAM outside
+# `{project}-{environment}-*`, cannot edit the boundary or the GitHub roles, cannot chain into
+# other roles, and cannot touch another environment's resources (by name, and by their
+# Environment tag). The permission contract test evaluates it (xtask/src/permissions/contract.rs).
+data "aws_iam_policy_document" "boundary" {
+  statement {
+    sid       = "Everything"
+    actions   = ["*"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "NoIamOutsideOwnNames"
+    effect = "Deny"
+    actions = [
+      "iam:Add*",
+      "iam:Attach*",
+      "iam:Create*",
+      "iam:Delete*",
+      "iam:Detach*",
+      "iam:PassRole",
+      "iam:Put*",
+      "iam:Remove*",
+      "iam:Set*",
+      "iam:Tag*",
+      "iam:Untag*",
+      "iam:Update*",
+      "iam:Upload*",
+    ]
+    not_resources = local.own_iam
+  }
+
+  statement {
+    sid    = "NoEditingTheBoundaryOrTheGithubRoles"
+    effect = "Deny"
+    actions = [
+      "iam:AttachRolePolicy",
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:DeleteRole",
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:DeleteRolePolicy",
+      "iam:DetachRolePolicy",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+      "iam:SetDefaultPolicyVersion",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:UpdateRole",
+    ]
+    resources = local.guard_iam
+  }
+
+  # Terraform runs as the role itself; assuming another role (one it just created) would step
+  # outside the boundary.
+  statement {
+    sid       = "NoRoleChaining"
+    effect    = "Deny"
+    actions   = ["sts:AssumeRole"]
+    resources = ["*"]
+  }
+
+  # Another environment's resources in the same account, by their Environment tag ...
+  statement {
+    sid       = "NotAnotherEnvironmentsTaggedResources"
+    effect    = "Deny"
+    actions   = ["*"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/Environment"
+      values   = [var.environment]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/Environment"
+      values   = ["false"]
+    }
+  }
+
+  # ... nor creating or re-tagging resources as another environment's ...
+  statement {
+    sid       = "NotTaggingAsAnotherEnvironment"
+    effect    = "Deny"
+    actions   = ["*"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:RequestTag/Environment"
+      values   = [var.environment]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:RequestTag/Environment"
+      values   = ["false"]
+    }
+  }
+
+  # ... and by name (`{project}-{other}-*`; S3 objects and log groups included), for the
+  # environments sharing this account.
+  dynamic "statement" {
+    for_each = length(var.other_environments) > 0 ? [1] : []
+
+    content {
+      sid       = "NotAnotherEnvironmentsNamedResources"
+      effect    = "Deny"
+      actions   = ["*"]
+      resources = [for e in var.other_environments : "arn:${local.partition}:*:*:*:*${var.project}-${e}-*"]
+    }
+  }
+}
+
+resource "aws_iam_policy" "boundary" {
+  name        = "${var.name}-github-boundary"
+  description = "Permissions boundary of ${var.name}'s GitHub plan and apply roles: IAM only within ${var.name}-*, no other environment's resources"
+  policy      = data.aws_iam_policy_document.boundary.json
+
+  tags = var.tags
+}
+
+################################################################################
 # Plan role: read-only, for `terraform plan` and drift checks from the main branch
 ################################################################################
 
@@ -125,6 +274,7 @@ resource "aws_iam_role" "plan" {
   description          = "GitHub Actions (${var.github.repository}): terraform plan from ${join(", ", var.github.plan_branches)}, read-only"
   assume_role_policy   = data.aws_iam_policy_document.trust["plan"].json
   max_session_duration = var.max_session_duration
+  permissions_boundary = aws_iam_policy.boundary.arn
 
   tags = var.tags
 }
@@ -181,12 +331,14 @@ resource "aws_iam_role_policy" "plan_state" {
 ################################################################################
 
 # Creating this stack means creating IAM roles, so the apply role is an administrator in all
-# but name: the protection is who can assume it (one GitHub environment, with reviewers).
+# but name: the protection is who can assume it (one GitHub environment from main, with
+# reviewers where the plan has them) and the permissions boundary below.
 resource "aws_iam_role" "apply" {
   name                 = "${var.name}-github-apply"
   description          = "GitHub Actions (${var.github.repository}): terraform apply, environment ${join(", ", var.github.apply_environments)}"
   assume_role_policy   = data.aws_iam_policy_document.trust["apply"].json
   max_session_duration = var.max_session_duration
+  permissions_boundary = aws_iam_policy.boundary.arn
 
   tags = var.tags
 }

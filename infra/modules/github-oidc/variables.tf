@@ -3,6 +3,27 @@ variable "name" {
   type        = string
 }
 
+variable "project" {
+  description = "Project name, the first part of `name` (`{project}-{environment}`); the boundary denies `{project}-<other environment>-*`."
+  type        = string
+}
+
+variable "environment" {
+  description = "This environment's name: the boundary denies resources tagged with another `Environment`."
+  type        = string
+}
+
+variable "other_environments" {
+  description = "Environments that share this AWS account (empty: one account per environment, the recommended layout). The plan and apply roles' boundary denies every action on their `{project}-<env>-*` resources."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !contains(var.other_environments, var.environment)
+    error_message = "other_environments must not list this environment itself."
+  }
+}
+
 variable "create_oidc_provider" {
   description = <<-EOT
     Create the account-wide `token.actions.githubusercontent.com` OIDC provider. An account holds

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 use yaml_rust2::YamlLoader;
 
-use super::iam::{Decision, Policy, Request, evaluate};
+use super::iam::{Decision, Policy, Request, evaluate, evaluate_bounded};
 use super::{Need, OPERATIONS, Res, Target, command_operations, ops};
 use crate::envs::Env;
 
@@ -90,6 +90,8 @@ struct Rendered {
     source_repository: Option<String>,
     /// The app layer's plan JSON (for the TLS checks).
     app_plan: Json,
+    /// Shared-layer output name -> the role's permissions boundary, if it has one.
+    boundaries: BTreeMap<String, Policy>,
     /// The shared layer's `github_oidc_subject_claim_keys`.
     subject_claim_keys: Vec<String>,
     /// The database master secret the app layer was planned with (the core layer's output,
@@ -221,6 +223,7 @@ fn render(name: &str) -> (Rendered, Scratch) {
     let by_type = |t: &'static str| all.iter().filter(move |r| r["type"] == t).map(|r| &r["values"]);
     let account = outputs["github_deploy_role_arn"].as_str().unwrap().split(':').nth(4).unwrap().to_owned();
     let mut roles = BTreeMap::new();
+    let mut boundaries = BTreeMap::new();
     for (_, output) in ROLE_VARIABLES {
         let arn = outputs[*output].as_str().unwrap_or_else(|| panic!("shared output {output}")).to_owned();
         let role = by_type("aws_iam_role").find(|r| r["arn"] == arn.as_str()).unwrap();
@@ -233,6 +236,10 @@ fn render(name: &str) -> (Rendered, Scratch) {
         for a in by_type("aws_iam_role_policy_attachment").filter(|p| p["role"] == role_name) {
             let arn = a["policy_arn"].as_str().unwrap();
             policies.push(Policy::parse(arn, &s.python(MANAGED_POLICY, &[arn])).unwrap());
+        }
+        if let Some(boundary) = role["permissions_boundary"].as_str().filter(|b| !b.is_empty()) {
+            let doc = by_type("aws_iam_policy").find(|p| p["arn"] == boundary).unwrap_or_else(|| panic!("{boundary}"));
+            boundaries.insert(output.to_string(), Policy::parse(boundary, &policy_text(&doc["policy"])).unwrap());
         }
         roles.insert(output.to_string(), (arn, policies, trust));
     }
@@ -281,7 +288,20 @@ fn render(name: &str) -> (Rendered, Scratch) {
         .iter()
         .map(|k| k.as_str().unwrap().to_owned())
         .collect();
-    (Rendered { env, account, roles, execution, source_repository, app_plan, database_secret, subject_claim_keys }, s)
+    (
+        Rendered {
+            env,
+            account,
+            roles,
+            boundaries,
+            execution,
+            source_repository,
+            app_plan,
+            database_secret,
+            subject_claim_keys,
+        },
+        s,
+    )
 }
 
 /// Every IAM document a plan renders: each role's trust policy and inline policies, named
@@ -408,6 +428,7 @@ fn resolve(argv: &[String], env: &str) -> Vec<String> {
 fn check_needs(
     r: &Rendered,
     policies: &[Policy],
+    boundary: Option<&Policy>,
     needs: &[Need],
     layer: &str,
     repository_env: Option<&Rendered>,
@@ -434,7 +455,7 @@ fn check_needs(
             };
             req.resource = t.arn(Res::Repository);
         }
-        let decision = evaluate(policies, &req);
+        let decision = evaluate_bounded(policies, boundary, &req);
         if decision != Decision::Allowed {
             denied.push(format!("{} on {} {:?}: {decision:?}", req.action, req.resource, req.context));
         }
@@ -473,11 +494,12 @@ fn job_failures(rendered: &BTreeMap<String, Rendered>) -> Vec<String> {
                 let cmd_env = args.windows(2).find(|w| w[0] == "--env").map_or(env.as_str(), |w| w[1]);
                 let Some(r) = rendered.get(cmd_env) else { continue };
                 let (_, policies, _) = &rendered[env].roles[*output];
+                let boundary = rendered[env].boundaries.get(*output);
                 for op in command_operations(&args).unwrap() {
                     let layers: &[&str] =
                         if op.name.starts_with("terraform") { &crate::terraform::LAYERS } else { &["-"] };
                     for layer in layers {
-                        for d in check_needs(r, policies, op.needs, layer, None) {
+                        for d in check_needs(r, policies, boundary, op.needs, layer, None) {
                             failures.push(format!(
                                 "{} job {} ({output} of {env}): `cargo xtask {}` -> {} needs {d}",
                                 job.file,
@@ -613,7 +635,7 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
     assert!(deployed.len() >= 2, "{deployed:?}");
     for (job, env, repo_env) in &deployed {
         let r = &rendered[env];
-        let denied = check_needs(r, &r.execution, ops::TASK_START.needs, "-", Some(&rendered[repo_env]));
+        let denied = check_needs(r, &r.execution, None, ops::TASK_START.needs, "-", Some(&rendered[repo_env]));
         assert!(
             denied.is_empty(),
             "{job}: {env}'s task execution role cannot start an image from {repo_env}'s repository: {denied:#?}"
@@ -642,6 +664,114 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
         assert!(failures.iter().any(|f| f.contains("RunTask needs iam:PassRole")), "{failures:#?}");
         rendered.get_mut("dev").unwrap().roles.get_mut("github_deploy_role_arn").unwrap().1 = original;
         assert!(job_failures(&rendered).is_empty());
+    }
+
+    // 3d. dev and prod share one account (`account_environments` in both tfvars): neither
+    //     environment's GitHub roles can act on the other's resources (by name, by Environment
+    //     tag), and the apply role cannot escalate through IAM; without the boundary the apply
+    //     role (AdministratorAccess) could.
+    for (me, other) in [("dev", "prod"), ("prod", "dev")] {
+        let (r, o) = (&rendered[me], &rendered[other]);
+        let theirs = Target {
+            env: &o.env,
+            partition: "aws".into(),
+            account: r.account.clone(),
+            source_repository: None,
+            layer: "app",
+        };
+        let (p, region, account) = (&r.env.project, &o.env.region, &r.account);
+        let foreign = [
+            Request::new("ecs:UpdateService", &theirs.arn(Res::Service)),
+            Request::new("ecs:RegisterTaskDefinition", &theirs.arn(Res::Revision)),
+            Request::new("s3:GetObject", &theirs.arn(Res::State)),
+            Request::new("s3:PutObject", &theirs.arn(Res::State)),
+            Request::new("s3:DeleteBucket", &theirs.arn(Res::StateBucket)),
+            Request::new("iam:PutRolePolicy", &theirs.arn(Res::TaskRole)),
+            Request::new("iam:PassRole", &theirs.arn(Res::ExecutionRole))
+                .with("iam:PassedToService", "ecs-tasks.amazonaws.com"),
+            Request::new("ecr:PutImage", &theirs.arn(Res::Repository)),
+            Request::new(
+                "logs:DeleteLogGroup",
+                &format!("arn:aws:logs:{region}:{account}:log-group:/ecs/{p}-{other}-app"),
+            ),
+            Request::new("rds:DeleteDBInstance", &format!("arn:aws:rds:{region}:{account}:db:{p}-{other}-db")),
+            // RDS names its master secret itself: only the tag says whose it is.
+            Request::new(
+                "secretsmanager:GetSecretValue",
+                &format!("arn:aws:secretsmanager:{region}:{account}:secret:rds!db-0123-AbCdEf"),
+            )
+            .with("aws:ResourceTag/Environment", other),
+            Request::new(
+                "ec2:TerminateInstances",
+                &format!("arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"),
+            )
+            .with("aws:ResourceTag/Environment", other),
+        ];
+        for (output, (_, policies, _)) in &r.roles {
+            let boundary = r.boundaries.get(output);
+            for req in &foreign {
+                let d = evaluate_bounded(policies, boundary, req);
+                assert_ne!(d, Decision::Allowed, "{me}'s {output} may {} on {}", req.action, req.resource);
+            }
+        }
+        let (_, apply, _) = &r.roles["github_apply_role_arn"];
+        let boundary = r.boundaries.get("github_apply_role_arn");
+        assert!(boundary.is_some(), "{me}: the apply role has a permissions boundary");
+        assert!(r.boundaries.contains_key("github_plan_role_arn"), "{me}: the plan role has a permissions boundary");
+        let iam = |what: &str| format!("arn:aws:iam::{account}:{what}");
+        let escalations = [
+            Request::new("iam:CreateRole", &iam("role/someone-else")),
+            Request::new("iam:AttachRolePolicy", &iam("role/someone-else")),
+            Request::new("iam:CreateUser", &iam("user/ci-backdoor")),
+            Request::new("iam:CreateAccessKey", &iam("user/admin")),
+            Request::new("iam:CreatePolicyVersion", &iam(&format!("policy/{p}-{me}-github-boundary"))),
+            Request::new("iam:DeleteRolePermissionsBoundary", &iam(&format!("role/{p}-{me}-github-apply"))),
+            Request::new("iam:UpdateAssumeRolePolicy", &iam(&format!("role/{p}-{me}-github-apply"))),
+            Request::new("iam:AttachRolePolicy", &iam(&format!("role/{p}-{me}-github-deploy"))),
+            Request::new("sts:AssumeRole", &iam(&format!("role/{p}-{me}-task"))),
+            Request::new("ecs:UpdateService", &theirs.arn(Res::Service)).with("aws:RequestTag/Environment", other),
+        ];
+        for req in &escalations {
+            assert_eq!(
+                evaluate_bounded(apply, boundary, req),
+                Decision::ExplicitDeny,
+                "{me}'s apply role may {} on {}",
+                req.action,
+                req.resource
+            );
+        }
+        // What applying this environment needs still works inside the boundary.
+        let mine = Target {
+            env: &r.env,
+            partition: "aws".into(),
+            account: r.account.clone(),
+            source_repository: None,
+            layer: "app",
+        };
+        let own = [
+            Request::new("ecs:UpdateService", &mine.arn(Res::Service)).with("aws:ResourceTag/Environment", me),
+            Request::new("iam:CreateRole", &mine.arn(Res::TaskRole)).with("aws:RequestTag/Environment", me),
+            Request::new("iam:PutRolePolicy", &mine.arn(Res::ExecutionRole)),
+            Request::new("iam:PassRole", &mine.arn(Res::ExecutionRole)),
+            Request::new(
+                "iam:CreateServiceLinkedRole",
+                &iam("role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"),
+            ),
+            Request::new("iam:TagOpenIDConnectProvider", &iam("oidc-provider/token.actions.githubusercontent.com")),
+            Request::new("s3:PutObject", &mine.arn(Res::State)),
+            Request::new("rds:CreateDBInstance", &format!("arn:aws:rds:{region}:{account}:db:{p}-{me}-db")),
+        ];
+        for req in &own {
+            assert_eq!(
+                evaluate_bounded(apply, boundary, req),
+                Decision::Allowed,
+                "{me}'s apply role: {} on {}",
+                req.action,
+                req.resource
+            );
+        }
+        // Teeth: the same apply role without its boundary could act on the other environment.
+        assert_eq!(evaluate_bounded(apply, None, &foreign[0]), Decision::Allowed, "{me}: AdministratorAccess alone");
     }
 
     // 3c. The execution role reads the database's master secret and nothing else.
