@@ -37,6 +37,8 @@ log_retention_days = 90
 #  b) an existing ACM certificate in this region:
 # alb_certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/..."
 alb_deletion_protection = true
+# Access logs to rdeploy-prod-alb-logs (created by the alb module; kept 90 days).
+alb_access_logs_enabled = true
 
 # Who gets the alarm mails (each address confirms once). Replace with your team's.
 alarm_emails = ["prod-alerts@example.com"]

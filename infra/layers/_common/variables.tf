@@ -247,6 +247,18 @@ variable "alb_idle_timeout" {
   }
 }
 
+variable "alb_access_logs_enabled" {
+  description = "ALB access logs to `{project}-{environment}-alb-logs`, a bucket the alb module creates (expiry after alb_access_logs_retention_days). prod turns it on."
+  type        = bool
+  default     = false
+}
+
+variable "alb_access_logs_retention_days" {
+  description = "Days the ALB access logs are kept."
+  type        = number
+  default     = 90
+}
+
 variable "alb_access_logs_bucket" {
   description = "Existing S3 bucket for ALB access logs; null disables access logs."
   type        = string

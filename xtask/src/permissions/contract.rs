@@ -169,6 +169,12 @@ p = iam.get_policy(PolicyArn=sys.argv[2])["Policy"]
 print(json.dumps(iam.get_policy_version(PolicyArn=sys.argv[2], VersionId=p["DefaultVersionId"])["PolicyVersion"]["Document"]))
 "#;
 
+const SSL_POLICIES: &str = r#"
+import boto3, sys
+elb = boto3.client("elbv2", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+print("\n".join(p["Name"] for p in elb.describe_ssl_policies()["SslPolicies"]))
+"#;
+
 const HOSTED_ZONE: &str = r#"
 import boto3, sys
 boto3.client("route53", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test").create_hosted_zone(Name=sys.argv[2], CallerReference="contract")
@@ -878,7 +884,27 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
     //    HTTP redirects. (The certificate-ARN variant is the plan above.)
     let prod_plan = &rendered["prod"].app_plan;
     assert_https(prod_plan, false);
+
+    // 7. The ALB: AWS's recommended TLS policy, a name neither the AWS provider 5.100 nor moto
+    //    validates, so it is checked against the emulator's DescribeSSLPolicies (moto's copy of
+    //    AWS's list); prod ships access logs to a bucket of its own with a lifecycle rule.
     let s = scratches.iter().find(|s| s.root.to_string_lossy().contains("-prod-")).unwrap();
+    let known = s.python(SSL_POLICIES, &[]);
+    let all = resources(&prod_plan["planned_values"]["root_module"]);
+    let find = |addr: &str| all.iter().find(|r| r["address"] == addr).map(|r| &r["values"]);
+    let policy = find("module.alb.aws_lb_listener.https[0]").unwrap()["ssl_policy"].as_str().unwrap().to_owned();
+    assert_eq!(policy, "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09");
+    assert!(known.lines().any(|l| l == policy), "{policy} is not in DescribeSSLPolicies:\n{known}");
+    let lb = find("module.alb.aws_lb.this").unwrap();
+    assert_eq!(lb["access_logs"][0]["enabled"], true, "prod: ALB access logs on");
+    assert_eq!(lb["access_logs"][0]["prefix"], "rdeploy-prod");
+    assert_eq!(find("module.alb.aws_s3_bucket.access_logs[0]").unwrap()["bucket"], "rdeploy-prod-alb-logs");
+    let lifecycle = find("module.alb.aws_s3_bucket_lifecycle_configuration.access_logs[0]").expect("lifecycle rule");
+    assert_eq!(lifecycle["rule"][0]["expiration"][0]["days"], 90, "{lifecycle}");
+    assert!(find("module.alb.aws_s3_bucket_policy.access_logs[0]").is_some(), "the ELB delivery policy");
+    let dev_plan = &rendered["dev"].app_plan;
+    let dev_all = resources(&dev_plan["planned_values"]["root_module"]);
+    assert!(!dev_all.iter().any(|r| r["address"] == "module.alb.aws_s3_bucket.access_logs[0]"), "dev keeps logs off");
     s.python(HOSTED_ZONE, &["example.com"]);
     let domain =
         plan_app(s, "prod", &["-var=domain_name=app.example.com".into(), "-var=route53_zone_name=example.com".into()]);

@@ -316,7 +316,7 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
             DESCRIBE_IMAGES,
         ],
         "plan" | "drift" => vec![STATE_READ, STATE_LOCK],
-        "apply" | "destroy" => vec![STATE_READ, STATE_LOCK, STATE_WRITE],
+        "apply" | "destroy" | "bootstrap" => vec![STATE_READ, STATE_LOCK, STATE_WRITE],
         _ => return None,
     };
     Some(list)
