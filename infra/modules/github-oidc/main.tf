@@ -146,6 +146,10 @@ locals {
 # other roles, and cannot touch another environment's resources (by name, and by their
 # Environment tag). The permission contract test evaluates it (xtask/src/permissions/contract.rs).
 data "aws_iam_policy_document" "boundary" {
+  # checkov:skip=CKV_AWS_1:a permissions boundary: its Allow "*" is a ceiling intersected with the role's own policies; the Denies are the point
+  # checkov:skip=CKV_AWS_49:a permissions boundary: its Allow "*" grants nothing by itself
+  # checkov:skip=CKV_AWS_109:a permissions boundary: it grants nothing by itself and denies IAM outside the environment's names
+  # checkov:skip=CKV_AWS_111:a permissions boundary: it grants nothing by itself
   statement {
     sid       = "Everything"
     actions   = ["*"]

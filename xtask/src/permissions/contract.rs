@@ -593,6 +593,7 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
                 policies.extend(inline.iter().filter(|p| !p.name.starts_with("arn:")));
                 policies.push(trust);
             }
+            policies.extend(r.boundaries.values());
             let app = planned_policies(&r.app_plan);
             policies.extend(&app);
             let s = scratches.iter().find(|s| s.root.to_string_lossy().contains(&format!("-{name}-"))).unwrap();
