@@ -77,7 +77,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<()> {
             local.display()
         )));
     }
-    crate::aws::require_credentials(&env)?;
+    if !ctx.dry_run {
+        crate::aws::require_credentials(&env)?;
+    }
     terraform::configure(ctx)?;
     let wc = working_copy(&ctx.root, &env);
     prepare(ctx, &wc)?;

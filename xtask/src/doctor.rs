@@ -103,7 +103,7 @@ fn oidc_subject_report(root: &std::path::Path, path: &std::ffi::OsStr) -> String
     for repo in repos {
         let line = match &gh {
             None => format!(
-                "  {repo}: not checked (no gh on PATH). check with `gh api repos/{repo}/actions/oidc/customization/sub` (GitHub shows it nowhere else); set it once with: {}",
+                "  {repo}: not checked (no gh on PATH). Check with `gh api repos/{repo}/actions/oidc/customization/sub` (GitHub shows it nowhere else); set it once with: {}",
                 oidc_subject_fix(&repo)
             ),
             Some(gh) => {
