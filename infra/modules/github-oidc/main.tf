@@ -134,10 +134,8 @@ locals {
   ]
   # The boundary and the GitHub roles themselves: CI must never widen its own permissions or
   # trust, so only an administrator outside CI changes them (docs/aws-accounts.md).
-  guard_iam = [
-    "${local.iam_arn}:policy/${var.name}-github-boundary",
-    "${local.iam_arn}:role/${var.name}-github-*",
-  ]
+  boundary_arn     = "${local.iam_arn}:policy/${var.name}-github-boundary"
+  github_roles_arn = "${local.iam_arn}:role/${var.name}-github-*"
 }
 
 # A boundary caps what a role's own policies can grant: the effective permissions are the
@@ -177,25 +175,35 @@ data "aws_iam_policy_document" "boundary" {
     not_resources = local.own_iam
   }
 
+  # Split by resource type (each action takes only one: the Service Authorization Reference
+  # check in xtask/src/permissions/reference.rs holds the boundary to that too).
   statement {
-    sid    = "NoEditingTheBoundaryOrTheGithubRoles"
+    sid    = "NoEditingTheBoundary"
     effect = "Deny"
     actions = [
-      "iam:AttachRolePolicy",
       "iam:CreatePolicyVersion",
       "iam:DeletePolicy",
       "iam:DeletePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+    ]
+    resources = [local.boundary_arn]
+  }
+
+  statement {
+    sid    = "NoEditingTheGithubRoles"
+    effect = "Deny"
+    actions = [
+      "iam:AttachRolePolicy",
       "iam:DeleteRole",
       "iam:DeleteRolePermissionsBoundary",
       "iam:DeleteRolePolicy",
       "iam:DetachRolePolicy",
       "iam:PutRolePermissionsBoundary",
       "iam:PutRolePolicy",
-      "iam:SetDefaultPolicyVersion",
       "iam:UpdateAssumeRolePolicy",
       "iam:UpdateRole",
     ]
-    resources = local.guard_iam
+    resources = [local.github_roles_arn]
   }
 
   # Terraform runs as the role itself; assuming another role (one it just created) would step
