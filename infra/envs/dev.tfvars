@@ -8,6 +8,12 @@ github_repository          = "example-org/rdeploy"
 github_deploy_branches     = ["main"]
 github_deploy_environments = ["dev"]
 
+# dev and prod share one AWS account by default: the boundary of the GitHub plan and apply
+# roles then denies every action on prod's `rdeploy-prod-*` resources (and on anything tagged
+# Environment = "prod"). Recommended instead: one account per environment
+# (infra/envs/examples/, docs/aws-accounts.md); then drop this line.
+account_environments = ["dev", "prod"]
+
 ecr_keep_last_images = 20
 # Same account as prod by default: prod copies images out of this repository by digest
 # (`cargo xtask image --promote`), identity policy only. With prod in another account, list it

@@ -8,6 +8,12 @@ github_repository          = "example-org/rdeploy"
 github_deploy_branches     = []
 github_deploy_environments = ["prod"]
 
+# dev and prod share one AWS account by default: the boundary of the GitHub plan and apply
+# roles then denies every action on dev's `rdeploy-dev-*` resources (and on anything tagged
+# Environment = "dev"). Recommended instead: one account per environment
+# (infra/envs/examples/, docs/aws-accounts.md); then drop this line.
+account_environments = ["dev", "prod"]
+
 ecr_keep_last_images = 50
 # prod never runs dev's repository: `cargo xtask image --promote` copies the digest that ran in
 # dev into prod's own repository, so dev's lifecycle rule (or dev's deletion) cannot take an
@@ -31,6 +37,8 @@ log_retention_days = 90
 #  b) an existing ACM certificate in this region:
 # alb_certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/..."
 alb_deletion_protection = true
+# Access logs to rdeploy-prod-alb-logs (created by the alb module; kept 90 days).
+alb_access_logs_enabled = true
 
 # Who gets the alarm mails (each address confirms once). Replace with your team's.
 alarm_emails = ["prod-alerts@example.com"]

@@ -69,6 +69,8 @@ enum Cmd {
     Setup(setup::SetupArgs),
     /// Build the static binary and the FROM-scratch container image; scan it; --push to ECR.
     Image(image::ImageArgs),
+    /// The state bucket's own state: migrate-state moves infra/bootstrap's local state into the bucket; plan runs against it.
+    Bootstrap(commands::bootstrap::Args),
     /// Terraform plan of every layer (shared, core, app) for an environment; saves the plans.
     Plan(plan::PlanArgs),
     /// Read-only plan of every layer: exit 3 and a per-layer summary when the environment drifted from the code.
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Cmd::Doctor => doctor::run(&ctx),
         Cmd::Setup(args) => setup::run(&ctx, args, &commands()),
         Cmd::Image(args) => image::run(&ctx, args),
+        Cmd::Bootstrap(args) => commands::bootstrap::run(&ctx, args),
         Cmd::Plan(args) => plan::run(&ctx, args),
         Cmd::Drift(args) => drift::run(&ctx, args),
         Cmd::Apply(args) => apply::run(&ctx, args),

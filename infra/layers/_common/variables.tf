@@ -140,6 +140,12 @@ variable "emulator_iam_wildcards" {
   default     = false
 }
 
+variable "account_environments" {
+  description = "Every environment in this environment's AWS account, itself included (e.g. [\"dev\", \"prod\"]). Empty: the account holds only this environment (the recommended layout, infra/envs/examples/). The GitHub plan and apply roles' permissions boundary denies the others' `{project}-<env>-*` resources."
+  type        = list(string)
+  default     = []
+}
+
 variable "create_github_oidc_provider" {
   description = "Create the account-wide GitHub OIDC provider; false when another environment in the same account already did."
   type        = bool
@@ -239,6 +245,18 @@ variable "alb_idle_timeout" {
     condition     = var.alb_idle_timeout >= 15 && var.alb_idle_timeout <= 3985
     error_message = "alb_idle_timeout must be 15..3985 s (above the app's request timeout; the app's keep-alive, 15 s longer, must stay within its 4000 s limit)."
   }
+}
+
+variable "alb_access_logs_enabled" {
+  description = "ALB access logs to `{project}-{environment}-alb-logs`, a bucket the alb module creates (expiry after alb_access_logs_retention_days). prod turns it on."
+  type        = bool
+  default     = false
+}
+
+variable "alb_access_logs_retention_days" {
+  description = "Days the ALB access logs are kept."
+  type        = number
+  default     = 90
 }
 
 variable "alb_access_logs_bucket" {

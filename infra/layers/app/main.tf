@@ -46,6 +46,9 @@ module "alb" {
   deletion_protection = var.alb_deletion_protection
   idle_timeout        = var.alb_idle_timeout
   access_logs         = var.alb_access_logs_bucket == null ? null : { bucket = var.alb_access_logs_bucket, prefix = local.name }
+  # Access logs to a bucket of the environment's own (lifecycle rule, ELB delivery policy).
+  create_access_logs_bucket  = var.alb_access_logs_enabled && var.alb_access_logs_bucket == null
+  access_logs_retention_days = var.alb_access_logs_retention_days
 }
 
 module "service" {

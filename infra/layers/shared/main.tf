@@ -38,6 +38,9 @@ module "github_oidc" {
   source = "../../modules/github-oidc"
 
   name                 = local.name
+  project              = var.project
+  environment          = var.environment
+  other_environments   = [for e in var.account_environments : e if e != var.environment]
   create_oidc_provider = var.create_github_oidc_provider
   state_bucket         = local.state_bucket
 

@@ -62,3 +62,8 @@ output "region" {
   description = "AWS region of the environment."
   value       = var.region
 }
+
+output "github_oidc_subject_claim_keys" {
+  description = "Claim keys of the repository's OIDC subject template the trust policies expect; set once with `gh api` (docs/github.md), checked by `cargo xtask doctor`."
+  value       = module.github_oidc.subject_claim_keys
+}

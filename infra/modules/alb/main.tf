@@ -140,7 +140,7 @@ resource "aws_lb" "this" {
   idle_timeout               = var.idle_timeout
 
   dynamic "access_logs" {
-    for_each = var.access_logs == null ? [] : [var.access_logs]
+    for_each = local.access_logs == null ? [] : [local.access_logs] # access_logs.tf
 
     content {
       enabled = true

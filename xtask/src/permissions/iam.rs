@@ -1,10 +1,11 @@
 //! A small IAM policy evaluator: enough of the AWS rules to decide whether the policies Terraform
-//! renders grant what xtask declares. Identity policies only (no resource policies, SCPs or
-//! boundaries). Supported: Allow/Deny, Action/NotAction and Resource/NotResource with `*` and `?`
-//! wildcards (actions case-insensitive), and the condition operators the project's policies use:
-//! StringEquals, StringNotEquals, StringLike, StringNotLike, ArnEquals, ArnLike, Bool (each also
-//! with `IfExists`). An unknown operator makes its statement not apply, so an Allow never comes
-//! from a condition the evaluator cannot read.
+//! renders grant what xtask declares. Identity policies and permissions boundaries
+//! ([`evaluate_bounded`]); no resource policies or SCPs. Supported: Allow/Deny, Action/NotAction
+//! and Resource/NotResource with `*` and `?` wildcards (actions case-insensitive), and the
+//! condition operators the project's policies use: StringEquals, StringNotEquals, StringLike,
+//! StringNotLike, ArnEquals, ArnLike, Bool (each also with `IfExists`) and Null. An unknown
+//! operator makes its statement not apply, so an Allow never comes from a condition the
+//! evaluator cannot read (and a Deny with one is not counted on either).
 
 use std::collections::BTreeMap;
 
@@ -86,6 +87,19 @@ pub fn evaluate(policies: &[Policy], request: &Request) -> Decision {
     if allowed { Decision::Allowed } else { Decision::ImplicitDeny }
 }
 
+/// AWS's rule with a permissions boundary: allowed only when the identity policies AND the
+/// boundary allow it; an explicit Deny in either wins.
+#[cfg_attr(not(test), allow(dead_code))]
+pub fn evaluate_bounded(policies: &[Policy], boundary: Option<&Policy>, request: &Request) -> Decision {
+    let identity = evaluate(policies, request);
+    let Some(boundary) = boundary else { return identity };
+    match (identity, evaluate(std::slice::from_ref(boundary), request)) {
+        (Decision::ExplicitDeny, _) | (_, Decision::ExplicitDeny) => Decision::ExplicitDeny,
+        (Decision::Allowed, Decision::Allowed) => Decision::Allowed,
+        _ => Decision::ImplicitDeny,
+    }
+}
+
 fn strings(v: &Value) -> Vec<&str> {
     match v {
         Value::String(s) => vec![s.as_str()],
@@ -133,6 +147,10 @@ fn conditions_hold(conditions: Option<&Value>, context: &BTreeMap<String, String
                 Value::Bool(b) => vec![b.to_string()],
                 other => strings(other).into_iter().map(str::to_owned).collect(),
             };
+            // Null: "true" holds when the key is absent, "false" when it is present.
+            if base == "Null" {
+                return wanted.iter().any(|w| w.eq_ignore_ascii_case(if actual.is_some() { "false" } else { "true" }));
+            }
             let Some(actual) = actual else {
                 // A missing key satisfies only IfExists and the negated operators.
                 return if_exists || matches!(base, "StringNotEquals" | "StringNotLike");
@@ -280,6 +298,35 @@ mod tests {
         };
         assert_eq!(assume("repo:o/r:ref:refs/heads/main"), Decision::Allowed);
         assert_eq!(assume("repo:o/r:pull_request"), Decision::ImplicitDeny);
+    }
+
+    #[test]
+    fn null_and_boundaries() {
+        let admin = policy(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#);
+        let boundary = Policy::parse(
+            "b",
+            r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},
+                {"Effect":"Deny","Action":"*","Resource":"*","Condition":{
+                    "StringNotEquals":{"aws:ResourceTag/Environment":"dev"},"Null":{"aws:ResourceTag/Environment":"false"}}},
+                {"Effect":"Deny","Action":"*","Resource":"arn:aws:*:*:*:*rdeploy-prod-*"}]}"#,
+        )
+        .unwrap();
+        let b = Some(&boundary);
+        let dev = Request::new("ecs:UpdateService", "arn:aws:ecs:r:1:service/rdeploy-dev-cluster/rdeploy-dev-app");
+        assert_eq!(evaluate_bounded(&admin, b, &dev), Decision::Allowed);
+        assert_eq!(
+            evaluate_bounded(&admin, b, &dev.clone().with("aws:ResourceTag/Environment", "dev")),
+            Decision::Allowed
+        );
+        assert_eq!(
+            evaluate_bounded(&admin, b, &dev.clone().with("aws:ResourceTag/Environment", "prod")),
+            Decision::ExplicitDeny
+        );
+        let prod = Request::new("ecs:UpdateService", "arn:aws:ecs:r:1:service/rdeploy-prod-cluster/rdeploy-prod-app");
+        assert_eq!(evaluate_bounded(&admin, b, &prod), Decision::ExplicitDeny);
+        assert_eq!(evaluate_bounded(&admin, None, &prod), Decision::Allowed, "no boundary: admin");
+        let nothing: Vec<Policy> = Vec::new();
+        assert_eq!(evaluate_bounded(&nothing, b, &dev), Decision::ImplicitDeny, "a boundary grants nothing itself");
     }
 
     #[test]

@@ -13,6 +13,8 @@
 #[cfg(test)]
 mod contract;
 pub mod iam;
+#[cfg(test)]
+pub mod reference;
 
 use crate::env::Env;
 
@@ -96,7 +98,9 @@ pub mod ops {
         "RegisterTaskDefinition",
         Some("register_task_definition"),
         [
-            need("ecs:RegisterTaskDefinition", Res::Any),
+            // The Service Authorization Reference lists task-definition as its resource type:
+            // authorised against the new revision's ARN (permissions/reference.rs checks it).
+            need("ecs:RegisterTaskDefinition", Res::Revision),
             Need {
                 action: "ecs:TagResource",
                 resource: Res::Revision,
@@ -311,7 +315,7 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
             DESCRIBE_IMAGES,
         ],
         "plan" | "drift" => vec![STATE_READ, STATE_LOCK],
-        "apply" | "destroy" => vec![STATE_READ, STATE_LOCK, STATE_WRITE],
+        "apply" | "destroy" | "bootstrap" => vec![STATE_READ, STATE_LOCK, STATE_WRITE],
         _ => return None,
     };
     Some(list)
@@ -376,6 +380,19 @@ impl Target<'_> {
         }
         req
     }
+}
+
+/// The claim keys of the repository's OIDC subject template that the github-oidc trust policies
+/// expect (its output `subject_claim_keys`; the permission contract test compares the two).
+pub const OIDC_SUBJECT_CLAIM_KEYS: &[&str] = &["repo", "context", "ref"];
+
+/// The repository `image --promote` copies from, as the shared layer builds it (same account and
+/// region unless the tfvars say otherwise).
+pub fn source_repository(env: &Env, partition: &str, account: &str) -> Option<String> {
+    let from = env.values.get("image_promoted_from")?;
+    let region = env.values.get("image_promoted_from_region").unwrap_or(&env.region);
+    let account = env.values.get("image_promoted_from_account_id").map_or(account, String::as_str);
+    Some(format!("arn:{partition}:ecr:{region}:{account}:repository/{}-{from}-app", env.project))
 }
 
 #[cfg(test)]

