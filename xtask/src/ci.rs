@@ -12,7 +12,7 @@ use crate::coverage;
 use crate::ctx::Ctx;
 use crate::lint::{self, LintArgs};
 use crate::test::{self, TestArgs};
-use crate::tools;
+use crate::{system_install, tools};
 
 /// The commands `ci` runs, in order (the tool table and the workflow contract read this).
 pub const STAGES: [&str; 3] = ["lint", "test", "coverage"];
@@ -42,7 +42,14 @@ pub fn run(ctx: &Ctx, args: &CiArgs) -> Result<()> {
     let tests = TestArgs { cache: !args.no_cache, jobs: args.jobs, args: Vec::new() };
     let lint_args = LintArgs { cache: !args.no_cache, ..args.lint.clone() };
     let stages: [Stage<'_>; 4] = [
-        ("tools", Box::new(|| tools::prepare(ctx, &tools::needed_by("ci")))),
+        // Missing system packages are installed (or all named) before anything is checked.
+        (
+            "tools",
+            Box::new(|| {
+                system_install::provision(ctx, &tools::needed_by("ci"))
+                    .and_then(|()| tools::prepare(ctx, &tools::needed_by("ci")))
+            }),
+        ),
         (STAGES[0], Box::new(|| lint::run(ctx, &lint_args))),
         // Instrumented: this one run is both the test stage and coverage's data.
         (STAGES[1], Box::new(|| test::suite(ctx, &tests, true).map(|_| ()))),

@@ -10,6 +10,7 @@ mod contract;
 mod coverage;
 mod ctx;
 mod deploy;
+mod docs;
 mod doctor;
 mod drift;
 mod envs;
@@ -20,6 +21,7 @@ mod permissions;
 mod plan;
 mod promote;
 mod setup;
+mod system_install;
 mod terraform;
 mod test;
 #[cfg(test)]
@@ -70,7 +72,9 @@ enum Cmd {
     Contract(contract::ContractArgs),
     /// Check every external tool: version found, where, pin, and the command to fix it.
     Doctor,
-    /// Install (or name) the tools some commands need, before running them; --cache-key for CI's tools cache.
+    /// Regenerate docs/commands.md and docs/configuration.md from the code (--check only compares).
+    Docs(docs::DocsArgs),
+    /// Install the system packages (apt-get, Homebrew) and pinned tools some commands need, or name them; --cache-key for CI's tools cache.
     Setup(setup::SetupArgs),
     /// Build the static binary and the FROM-scratch container image; scan it; --push to ECR.
     Image(image::ImageArgs),
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => bench::run(&ctx, args),
         Cmd::Contract(args) => contract::run(&ctx, args),
         Cmd::Doctor => doctor::run(&ctx),
+        Cmd::Docs(args) => docs::run(&ctx, args, <Cli as clap::CommandFactory>::command()),
         Cmd::Setup(args) => setup::run(&ctx, args, &commands()),
         Cmd::Image(args) => image::run(&ctx, args),
         Cmd::Plan(args) => plan::run(&ctx, args),

@@ -32,6 +32,7 @@ pub fn run(ctx: &Ctx, args: &SetupArgs, commands: &[String]) -> Result<()> {
         return Ok(());
     }
     let wanted = selected(args, commands)?;
+    crate::system_install::provision(ctx, &wanted)?;
     tools::prepare(ctx, &wanted)?;
     if !ctx.dry_run {
         let names: Vec<&str> = wanted.iter().map(|t| t.name).collect();
