@@ -190,7 +190,8 @@ pub fn provision(ctx: &Ctx, tools: &[&'static Tool]) -> Result<()> {
         let plan = decide(&machine, &missing, &llvm_major);
         let names: Vec<&str> = missing.iter().map(|t| t.name).collect();
         if !plan.run.is_empty() {
-            eprintln!("xtask: installing the missing system tools ({}):", names.join(", "));
+            let verb = if ctx.dry_run { "would install" } else { "installing" };
+            eprintln!("xtask: {verb} the missing system tools ({}):", names.join(", "));
         }
         for argv in &plan.run {
             let shown = argv.join(" ");
