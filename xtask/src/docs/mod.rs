@@ -209,6 +209,8 @@ mod tests {
         let new = render::splice(Some(&page), "# default\n", "new generated");
         assert_eq!(new, format!("# Mine\n\nhand-written\n{}\n\nnew generated\n", render::MARKER));
         assert!(render::splice(None, "# default\n\n", "x").starts_with("# default\n\n<!--"));
+        let unmarked = render::splice(Some("# Mine, no marker yet\n\n"), "# default\n", "x");
+        assert!(unmarked.starts_with("# Mine, no marker yet\n\n<!--"), "never lose hand-written text: {unmarked}");
     }
 
     #[test]
