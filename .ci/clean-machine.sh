@@ -7,6 +7,7 @@
 # Run as root from the repository: .ci/clean-machine.sh [SUITE]   (default: stable)
 # It takes ~40+ minutes of both cores (a cold build of everything, twice) and ~10 GB of disk in
 # $CLEAN_ROOT (default /var/tmp/rdeploy-clean). Delete that directory afterwards.
+# CLEAN_UNTIL=prerequisites stops before the two commands (checks the procedure in minutes).
 #
 # What "nothing else" means here: the README's prerequisites (a C compiler and git, installed with
 # apt inside) and, because these machines are offline, what .ci/run points at: the Terraform
@@ -60,6 +61,12 @@ inside() {
 
 log "the README's prerequisites: a C compiler and git"
 inside 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev git ca-certificates curl >/dev/null'
+
+if [ "${CLEAN_UNTIL:-}" = prerequisites ]; then
+  inside 'cc --version | head -n 1; git --version; cargo --version; rustc -vV | grep LLVM; command -v python3 podman chromium initdb || true'
+  log "stopped before the two commands (CLEAN_UNTIL=prerequisites)"
+  exit 0
+fi
 
 log "README command one: cargo run -p app, until /health answers"
 # shellcheck disable=SC2016 # expanded inside the chroot
