@@ -7,7 +7,8 @@
 # Run as root from the repository: .ci/clean-machine.sh [SUITE]   (default: stable)
 # It takes ~40+ minutes of both cores (a cold build of everything, twice) and ~10 GB of disk in
 # $CLEAN_ROOT (default /var/tmp/rdeploy-clean). Delete that directory afterwards.
-# CLEAN_UNTIL=prerequisites stops before the two commands (checks the procedure in minutes).
+# CLEAN_UNTIL=prerequisites stops before the two commands (checks the procedure in minutes);
+# CLEAN_UNTIL=command-one stops after the first.
 #
 # What "nothing else" means here: the README's prerequisites (a C compiler and git, installed with
 # apt inside) and, because these machines are offline, what .ci/run points at: the Terraform
@@ -32,6 +33,12 @@ cp -a "$HOME/.rustup/toolchains/$toolchain" "$root/root/.rustup/toolchains/"
 cp -a "$HOME/.rustup/settings.toml" "$root/root/.rustup/"
 cp -a "$HOME/.cargo/bin/." "$root/root/.cargo/bin/"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's network: extra CAs the host trusts (a TLS-intercepting egress proxy here);
+# without them cargo cannot reach crates.io from inside.
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
 
 log "the offline settings .ci/run points at (terraform, provider mirror, advisory database)"
 install -m 0755 "$(command -v terraform)" "$root/usr/local/bin/terraform"
@@ -60,7 +67,7 @@ inside() {
 }
 
 log "the README's prerequisites: a C compiler and git"
-inside 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev git ca-certificates curl >/dev/null'
+inside 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev git ca-certificates curl >/dev/null && update-ca-certificates >/dev/null'
 
 if [ "${CLEAN_UNTIL:-}" = prerequisites ]; then
   inside 'cc --version | head -n 1; git --version; cargo --version; rustc -vV | grep LLVM; command -v python3 podman chromium initdb || true'
@@ -81,6 +88,11 @@ inside 'cd /work/rdeploy
   echo; echo "command one: first 200 after $(( $(date +%s) - start )) s"
   curl -s -o /dev/null -w "guestbook %{http_code}\n" http://127.0.0.1:5099/guestbook
   kill -TERM "$pid"; wait "$pid"'
+
+if [ "${CLEAN_UNTIL:-}" = command-one ]; then
+  log "stopped after command one (CLEAN_UNTIL=command-one)"
+  exit 0
+fi
 
 log "README command two, through .ci/run (offline settings, then cargo xtask ci)"
 # shellcheck disable=SC2016 # expanded inside the chroot
