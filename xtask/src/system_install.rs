@@ -181,7 +181,7 @@ pub fn provision(ctx: &Ctx, tools: &[&'static Tool]) -> Result<()> {
     let system: Vec<&'static Tool> =
         tools.iter().copied().filter(|t| matches!(t.source, Source::System { .. })).collect();
     let missing: Vec<&Tool> = system.iter().copied().filter(|t| tools::probe(t, &path) == Probe::Missing).collect();
-    let machine = Machine::detect(&path);
+    let machine = Machine::detect(&path, !missing.is_empty());
     if !missing.is_empty() {
         let llvm_major = tools::rustc_field("LLVM version")
             .ok()
@@ -233,8 +233,9 @@ pub fn provision(ctx: &Ctx, tools: &[&'static Tool]) -> Result<()> {
 }
 
 impl Machine {
-    /// This machine, as xtask may treat it.
-    pub fn detect(path: &std::ffi::OsStr) -> Self {
+    /// This machine, as xtask may treat it. `sudo -n true` is only tried when `ask_sudo` (when
+    /// something is missing): nothing else needs it.
+    pub fn detect(path: &std::ffi::OsStr, ask_sudo: bool) -> Self {
         let on_path = |bin: &str| std::env::split_paths(path).any(|d| d.join(bin).is_file());
         let os = match std::env::consts::OS {
             "macos" => Os::Mac,
@@ -250,7 +251,8 @@ impl Machine {
         };
         let root =
             Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        let sudo = !root
+        let sudo = ask_sudo
+            && !root
             && on_path("sudo")
             && Command::new("sudo")
                 .args(["-n", "true"])
