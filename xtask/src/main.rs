@@ -65,7 +65,9 @@ enum Cmd {
     Contract(contract::ContractArgs),
     /// Check every external tool: version found, where, pin, and the command to fix it.
     Doctor,
-    /// Install (or name) the tools some commands need, before running them; --cache-key for CI's tools cache.
+    /// Regenerate docs/commands.md and docs/configuration.md from the code (--check only compares).
+    Docs(commands::docs::DocsArgs),
+    /// Install the system packages (apt-get, Homebrew) and pinned tools some commands need, or name them; --cache-key for CI's tools cache.
     Setup(setup::SetupArgs),
     /// Build the static binary and the FROM-scratch container image; scan it; --push to ECR.
     Image(image::ImageArgs),
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => bench::run(&ctx, args),
         Cmd::Contract(args) => contract::run(&ctx, args),
         Cmd::Doctor => doctor::run(&ctx),
+        Cmd::Docs(args) => commands::docs::run(&ctx, args, <Cli as clap::CommandFactory>::command()),
         Cmd::Setup(args) => setup::run(&ctx, args, &commands()),
         Cmd::Image(args) => image::run(&ctx, args),
         Cmd::Bootstrap(args) => commands::bootstrap::run(&ctx, args),
@@ -146,5 +149,62 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+    /// A page of the repository as committed (docs/commands.md, README.md).
+    fn docs_on_disk(page: &str) -> Option<String> {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/..").to_owned() + "/" + page).ok()
+    }
+
+    // The reference pages are rendered from this CLI tree: their drift tests live beside it.
+
+    /// The drift test of docs/commands.md: it fails, naming `cargo xtask docs`, when any
+    /// command's `--help` changed and the page was not regenerated.
+    #[test]
+    fn the_commands_page_is_what_every_help_prints() {
+        let page = docs_on_disk(commands::docs::COMMANDS_PAGE);
+        let expected = commands::docs::commands_page(page.as_deref(), Cli::command());
+        if let Some(message) = commands::docs::render::drift(commands::docs::COMMANDS_PAGE, page.as_deref(), &expected)
+        {
+            panic!("{message}");
+        }
+    }
+
+    #[test]
+    fn every_command_is_on_the_page_in_help_order_with_its_full_usage() {
+        let page = commands::docs::commands_page(None, Cli::command());
+        let mut last = 0;
+        for sub in Cli::command().get_subcommands() {
+            let heading = format!("## `cargo xtask {} --help`", sub.get_name());
+            let at = page.find(&heading).unwrap_or_else(|| panic!("{heading} missing"));
+            assert!(at > last, "{heading} out of order");
+            last = at;
+        }
+        assert!(page.contains("Usage: cargo xtask deploy [OPTIONS] --env <ENV>"), "bin names propagate");
+        assert!(page.contains("### `cargo xtask local up --help`"), "nested commands get their own section");
+        assert!(!page.contains("cargo xtask help"), "clap's own help command is not a command of ours");
+        // Deploy's exit codes come from its EXIT_CODES, through --help.
+        assert!(page.contains(crate::deploy::outcome::DEPLOY_EXIT_CODES.split("\n\n").next().unwrap()));
+    }
+
+    #[test]
+    fn environment_values_of_this_machine_never_reach_the_page() {
+        let page = commands::docs::commands_page(None, Cli::command());
+        assert!(page.contains("[env: XTASK_ADVISORY_DB]"), "the name, without a value");
+        assert!(!page.contains("[env: XTASK_ADVISORY_DB="));
+    }
+
+    /// The README is read by a newcomer in five minutes: at most 10 KiB, the reference lives in
+    /// docs/. It still names every command, one line each.
+    #[test]
+    fn the_readme_is_short_and_names_every_command() {
+        let readme = docs_on_disk("README.md").unwrap();
+        assert!(readme.len() <= 10240, "README.md is {} bytes, over 10240: move the detail into docs/", readme.len());
+        for sub in Cli::command().get_subcommands() {
+            let line = format!("\n- `{}`: ", sub.get_name());
+            assert!(readme.contains(&line), "README.md's command list has no line for `{}`", sub.get_name());
+        }
+        for command in ["cargo run -p app ", "cargo xtask ci "] {
+            assert!(readme.contains(command), "the README's two commands stay as they are: {command}");
+        }
     }
 }

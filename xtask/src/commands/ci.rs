@@ -43,7 +43,14 @@ pub fn run(ctx: &Ctx, args: &CiArgs) -> Result<()> {
     let tests = TestArgs { cache: !args.no_cache, jobs: args.jobs, args: Vec::new() };
     let lint_args = LintArgs { cache: !args.no_cache, ..args.lint.clone() };
     let stages: [Stage<'_>; 4] = [
-        ("tools", Box::new(|| ctx.prepare(&tools::needed_by("ci")))),
+        // Missing system packages are installed (or all named) before anything is checked.
+        (
+            "tools",
+            Box::new(|| {
+                let needed = tools::needed_by("ci");
+                tools::system_install::provision(&ctx.sh, ctx.dry_run, &needed).and_then(|()| ctx.prepare(&needed))
+            }),
+        ),
         (STAGES[0], Box::new(|| lint::run(ctx, &lint_args))),
         // Instrumented: this one run is both the test stage and coverage's data.
         (STAGES[1], Box::new(|| test::suite(ctx, &tests, true).map(|_| ()))),

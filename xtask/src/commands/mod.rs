@@ -10,6 +10,7 @@ pub mod ci;
 pub mod contract;
 pub mod coverage;
 pub mod deploy;
+pub mod docs;
 pub mod doctor;
 pub mod drift;
 pub mod image;

@@ -34,6 +34,7 @@ pub fn run(ctx: &Ctx, args: &SetupArgs, commands: &[String]) -> Result<()> {
         return Ok(());
     }
     let wanted = selected(args, commands)?;
+    tools::system_install::provision(&ctx.sh, ctx.dry_run, &wanted)?;
     ctx.prepare(&wanted)?;
     if !ctx.dry_run {
         let names: Vec<&str> = wanted.iter().map(|t| t.name).collect();

@@ -1,11 +1,11 @@
-//! How a deploy or a migration ends: the exit codes (each documented in `--help` and the README),
+//! How a deploy or a migration ends: the exit codes (each documented in `--help` and docs/commands.md),
 //! the error that carries one, what a deploy that ends well reports, and the durations its
 //! messages and flags use.
 
 use crate::base::error::CodedError;
 
 /// Exit codes, documented in `cargo xtask deploy --help` ([`DEPLOY_EXIT_CODES`]), `cargo xtask
-/// migrate --help` ([`MIGRATE_EXIT_CODES`]) and the README.
+/// migrate --help` ([`MIGRATE_EXIT_CODES`]) and docs/commands.md (generated from `--help`).
 pub mod code {
     /// The rollout failed (seen) and the service is back on the previous revision.
     pub const ROLLED_BACK: u8 = 1;
@@ -45,7 +45,7 @@ pub enum Outcome {
     },
 }
 
-/// `cargo xtask deploy --help`'s exit codes and notes; the README quotes the first paragraph.
+/// `cargo xtask deploy --help`'s exit codes and notes; docs/commands.md renders it.
 pub const DEPLOY_EXIT_CODES: &str = "\
 Exit codes:
   0  deployed: the new revision serves alone (COMPLETED, every desired task running); or nothing to do
@@ -75,7 +75,7 @@ groups, startedBy rdeploy-migrate, group migrate); only its exit 0 lets the roll
 service points at the new revision (exit 0) instead of watching a rollout that cannot happen; it
 skips the migration task (and says so): the Rust SDK cannot parse the emulator's RunTask answers.";
 
-/// `cargo xtask migrate --help`'s exit codes; the README quotes them.
+/// `cargo xtask migrate --help`'s exit codes; docs/commands.md renders them.
 pub const MIGRATE_EXIT_CODES: &str = "\
 Exit codes:
   0  the migration task exited 0 (or --dry-run)

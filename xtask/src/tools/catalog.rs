@@ -8,8 +8,11 @@ pub enum Source {
     Cargo { krate: &'static str },
     /// `pip install <package>==<version>` into its own venv `<tools>/venvs/<name>`.
     Pip { package: &'static str, version: &'static str },
-    /// Provided by the system; xtask detects it and says how to install it.
-    System { install: &'static str },
+    /// Provided by the system; xtask detects it and says how to install it. `cargo xtask ci` and
+    /// `setup` install the missing ones with the system's package manager where they can
+    /// (`system_install.rs`): `apt` lists the Debian/Ubuntu packages (`{llvm}` is rustc's LLVM
+    /// major version), `brew` the Homebrew formulae or casks. Empty: no package; `install` says how.
+    System { install: &'static str, apt: &'static [&'static str], brew: &'static [&'static str] },
 }
 
 /// How xtask finds the executable.
@@ -261,6 +264,9 @@ pub const TERRAFORM: Tool = Tool {
     version_via: None,
     source: Source::System {
         install: "install Terraform >= 1.11 from https://developer.hashicorp.com/terraform/install",
+        // Not in Debian's archive (HashiCorp's own apt repository has it).
+        apt: &[],
+        brew: &["hashicorp/tap/terraform"],
     },
     locate: Locate::Path,
     used_by: &["lint", "plan", "apply", "destroy", "drift", "local", "test"],
@@ -278,7 +284,11 @@ pub const PYTHON: Tool = Tool {
     version: "3.9",
     version_args: &["--version"],
     version_via: None,
-    source: Source::System { install: "apt-get install python3 python3-venv" },
+    source: Source::System {
+        install: "apt-get install python3 python3-venv",
+        apt: &["python3", "python3-venv"],
+        brew: &["python"],
+    },
     locate: Locate::Path,
     // Plus every command that uses a pip-installed tool (see `needed_by`).
     used_by: &[],
@@ -291,7 +301,11 @@ pub const PODMAN: Tool = Tool {
     version: "4.3",
     version_args: &["--version"],
     version_via: None,
-    source: Source::System { install: "apt-get install podman runc (or pass --engine docker to image)" },
+    source: Source::System {
+        install: "apt-get install podman runc (or pass --engine docker to image)",
+        apt: &["podman", "runc"],
+        brew: &["podman"],
+    },
     locate: Locate::Path,
     used_by: &["image", "test"],
     // "Podman 5.8.4" under Tools.
@@ -307,6 +321,9 @@ pub const LLVM: Tool = Tool {
     version_via: None,
     source: Source::System {
         install: "rustup component add llvm-tools (or apt-get install llvm-<N> with N = rustc's LLVM major; or set LLVM_COV and LLVM_PROFDATA)",
+        apt: &["llvm-{llvm}"],
+        // Homebrew's llvm is not rustc's LLVM: `rustup component add llvm-tools`.
+        brew: &[],
     },
     locate: Locate::Llvm,
     used_by: &["coverage", "test"],
@@ -325,6 +342,8 @@ pub const POSTGRES: Tool = Tool {
     version_via: None,
     source: Source::System {
         install: "apt-get install postgresql (server binaries; or set RDEPLOY_PG_BINDIR to the directory holding initdb and postgres)",
+        apt: &["postgresql"],
+        brew: &["postgresql@16"],
     },
     locate: Locate::Override {
         var: "RDEPLOY_PG_BINDIR",
@@ -343,7 +362,7 @@ pub const OPENSSL: Tool = Tool {
     version: "1.1",
     version_args: &["version"],
     version_via: None,
-    source: Source::System { install: "apt-get install openssl" },
+    source: Source::System { install: "apt-get install openssl", apt: &["openssl"], brew: &["openssl"] },
     locate: Locate::Path,
     used_by: &["test"],
     // Debian/Ubuntu's ca-certificates depends on openssl, so every runner image that speaks HTTPS
@@ -357,7 +376,11 @@ pub const CHROMIUM: Tool = Tool {
     version: "120",
     version_args: &["--version"],
     version_via: None,
-    source: Source::System { install: "apt-get install chromium (or set RDEPLOY_CHROME to a Chrome/Chromium binary)" },
+    source: Source::System {
+        install: "apt-get install chromium (or set RDEPLOY_CHROME to a Chrome/Chromium binary)",
+        apt: &["chromium"],
+        brew: &["homebrew/cask/chromium"],
+    },
     locate: Locate::Override {
         var: "RDEPLOY_CHROME",
         dir: false,
@@ -380,6 +403,8 @@ pub const CHROMEDRIVER: Tool = Tool {
     version_via: None,
     source: Source::System {
         install: "apt-get install chromium-driver (same major version as chromium; or set RDEPLOY_CHROMEDRIVER)",
+        apt: &["chromium-driver"],
+        brew: &["homebrew/cask/chromedriver"],
     },
     locate: Locate::Override { var: "RDEPLOY_CHROMEDRIVER", dir: false, alternatives: &[], newest: None },
     used_by: &["test"],

@@ -28,7 +28,7 @@ pub fn install_hint(tool: &Tool, root: &Path) -> String {
                 bin = tool.bin
             )
         }
-        Source::System { install } => install.to_owned(),
+        Source::System { install, .. } => install.to_owned(),
     }
 }
 

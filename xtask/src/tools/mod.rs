@@ -16,6 +16,7 @@ mod catalog;
 pub mod hints;
 mod install;
 mod probe;
+pub mod system_install;
 
 use std::path::{Path, PathBuf};
 

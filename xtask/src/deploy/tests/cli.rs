@@ -1,5 +1,5 @@
 //! What the commands hand the library and what they promise: durations, prod's image rules
-//! (preflight), and the exit codes that `--help` and the README document.
+//! (preflight), and the exit codes that `--help` and docs/commands.md document.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -64,11 +64,11 @@ async fn prod_images_must_be_immutable() {
 }
 
 #[test]
-fn readme_lists_the_same_exit_codes_as_help() {
+fn the_commands_page_lists_the_same_exit_codes_as_help() {
     use outcome::code;
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/commands.md")).unwrap();
     let codes = outcome::DEPLOY_EXIT_CODES.split("\n\n").next().unwrap();
-    assert!(readme.contains(codes), "README's deploy exit codes differ from EXIT_CODES:\n{codes}");
+    assert!(page.contains(codes), "docs/commands.md's deploy exit codes differ from EXIT_CODES:\n{codes}");
     for c in [0, code::ROLLED_BACK, code::USAGE, code::TIMED_OUT, code::LOOK_NOW, code::UNOBSERVED] {
         assert!(codes.contains(&format!("\n  {c}  ")), "exit code {c} is not documented:\n{codes}");
     }
@@ -76,11 +76,11 @@ fn readme_lists_the_same_exit_codes_as_help() {
 }
 
 #[test]
-fn readme_lists_the_same_migrate_exit_codes_as_help() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+fn the_commands_page_lists_the_same_migrate_exit_codes_as_help() {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/commands.md")).unwrap();
     assert!(
-        readme.contains(outcome::MIGRATE_EXIT_CODES),
-        "README's migrate exit codes differ from MIGRATE_EXIT_CODES:\n{}",
+        page.contains(outcome::MIGRATE_EXIT_CODES),
+        "docs/commands.md's migrate exit codes differ from MIGRATE_EXIT_CODES:\n{}",
         outcome::MIGRATE_EXIT_CODES
     );
 }

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The clean-machine test of the README's two commands: a Debian root filesystem made by
+# debootstrap (no image can be pulled on this project's machines), rustup's toolchain copied in
+# from this machine, nothing else, then `cargo run -p app` (until /health answers) and
+# `.ci/run` (the machine's offline settings + `cargo xtask ci`), each timed.
+#
+# Run as root from the repository: .ci/clean-machine.sh [SUITE]   (default: stable)
+# It takes ~40+ minutes of both cores (a cold build of everything, twice) and ~10 GB of disk in
+# $CLEAN_ROOT (default /var/tmp/rdeploy-clean). Delete that directory afterwards.
+# CLEAN_UNTIL=prerequisites stops before the two commands (checks the procedure in minutes);
+# CLEAN_UNTIL=command-one stops after the first.
+#
+# What "nothing else" means here: the README's prerequisites (a C compiler and git, installed with
+# apt inside) and, because these machines are offline, what .ci/run points at: the Terraform
+# binary, the provider mirror and the RustSec snapshot (terraform has no Debian package). Every
+# other system package is installed by `cargo xtask ci` itself: that is what this proves.
+set -euo pipefail
+suite=${1:-stable}
+root=${CLEAN_ROOT:-/var/tmp/rdeploy-clean}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+toolchain=$(rustup show active-toolchain | cut -d' ' -f1)
+log() { printf '\n== %s  %s\n' "$(date +%T)" "$*"; }
+
+command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap
+if [ ! -x "$root/bin/bash" ]; then
+  log "debootstrap $suite into $root"
+  debootstrap --variant=minbase "$suite" "$root" http://deb.debian.org/debian
+fi
+
+log "rustup's toolchain ($toolchain) and cargo's binaries, nothing from cargo's caches"
+mkdir -p "$root/root/.rustup/toolchains" "$root/root/.cargo/bin"
+cp -a "$HOME/.rustup/toolchains/$toolchain" "$root/root/.rustup/toolchains/"
+cp -a "$HOME/.rustup/settings.toml" "$root/root/.rustup/"
+cp -a "$HOME/.cargo/bin/." "$root/root/.cargo/bin/"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's network: extra CAs the host trusts (a TLS-intercepting egress proxy here);
+# without them cargo cannot reach crates.io from inside.
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
+
+log "the offline settings .ci/run points at (terraform, provider mirror, advisory database)"
+install -m 0755 "$(command -v terraform)" "$root/usr/local/bin/terraform"
+if [ -n "${XTASK_TF_MIRROR:-}" ]; then
+  mkdir -p "$root/opt/tf-plugins" && cp -a "$XTASK_TF_MIRROR/." "$root/opt/tf-plugins/"
+fi
+mkdir -p "$root/work/shared"
+if [ -n "${XTASK_ADVISORY_DB:-}" ]; then
+  cp -a "$XTASK_ADVISORY_DB" "$root/work/shared/rustsec-advisory-db"
+fi
+
+log "a fresh clone of $(git -C "$repo" rev-parse --short HEAD)"
+rm -rf "$root/work/rdeploy"
+git clone -q "$repo" "$root/work/rdeploy"
+
+for fs in proc sys dev dev/pts; do
+  mountpoint -q "$root/$fs" || mount --bind "/$fs" "$root/$fs"
+done
+trap 'for fs in dev/pts dev sys proc; do umount "$root/$fs" 2>/dev/null || true; done' EXIT
+
+inside() {
+  chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
+    PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    XTASK_TF_MIRROR=${XTASK_TF_MIRROR:+/opt/tf-plugins} \
+    /bin/bash -euo pipefail -c "$1"
+}
+
+log "the README's prerequisites: a C compiler and git"
+inside 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev git ca-certificates curl >/dev/null && update-ca-certificates >/dev/null'
+
+if [ "${CLEAN_UNTIL:-}" = prerequisites ]; then
+  inside 'cc --version | head -n 1; git --version; cargo --version; rustc -vV | grep LLVM; command -v python3 podman chromium initdb || true'
+  log "stopped before the two commands (CLEAN_UNTIL=prerequisites)"
+  exit 0
+fi
+
+log "README command one: cargo run -p app, until /health answers"
+# shellcheck disable=SC2016 # expanded inside the chroot
+inside 'cd /work/rdeploy
+  start=$(date +%s)
+  PORT=5099 BIND=127.0.0.1 cargo run -p app > /tmp/app.log 2>&1 &
+  pid=$!
+  until curl -sf http://127.0.0.1:5099/health; do
+    kill -0 "$pid" 2>/dev/null || { cat /tmp/app.log; exit 1; }
+    sleep 1
+  done
+  echo; echo "command one: first 200 after $(( $(date +%s) - start )) s"
+  curl -s -o /dev/null -w "guestbook %{http_code}\n" http://127.0.0.1:5099/guestbook
+  kill -TERM "$pid"; wait "$pid"'
+
+if [ "${CLEAN_UNTIL:-}" = command-one ]; then
+  log "stopped after command one (CLEAN_UNTIL=command-one)"
+  exit 0
+fi
+
+log "README command two, through .ci/run (offline settings, then cargo xtask ci)"
+# shellcheck disable=SC2016 # expanded inside the chroot
+inside 'cd /work/rdeploy && start=$(date +%s) && .ci/run && echo "command two: green after $(( $(date +%s) - start )) s"'
