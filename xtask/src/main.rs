@@ -16,6 +16,7 @@ mod envs;
 mod image;
 mod lint;
 mod local;
+mod ops;
 mod permissions;
 mod plan;
 mod promote;
