@@ -6,6 +6,7 @@ mod apply;
 mod aws;
 mod bench;
 mod ci;
+mod completions;
 mod contract;
 mod coverage;
 mod ctx;
@@ -91,6 +92,8 @@ enum Cmd {
     Deploy(deploy::DeployArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
     Migrate(deploy::MigrateArgs),
+    /// Print a shell completion script (bash, zsh or fish) for every command and flag.
+    Completions(completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -125,6 +128,7 @@ fn main() -> ExitCode {
         Cmd::Deploy(args) => deploy::run(&ctx, args),
         Cmd::Migrate(args) => deploy::migrate(&ctx, args),
         Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
+        Cmd::Completions(args) => completions::run(<Cli as clap::CommandFactory>::command(), args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,5 +157,27 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    /// Every subcommand, and a flag of a nested one, is in each shell's script.
+    #[test]
+    fn completions_name_every_subcommand() {
+        let names = commands();
+        assert!(names.len() > 15 && names.contains(&"deploy".to_owned()), "{names:?}");
+        for shell in ["bash", "zsh", "fish"] {
+            let text =
+                String::from_utf8(completions::script(&mut Cli::command(), shell, completions::BIN).unwrap()).unwrap();
+            for name in &names {
+                assert!(text.contains(name.as_str()), "{shell}: no {name}");
+            }
+            assert!(text.contains("rollback-timeout") && text.contains("skip-migrations"), "{shell}: deploy's flags");
+        }
+        let bash =
+            String::from_utf8(completions::script(&mut Cli::command(), "bash", completions::BIN).unwrap()).unwrap();
+        assert!(
+            bash.trim_end().lines().rev().any(|l| l.trim_start().starts_with("complete -F") && l.ends_with(" xtask")),
+            "{bash}"
+        );
+        assert!(completions::script(&mut Cli::command(), "powershell", "x").unwrap_err().contains("bash, zsh or fish"));
     }
 }
