@@ -37,32 +37,43 @@ pub fn configured(service: &Service) -> Vec<String> {
 /// Whether the deployment of `revision` failed because of an alarm. `old_events`: event ids that
 /// existed before our update (never evidence about it).
 pub fn detect(service: &Service, revision: &str, old_events: &HashSet<String>) -> Option<AlarmRollback> {
-    let names = configured(service);
-    let named = |text: &str| -> Vec<String> { names.iter().filter(|n| text.contains(n.as_str())).cloned().collect() };
-    let mentions_alarm = |text: &str| text.to_ascii_lowercase().contains("alarm");
-    let pick = |text: &str| {
-        let hit = named(text);
-        AlarmRollback { alarms: if hit.is_empty() { names.clone() } else { hit }, evidence: text.to_owned() }
-    };
-    let failed = service
+    let failed_reason = service
         .deployments()
         .iter()
-        .find(|d| d.task_definition() == Some(revision) && d.rollout_state() == Some(&DeploymentRolloutState::Failed));
-    if let Some(reason) = failed.and_then(|d| d.rollout_state_reason()).filter(|r| mentions_alarm(r)) {
-        return Some(pick(reason));
-    }
-    service
+        .find(|d| d.task_definition() == Some(revision) && d.rollout_state() == Some(&DeploymentRolloutState::Failed))
+        .and_then(|d| d.rollout_state_reason());
+    let new_events: Vec<&str> = service
         .events()
         .iter()
         .filter(|e| !old_events.contains(e.id().unwrap_or_default()))
         .filter_map(|e| e.message())
+        .collect();
+    from_evidence(&configured(service), failed_reason, &new_events)
+}
+
+/// The same verdict from the pieces a watch keeps (the deploy's `ServiceSnapshot` holds the
+/// deployments and events; add the configured alarm names to it): `failed_reason` is our
+/// deployment's rolloutStateReason when it is FAILED, `new_events` the messages since our update.
+pub fn from_evidence(configured: &[String], failed_reason: Option<&str>, new_events: &[&str]) -> Option<AlarmRollback> {
+    let named =
+        |text: &str| -> Vec<String> { configured.iter().filter(|n| text.contains(n.as_str())).cloned().collect() };
+    let mentions_alarm = |text: &str| text.to_ascii_lowercase().contains("alarm");
+    let pick = |text: &str| {
+        let hit = named(text);
+        AlarmRollback { alarms: if hit.is_empty() { configured.to_vec() } else { hit }, evidence: text.to_owned() }
+    };
+    if let Some(reason) = failed_reason.filter(|r| mentions_alarm(r)) {
+        return Some(pick(reason));
+    }
+    new_events
+        .iter()
         .find(|m| {
             let lower = m.to_ascii_lowercase();
             mentions_alarm(m)
                 && (!named(m).is_empty()
                     || ["deployment failed", "rolling back", "rolled back"].iter().any(|k| lower.contains(k)))
         })
-        .map(pick)
+        .map(|m| pick(m))
 }
 
 /// The cause line the deploy prints (exit 1: the rollout failed, the service is back on
@@ -177,6 +188,11 @@ mod tests {
         ] {
             assert_eq!(detect(&service(reason, state, &events), NEW, &HashSet::new()), None, "{reason} {events:?}");
         }
+        // The pieces alone: an event that names a configured alarm is enough.
+        let names = ALARMS.map(String::from).to_vec();
+        let a = from_evidence(&names, None, &["service x: alarm rdeploy-dev-target-5xx changed to ALARM"]).unwrap();
+        assert_eq!(a.alarms, vec!["rdeploy-dev-target-5xx".to_owned()]);
+        assert_eq!(from_evidence(&names, Some("tasks failed to start"), &["steady state"]), None);
         // Another revision's alarm failure is not ours.
         let s = service("failed: alarm rdeploy-dev-target-5xx", DeploymentRolloutState::Failed, &[]);
         assert_eq!(detect(&s, OLD, &HashSet::new()), None);
