@@ -64,8 +64,8 @@ pub fn interrupted(signal: Signal, stage: &Stage, command: &str, env: &str, imag
                 Ok(()) => Interruption {
                     code: 5,
                     message: format!(
-                        "{command} {by} during the migration: the migration task {id} was stopped (each migration runs in \
-                         its own transaction, so the schema is at the last one that finished) and the service was not \
+                        "{command} {by} during the migration: the migration task {id} was stopped (the schema is where the \
+                         migrations that finished left it; `app migrate` goes on from there) and the service was not \
                          touched. Run `cargo xtask {command} --env {env} --image {image}` to run it again"
                     ),
                 },
