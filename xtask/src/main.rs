@@ -11,6 +11,7 @@ mod commands {
     pub mod deploy;
     pub mod migrate;
 }
+mod completions;
 mod contract;
 mod coverage;
 mod ctx;
@@ -25,6 +26,7 @@ mod envs;
 mod image;
 mod lint;
 mod local;
+mod ops;
 mod permissions;
 mod plan;
 mod promote;
@@ -99,6 +101,8 @@ enum Cmd {
     Deploy(commands::deploy::DeployArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
     Migrate(commands::migrate::MigrateArgs),
+    /// Print a shell completion script (bash, zsh or fish) for every command and flag.
+    Completions(completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -133,6 +137,7 @@ fn main() -> ExitCode {
         Cmd::Deploy(args) => commands::deploy::run(&ctx, args),
         Cmd::Migrate(args) => commands::migrate::run(&ctx, args),
         Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
+        Cmd::Completions(args) => completions::run(<Cli as clap::CommandFactory>::command(), args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -161,5 +166,27 @@ mod tests {
     #[test]
     fn verify_cli() {
         Cli::command().debug_assert();
+    }
+
+    /// Every subcommand, and a flag of a nested one, is in each shell's script.
+    #[test]
+    fn completions_name_every_subcommand() {
+        let names = commands();
+        assert!(names.len() > 15 && names.contains(&"deploy".to_owned()), "{names:?}");
+        for shell in ["bash", "zsh", "fish"] {
+            let text =
+                String::from_utf8(completions::script(&mut Cli::command(), shell, completions::BIN).unwrap()).unwrap();
+            for name in &names {
+                assert!(text.contains(name.as_str()), "{shell}: no {name}");
+            }
+            assert!(text.contains("rollback-timeout") && text.contains("skip-migrations"), "{shell}: deploy's flags");
+        }
+        let bash =
+            String::from_utf8(completions::script(&mut Cli::command(), "bash", completions::BIN).unwrap()).unwrap();
+        assert!(
+            bash.trim_end().lines().rev().any(|l| l.trim_start().starts_with("complete -F") && l.ends_with(" xtask")),
+            "{bash}"
+        );
+        assert!(completions::script(&mut Cli::command(), "powershell", "x").unwrap_err().contains("bash, zsh or fish"));
     }
 }
