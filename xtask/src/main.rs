@@ -10,6 +10,7 @@ mod ci;
 mod commands {
     pub mod deploy;
     pub mod migrate;
+    pub mod rollback;
 }
 mod completions;
 mod contract;
@@ -99,6 +100,8 @@ enum Cmd {
     Permissions(permissions::cli::PermissionsArgs),
     /// ECS rolling deploy of an image: register a revision, update the service, watch, roll back on failure.
     Deploy(commands::deploy::DeployArgs),
+    /// Back to the previous revision that reached COMPLETED (or --to REVISION), watched like a deploy; no migration runs.
+    Rollback(commands::rollback::RollbackArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
     Migrate(commands::migrate::MigrateArgs),
     /// Print a shell completion script (bash, zsh or fish) for every command and flag.
@@ -136,6 +139,7 @@ fn main() -> ExitCode {
         Cmd::Local(args) => local::run(&ctx, args),
         Cmd::Deploy(args) => commands::deploy::run(&ctx, args),
         Cmd::Migrate(args) => commands::migrate::run(&ctx, args),
+        Cmd::Rollback(args) => commands::rollback::run(&ctx, args),
         Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
         Cmd::Completions(args) => completions::run(<Cli as clap::CommandFactory>::command(), args),
     });

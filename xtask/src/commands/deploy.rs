@@ -8,6 +8,8 @@ use crate::ctx::{Ctx, Exit};
 use crate::deploy::outcome::{DEPLOY_EXIT_CODES, parse_duration};
 use crate::deploy::{Plan, Target, migration, preflight};
 use crate::envs::Env;
+use crate::terraform::Layer;
+use xshell::cmd;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = DEPLOY_EXIT_CODES)]
@@ -59,6 +61,11 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
     if args.migration_timeout.is_zero() {
         return Err(Exit::usage("--migration-timeout must be greater than zero"));
     }
+    // Read before any AWS change: a --keep that cannot spare Terraform's revision does not run.
+    let terraform_revision = match args.keep {
+        Some(_) => terraform_revision(ctx, &env)?,
+        None => None,
+    };
     let (aws, image) = preflight::prepare(ctx, &env, args.image.as_deref(), args.allow_dirty)?;
     let plan = Plan {
         target: Target::new(&env, &image, ctx.dry_run),
@@ -75,11 +82,40 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
             args.poll_interval,
             migration::client_token(),
         ),
+        terraform_revision,
     };
     let t = &plan.target;
     println!("Deploying {} to {} (cluster {}, service {})", t.image, env.name, t.cluster, t.service);
     aws.session(async |session| session.deploy(&plan).await)?;
     Ok(())
+}
+
+/// The revision Terraform's state holds: the app layer's `task_definition_arn` output (`--keep`
+/// never deregisters it). None under --dry-run (the commands are printed, not run).
+fn terraform_revision(ctx: &Ctx, env: &Env) -> Result<Option<String>> {
+    let layer = Layer::new(ctx, env, "app")?;
+    ctx.run(&layer.init())?;
+    let sh = &ctx.sh;
+    let output = cmd!(sh, "terraform -chdir=infra/layers/app output -raw task_definition_arn").envs(layer.aws.clone());
+    if ctx.dry_run {
+        println!("{output}");
+        return Ok(None);
+    }
+    let arn = output.quiet().read().map_err(|e| {
+        Exit::usage(format!(
+            "--keep: could not read Terraform's task definition revision (the app layer's task_definition_arn output),              so --keep cannot spare it: apply the app layer for {} first, or drop --keep ({e})",
+            env.name
+        ))
+    })?;
+    let arn = arn.trim().to_owned();
+    if !arn.contains(":task-definition/") {
+        return Err(Exit::usage(format!(
+            "--keep: the app layer's task_definition_arn output is '{arn}', not a task definition ARN: apply the app              layer for {} first, or drop --keep",
+            env.name
+        )));
+    }
+    println!("--keep: Terraform's revision {} is never deregistered", arn.rsplit('/').next().unwrap_or(&arn));
+    Ok(Some(arn))
 }
 
 #[cfg(test)]

@@ -109,6 +109,8 @@ pub trait Ecs {
     async fn describe_tasks(&self, cluster: &str, arn: &str) -> Result<(Vec<Task>, Vec<Failure>), ApiError>;
     /// StopTask with a reason ECS records on the task.
     async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<(), ApiError>;
+    /// TagResource on a task definition revision (the `rdeploy:completed` tag).
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<(), ApiError>;
 }
 
 /// One RunTask: one task of a registered revision, in the service's network and compute, with one
@@ -149,6 +151,8 @@ pub trait Clock {
     /// Time since an arbitrary fixed point.
     fn now(&self) -> Duration;
     async fn sleep(&self, duration: Duration);
+    /// Wall-clock time (what the `rdeploy:completed` tag records).
+    fn wall(&self) -> std::time::SystemTime;
 }
 
 /// Where a session reports progress.
@@ -176,6 +180,9 @@ impl Clock for TokioClock {
     }
     async fn sleep(&self, duration: Duration) {
         tokio::time::sleep(duration).await;
+    }
+    fn wall(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
     }
 }
 

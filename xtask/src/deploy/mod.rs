@@ -6,6 +6,9 @@
 //! The modules, each pointing only down the list (no cycle):
 //! - `rollout.rs`: the steps (check, diff, register, migrate, update, watch, roll back, prune) and
 //!   the time budget (migration + rollout watch + rollback watch, printed first);
+//! - `rollback.rs`: `rollback` (back to a revision that reached COMPLETED), the
+//!   `rdeploy:completed` tag a successful watch writes, and the rule that a failed rollout goes
+//!   back only to such a revision (never the bootstrap one); the alarm-rollback cause line;
 //! - `report.rs`: what a failed rollout shows (service events, stopped tasks);
 //! - `migration.rs`: the migration task (a one-off ECS task running `app migrate` on the registered
 //!   revision before UpdateService, when the environment has a database; `cargo xtask migrate`
@@ -47,6 +50,7 @@ pub mod outcome;
 pub mod preflight;
 mod report;
 pub mod revision;
+pub mod rollback;
 mod rollout;
 pub mod sdk;
 mod taskdef;
@@ -58,4 +62,5 @@ mod ui;
 
 pub use migration::{MigratePlan, Migration};
 pub use revision::Target;
+pub use rollback::RollbackPlan;
 pub use rollout::Plan;

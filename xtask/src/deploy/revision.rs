@@ -119,7 +119,13 @@ pub async fn lookup(ecs: &impl Ecs, target: &Target) -> anyhow::Result<Revisions
     };
     let serving_arn = service.task_definition().unwrap_or_default().to_owned();
     if serving_arn.is_empty() {
-        return Err(fail(code::USAGE, format!("ECS service '{}' has no task definition", target.service)));
+        return Err(fail(
+            code::USAGE,
+            format!(
+                "ECS service '{}' has no task definition (no serving revision): apply the app layer for environment {} first",
+                target.service, target.env
+            ),
+        ));
     }
     let (serving, serving_tags) =
         ecs.describe_task_definition(&serving_arn).await.map_err(|e| target.before_change(e))?;

@@ -260,6 +260,16 @@ impl Ecs for SdkEcs {
         Ok(())
     }
 
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<(), ApiError> {
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags.to_vec()))
+            .send()
+            .await
+            .map_err(|e| api_error("TagResource", e))?;
+        Ok(())
+    }
     async fn run_task(&self, task: &OneOffTask) -> Result<(Vec<Task>, Vec<Failure>), ApiError> {
         let out = run_task_request(&self.client, task).send().await.map_err(|e| api_error("RunTask", e))?;
         Ok((out.tasks().to_vec(), out.failures().to_vec()))

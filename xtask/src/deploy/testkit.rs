@@ -49,6 +49,7 @@ pub fn snap(td: &str, deployments: Vec<DeploymentView>) -> ServiceSnapshot {
         controller: Some("ECS".into()),
         deployments,
         events: vec![],
+        alarms: vec![],
     }
 }
 
@@ -158,6 +159,9 @@ pub struct FakeEcs {
     /// StopTask calls (task ARN, reason); fail them when set.
     pub stops: RefCell<Vec<(String, String)>>,
     pub stop_fails: bool,
+    /// TagResource calls (ARN, key=value); fail them when set.
+    pub tagged: RefCell<Vec<(String, String)>>,
+    pub tag_fails: bool,
 }
 
 pub type TaskAnswer = Result<(Vec<Task>, Vec<Failure>), ApiError>;
@@ -196,6 +200,8 @@ impl FakeEcs {
             task_answers: RefCell::default(),
             stops: RefCell::default(),
             stop_fails: false,
+            tagged: RefCell::default(),
+            tag_fails: false,
         }
     }
 }
@@ -218,7 +224,8 @@ impl Ecs for FakeEcs {
     async fn describe_task_definition(&self, name: &str) -> Result<(TaskDefinition, Vec<Tag>), ApiError> {
         self.described.borrow_mut().push(name.to_owned());
         let all = || std::iter::once(&self.current).chain(&self.newer);
-        if let Some(found) = all().find(|(d, _)| d.task_definition_arn() == Some(name)) {
+        let short = |d: &TaskDefinition| format!("{}:{}", d.family().unwrap_or_default(), d.revision());
+        if let Some(found) = all().find(|(d, _)| d.task_definition_arn() == Some(name) || short(d) == name) {
             return Ok(found.clone());
         }
         let newest = all()
@@ -293,6 +300,18 @@ impl Ecs for FakeEcs {
         }
         Ok(())
     }
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<(), ApiError> {
+        self.calls.borrow_mut().push("TagResource");
+        for t in tags {
+            self.tagged
+                .borrow_mut()
+                .push((arn.to_owned(), format!("{}={}", t.key().unwrap_or(""), t.value().unwrap_or(""))));
+        }
+        if self.tag_fails {
+            return Err(ApiError::new(ApiErrorKind::AccessDenied, "TagResource", "not allowed"));
+        }
+        Ok(())
+    }
 }
 
 /// CloudWatch Logs with scripted lines (or an error); records the (group, stream) asked for.
@@ -336,6 +355,10 @@ impl Clock for FakeClock {
     async fn sleep(&self, d: Duration) {
         self.sleeps.borrow_mut().push(d);
         self.now.set(self.now.get() + d);
+    }
+    /// 2026-01-01T00:00:00Z plus the fake time.
+    fn wall(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_secs(1_767_225_600) + self.now.get()
     }
 }
 
@@ -383,6 +406,7 @@ pub fn plan() -> Plan {
         rollback_timeout: Duration::from_secs(600),
         poll_interval: Duration::from_secs(10),
         migration: Migration::Skip("no migration task: no database".into()),
+        terraform_revision: None,
     }
 }
 

@@ -98,7 +98,7 @@ async fn migration_exit_0_then_the_rollout_happens() {
     assert_eq!(result.unwrap(), Outcome::Deployed { revision: NEW.into() });
     assert_eq!(
         *ecs.calls.borrow(),
-        vec!["RegisterTaskDefinition", "RunTask", "DescribeTasks", "DescribeTasks", "UpdateService"],
+        vec!["RegisterTaskDefinition", "RunTask", "DescribeTasks", "DescribeTasks", "UpdateService", "TagResource"],
         "the migration runs the registered revision, and only then the service is updated"
     );
     let runs = ecs.runs.borrow();
