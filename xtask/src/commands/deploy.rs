@@ -40,6 +40,11 @@ pub struct DeployArgs {
     /// the serving one). At least 2, so a rollback target stays registered (1 is refused).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
     pub keep: Option<u32>,
+    /// When this image and configuration already serve (settled), replace the tasks anyway: a
+    /// new deployment of the serving revision (UpdateService forceNewDeployment), watched like
+    /// any deploy. With another image it is an ordinary deploy.
+    #[arg(long)]
+    pub force: bool,
     /// prod only: deploy even though `git status --porcelain` is not empty.
     #[arg(long)]
     pub allow_dirty: bool,
@@ -83,6 +88,7 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
             migration::client_token(),
         ),
         terraform_revision,
+        force: args.force,
     };
     let t = &plan.target;
     println!("Deploying {} to {} (cluster {}, service {})", t.image, env.name, t.cluster, t.service);

@@ -98,6 +98,8 @@ pub trait Ecs {
     /// RegisterTaskDefinition from every registrable field of `def`; returns the new revision.
     async fn register_task_definition(&self, def: &TaskDefinition, tags: &[Tag]) -> Result<TaskDefinition, ApiError>;
     async fn update_service(&self, cluster: &str, service: &str, task_definition: &str) -> Result<(), ApiError>;
+    /// UpdateService with forceNewDeployment: new tasks of the revision the service points at.
+    async fn force_new_deployment(&self, cluster: &str, service: &str) -> Result<(), ApiError>;
     /// Recently stopped tasks of the service (ListTasks desiredStatus=STOPPED + DescribeTasks).
     async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError>;
     /// ARNs of the ACTIVE revisions of `family`, any order.

@@ -9,6 +9,7 @@
 //! - `rollback.rs`: `rollback` (back to a revision that reached COMPLETED), the
 //!   `rdeploy:completed` tag a successful watch writes, and the rule that a failed rollout goes
 //!   back only to such a revision (never the bootstrap one); the alarm-rollback cause line;
+//! - `restart.rs`: `deploy --force` of the serving revision, watched on its deployment id;
 //! - `report.rs`: what a failed rollout shows (service events, stopped tasks);
 //! - `migration.rs`: the migration task (a one-off ECS task running `app migrate` on the registered
 //!   revision before UpdateService, when the environment has a database; `cargo xtask migrate`
@@ -49,6 +50,7 @@ pub mod migration;
 pub mod outcome;
 pub mod preflight;
 mod report;
+mod restart;
 pub mod revision;
 pub mod rollback;
 mod rollout;

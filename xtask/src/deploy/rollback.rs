@@ -83,6 +83,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             poll_interval: rb.poll_interval,
             migration: Migration::Skip(String::new()),
             terraform_revision: None,
+            force: false,
         };
         let updated = self.update_checked(&plan, &chosen.arn, &serving).await;
         if let Some(err) = update_failure(updated, &plan, &chosen.arn, &serving, "") {
@@ -102,6 +103,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             previous: Some(serving.clone()),
             phase: Phase::Rollout,
             old_events: seen.clone(),
+            replaces: None,
         };
         let settled_before = before.settled_on(&serving).then(|| serving.clone());
         let mut w = Watched { plan: &plan, start, seen, family: t.family.clone(), settled_before };

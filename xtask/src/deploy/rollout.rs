@@ -51,6 +51,9 @@ pub struct Plan {
     /// The revision Terraform's state holds (the app layer's `task_definition_arn` output), read
     /// only for `--keep`: pruning never deregisters it.
     pub terraform_revision: Option<String>,
+    /// `--force`: when the image and configuration already serve, a new deployment of the
+    /// serving revision (new tasks), watched like any rollout.
+    pub force: bool,
 }
 
 /// What became of an UpdateService.
@@ -113,6 +116,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         let seen: HashSet<String> = before.events.iter().map(|e| e.id.clone()).collect();
         match decide::before_deploy(&before, same, watching, &plan.target.service) {
             Start::Refuse(why) => return Err(fail(code::USAGE, format!("{why}\nNothing changed."))),
+            Start::NothingToDo if plan.force => return self.restart(plan, &before, start).await,
             Start::NothingToDo => {
                 let state = if watching {
                     "its deployment is COMPLETED with every desired task running".to_owned()
@@ -120,7 +124,8 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                     format!("not checked ({})", decide::progress_line(&before, &previous))
                 };
                 self.ui.line(&format!(
-                "{} already runs {} (revision {}) and the family has no newer configuration; {state}: nothing to do",
+                "{} already runs {} (revision {}) and the family has no newer configuration; {state}: nothing to do \
+                 (`--force` replaces its tasks)",
                 plan.target.service,
                 plan.target.image,
                 short(&previous)
@@ -144,6 +149,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                     previous: back_to,
                     phase: Phase::Existing,
                     old_events: seen.clone(),
+                    replaces: None,
                 };
                 let family = serving.family().unwrap_or(&plan.target.family).to_owned();
                 return self.conclude(&mut Watched { plan, start, seen, family, settled_before: None }, target).await;
@@ -242,6 +248,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             previous: Some(previous),
             phase: Phase::Rollout,
             old_events: seen.clone(),
+            replaces: None,
         };
         self.conclude(&mut Watched { plan, start, seen, family, settled_before }, target).await
     }
@@ -302,7 +309,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
     }
 
     /// Poll until the watch gives a verdict. Prints each new service event once, oldest first.
-    async fn run_watch(&mut self, plan: &Plan, watch: &mut Watch, seen: &mut HashSet<String>) -> Decision {
+    pub(super) async fn run_watch(&mut self, plan: &Plan, watch: &mut Watch, seen: &mut HashSet<String>) -> Decision {
         let begin = self.clock.now();
         loop {
             let observation = match self.ecs.describe_service(&plan.target.cluster, &plan.target.service).await {
@@ -464,6 +471,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             previous: Some(failed.revision.clone()),
             phase: Phase::Rollback,
             old_events: w.seen.clone(),
+            replaces: None,
         };
         // The rollback gets its own budget, within the total printed at the start.
         let total_left = (plan.timeout + plan.rollback_timeout).saturating_sub(self.clock.now() - w.start);

@@ -212,6 +212,17 @@ impl Ecs for SdkEcs {
         Ok(())
     }
 
+    async fn force_new_deployment(&self, cluster: &str, service: &str) -> Result<(), ApiError> {
+        self.client
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .force_new_deployment(true)
+            .send()
+            .await
+            .map_err(|e| api_error("UpdateService", e))?;
+        Ok(())
+    }
     async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError> {
         let listed = self
             .client

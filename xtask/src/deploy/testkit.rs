@@ -270,6 +270,25 @@ impl Ecs for FakeEcs {
             }
         }
     }
+    /// Takes effect like an UpdateService (the next phase), unless `faults` says otherwise.
+    async fn force_new_deployment(&self, _cluster: &str, _service: &str) -> Result<(), ApiError> {
+        self.calls.borrow_mut().push("UpdateService(force)");
+        match self.faults.borrow_mut().pop_front().flatten() {
+            None => {
+                self.applied.set(self.applied.get() + 1);
+                Ok(())
+            }
+            Some(Fault::Refused) => {
+                Err(ApiError::new(ApiErrorKind::Other, "UpdateService", "InvalidParameterException: no"))
+            }
+            Some(Fault::Lost { applied }) => {
+                if applied {
+                    self.applied.set(self.applied.get() + 1);
+                }
+                Err(ApiError::new(ApiErrorKind::Unreachable, "UpdateService", "operation timed out"))
+            }
+        }
+    }
     async fn stopped_tasks(&self, _cluster: &str, _service: &str) -> Result<Vec<Task>, ApiError> {
         Ok(self.stopped.clone())
     }
@@ -407,6 +426,7 @@ pub fn plan() -> Plan {
         poll_interval: Duration::from_secs(10),
         migration: Migration::Skip("no migration task: no database".into()),
         terraform_revision: None,
+        force: false,
     }
 }
 

@@ -283,3 +283,71 @@ async fn an_alarm_rollback_is_a_failure_with_its_own_cause_line() {
     assert!(ui.text().contains("ECS is already rolling back"), "{}", ui.text());
     assert!(ecs.tagged.borrow().is_empty());
 }
+
+/// `deploy --force` of the image already serving (OLD, settled).
+fn force_plan() -> crate::deploy::Plan {
+    let mut p = plan();
+    p.target = target(IMAGE_OLD, "aaaaaaa");
+    p.force = true;
+    p
+}
+
+#[tokio::test]
+async fn force_starts_a_new_deployment_and_waits_for_that_deployment_not_the_old_one() {
+    let ecs = FakeEcs::new(vec![
+        vec![steady_old()],
+        vec![
+            // Not visible yet: the old deployment alone, settled. Must not count as success.
+            svc(OLD, vec![d("o", "PRIMARY", OLD, Completed, 2, 2, 0)], &[]),
+            svc(OLD, vec![d("f", "PRIMARY", OLD, InProgress, 1, 2, 0), d("o", "ACTIVE", OLD, Completed, 1, 1, 0)], &[]),
+            svc(OLD, vec![d("f", "PRIMARY", OLD, Completed, 2, 2, 0)], &[]),
+        ],
+    ]);
+    let (result, ui, _) = run(&ecs, &force_plan()).await;
+    assert_eq!(result.unwrap(), Outcome::Deployed { revision: OLD.into() }, "{}", ui.text());
+    assert_eq!(*ecs.calls.borrow(), vec!["UpdateService(force)", "TagResource"], "no registration");
+    assert_eq!(ecs.describes.get(), 4, "the first answers (the old deployment) were not taken for success");
+    assert!(ui.text().contains("Restarted: rdeploy-dev-app runs new tasks of rdeploy-dev-app:4"), "{}", ui.text());
+
+    // Without --force: nothing to do, nothing called.
+    let ecs = FakeEcs::new(vec![vec![steady_old()]]);
+    let mut p = force_plan();
+    p.force = false;
+    let (result, ui, _) = run(&ecs, &p).await;
+    assert_eq!(result.unwrap(), Outcome::AlreadyServing { revision: OLD.into() });
+    assert!(ui.text().contains("`--force` replaces its tasks"), "{}", ui.text());
+    assert!(ecs.calls.borrow().is_empty());
+}
+
+#[tokio::test]
+async fn force_never_seen_is_unobserved_and_a_failed_one_exits_1() {
+    let ecs = FakeEcs::new(vec![vec![steady_old()], vec![steady_old()]]);
+    let (result, _, _) = run(&ecs, &force_plan()).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 5, "{err:#}");
+    assert!(err.to_string().contains("never showed the new deployment"), "{err}");
+
+    let ecs = FakeEcs::new(vec![
+        vec![steady_old()],
+        vec![
+            svc(OLD, vec![d("f", "PRIMARY", OLD, InProgress, 0, 2, 1), d("o", "ACTIVE", OLD, Completed, 2, 2, 0)], &[]),
+            svc(OLD, vec![d("r", "PRIMARY", OLD, InProgress, 2, 2, 0), d("f", "ACTIVE", OLD, Failed, 0, 0, 3)], &[]),
+        ],
+    ]);
+    let (result, _, _) = run(&ecs, &force_plan()).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 1, "{err:#}");
+    assert!(err.to_string().contains("nothing to roll back to; ECS put the earlier deployment back"), "{err}");
+    assert_eq!(*ecs.calls.borrow(), vec!["UpdateService(force)"], "no UpdateService of our own");
+}
+
+#[tokio::test]
+async fn force_dry_run_changes_nothing() {
+    let ecs = FakeEcs::new(vec![vec![steady_old()]]);
+    let mut p = force_plan();
+    p.target.dry_run = true;
+    let (result, ui, _) = run(&ecs, &p).await;
+    assert_eq!(result.unwrap(), Outcome::DryRun);
+    assert!(ui.text().contains("--force-new-deployment; nothing changed"), "{}", ui.text());
+    assert!(ecs.calls.borrow().is_empty());
+}
