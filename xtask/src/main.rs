@@ -10,7 +10,9 @@ mod ci;
 mod commands {
     pub mod deploy;
     pub mod migrate;
+    pub mod revisions;
     pub mod rollback;
+    pub mod status;
 }
 mod completions;
 mod contract;
@@ -102,6 +104,10 @@ enum Cmd {
     Deploy(commands::deploy::DeployArgs),
     /// Back to the previous revision that reached COMPLETED (or --to REVISION), watched like a deploy; no migration runs.
     Rollback(commands::rollback::RollbackArgs),
+    /// The recent task definition revisions: image, registered when and by whom, whether each ever served.
+    Revisions(commands::revisions::RevisionsArgs),
+    /// The service, its deployments, tasks, target health and last events; exit 0 healthy, 1 degraded.
+    Status(commands::status::StatusArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
     Migrate(commands::migrate::MigrateArgs),
     /// Print a shell completion script (bash, zsh or fish) for every command and flag.
@@ -140,6 +146,8 @@ fn main() -> ExitCode {
         Cmd::Deploy(args) => commands::deploy::run(&ctx, args),
         Cmd::Migrate(args) => commands::migrate::run(&ctx, args),
         Cmd::Rollback(args) => commands::rollback::run(&ctx, args),
+        Cmd::Revisions(args) => commands::revisions::run(&ctx, args),
+        Cmd::Status(args) => commands::status::run(&ctx, args),
         Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
         Cmd::Completions(args) => completions::run(<Cli as clap::CommandFactory>::command(), args),
     });

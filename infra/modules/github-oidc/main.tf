@@ -260,6 +260,28 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
+  # A revision whose deployment xtask saw COMPLETED (deploy, rollback, deploy --force) gets the
+  # tag rdeploy:completed, which rollback reads. Only that tag key, only on this family.
+  statement {
+    sid       = "TagCompletedRevisions"
+    actions   = ["ecs:TagResource"]
+    resources = local.ecs_scoped.family
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["rdeploy:completed"]
+    }
+  }
+
+  # `cargo xtask status`: the health of the service's targets (ELBv2 Describe* actions support
+  # no resource-level permissions).
+  statement {
+    sid       = "ReadTargetHealth"
+    actions   = ["elasticloadbalancing:DescribeTargetHealth"]
+    resources = ["*"]
+  }
+
   statement {
     sid       = "UpdateAppService"
     actions   = ["ecs:DescribeServices", "ecs:UpdateService"]

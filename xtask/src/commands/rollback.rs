@@ -41,15 +41,7 @@ pub fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<()> {
         return Err(Exit::usage("--timeout, --rollback-timeout and --poll-interval must be greater than zero"));
     }
     let plan = RollbackPlan {
-        target: Target {
-            env: env.name.clone(),
-            family: env.task_family(),
-            cluster: env.cluster(),
-            service: env.service(),
-            image: String::new(),
-            version: String::new(),
-            dry_run: ctx.dry_run,
-        },
+        target: Target::of_service(&env, ctx.dry_run),
         to: args.to.clone(),
         no_wait: args.no_wait,
         local: env.is_local(),

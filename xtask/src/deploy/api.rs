@@ -102,6 +102,8 @@ pub trait Ecs {
     async fn force_new_deployment(&self, cluster: &str, service: &str) -> Result<(), ApiError>;
     /// Recently stopped tasks of the service (ListTasks desiredStatus=STOPPED + DescribeTasks).
     async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError>;
+    /// The service's tasks that should run (ListTasks desiredStatus=RUNNING + DescribeTasks).
+    async fn running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError>;
     /// ARNs of the ACTIVE revisions of `family`, any order.
     async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError>;
     async fn deregister(&self, arn: &str) -> Result<(), ApiError>;
@@ -141,6 +143,11 @@ pub struct OneOffTask {
 /// first (GetLogEvents from the end).
 pub trait Logs {
     async fn last_lines(&self, group: &str, stream: &str, limit: i32) -> Result<Vec<String>, ApiError>;
+}
+
+/// The ELBv2 call `status` makes: the targets of one target group and their health.
+pub trait TargetHealth {
+    async fn target_health(&self, target_group: &str) -> Result<Vec<crate::ops::status::Target>, ApiError>;
 }
 
 /// The ECR call prod needs: the digest of `repository:tag`, or None when there is no such tag.

@@ -10,6 +10,7 @@
 //!   `rdeploy:completed` tag a successful watch writes, and the rule that a failed rollout goes
 //!   back only to such a revision (never the bootstrap one); the alarm-rollback cause line;
 //! - `restart.rs`: `deploy --force` of the serving revision, watched on its deployment id;
+//! - `status.rs`: `status` (service, tasks, target health) and `revisions`, read only;
 //! - `report.rs`: what a failed rollout shows (service events, stopped tasks);
 //! - `migration.rs`: the migration task (a one-off ECS task running `app migrate` on the registered
 //!   revision before UpdateService, when the environment has a database; `cargo xtask migrate`
@@ -55,6 +56,7 @@ pub mod revision;
 pub mod rollback;
 mod rollout;
 pub mod sdk;
+pub mod status;
 mod taskdef;
 #[cfg(test)]
 mod testkit;

@@ -45,6 +45,20 @@ impl Target {
         }
     }
 
+    /// The environment's service and family, for the commands that deploy no image (rollback,
+    /// status, revisions, logs, run): `image` and `version` stay empty.
+    pub fn of_service(env: &Env, dry_run: bool) -> Self {
+        Self {
+            env: env.name.clone(),
+            family: env.task_family(),
+            cluster: env.cluster(),
+            service: env.service(),
+            image: String::new(),
+            version: String::new(),
+            dry_run,
+        }
+    }
+
     /// Where to look when the outcome is not known.
     pub fn look_command(&self) -> String {
         format!("aws ecs describe-services --cluster {} --services {}", self.cluster, self.service)

@@ -112,7 +112,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
 
     /// The family's newest [`RECENT`] ACTIVE revisions, and the one `to` names if it is not
     /// among them. A revision ECS does not know is left out (choose names it unknown).
-    async fn family_revisions(&mut self, t: &Target, to: Option<&str>) -> Result<Vec<Revision>> {
+    pub(super) async fn family_revisions(&mut self, t: &Target, to: Option<&str>) -> Result<Vec<Revision>> {
         let mut arns: Vec<(i32, String)> = self
             .ecs
             .active_revisions(&t.family)

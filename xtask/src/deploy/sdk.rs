@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
     TaskOverride,
 };
 
-use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, Logs, OneOffTask, ServiceLookup};
+use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, Logs, OneOffTask, ServiceLookup, TargetHealth};
 
 /// Reduce an SDK error to what the user must fix. `code` is the service's error code, if any;
 /// `transport` is true for dispatch failures and timeouts; `detail` is the full error chain.
@@ -152,6 +152,34 @@ impl SdkEcs {
     }
 }
 
+impl SdkEcs {
+    /// ListTasks of the service with `desired` (up to 100) + DescribeTasks.
+    async fn service_tasks(&self, cluster: &str, service: &str, desired: DesiredStatus) -> Result<Vec<Task>, ApiError> {
+        let listed = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(desired)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| api_error("ListTasks", e))?;
+        if listed.task_arns().is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(listed.task_arns().to_vec()))
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeTasks", e))?;
+        Ok(described.tasks().to_vec())
+    }
+}
+
 impl Ecs for SdkEcs {
     async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, ApiError> {
         let out = self
@@ -224,30 +252,11 @@ impl Ecs for SdkEcs {
         Ok(())
     }
     async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError> {
-        let listed = self
-            .client
-            .list_tasks()
-            .cluster(cluster)
-            .service_name(service)
-            .desired_status(DesiredStatus::Stopped)
-            .max_results(100)
-            .send()
-            .await
-            .map_err(|e| api_error("ListTasks", e))?;
-        if listed.task_arns().is_empty() {
-            return Ok(Vec::new());
-        }
-        let described = self
-            .client
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(listed.task_arns().to_vec()))
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeTasks", e))?;
-        Ok(described.tasks().to_vec())
+        self.service_tasks(cluster, service, DesiredStatus::Stopped).await
     }
-
+    async fn running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError> {
+        self.service_tasks(cluster, service, DesiredStatus::Running).await
+    }
     async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError> {
         self.client
             .list_task_definitions()
@@ -545,5 +554,42 @@ mod tests {
         let err = api_error("DescribeServices", err);
         assert_eq!(err.kind, ApiErrorKind::Unreachable, "{err}");
         assert!(err.to_string().contains("cannot reach the AWS endpoint"), "{err}");
+    }
+}
+
+/// ELBv2 (target health) behind [`TargetHealth`].
+pub struct SdkElb {
+    client: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl SdkElb {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: aws_sdk_elasticloadbalancingv2::Client::new(config) }
+    }
+}
+
+impl TargetHealth for SdkElb {
+    async fn target_health(&self, target_group: &str) -> Result<Vec<crate::ops::status::Target>, ApiError> {
+        let out = self
+            .client
+            .describe_target_health()
+            .target_group_arn(target_group)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeTargetHealth", e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                let health = d.target_health();
+                crate::ops::status::Target {
+                    id: d.target().and_then(|t| t.id()).unwrap_or_default().to_owned(),
+                    port: d.target().and_then(|t| t.port()),
+                    state: health.and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned()),
+                    description: health.and_then(|h| h.description()).map(str::to_owned),
+                }
+            })
+            .collect())
     }
 }

@@ -145,6 +145,7 @@ pub struct FakeEcs {
     /// UpdateService fails from this call number on (1-based).
     pub fail_update_from: Option<usize>,
     pub stopped: Vec<Task>,
+    pub running: Vec<Task>,
     pub active: Vec<String>,
     pub deregistered: RefCell<Vec<String>>,
     pub describes: Cell<u32>,
@@ -191,6 +192,7 @@ impl FakeEcs {
             updates: RefCell::default(),
             fail_update_from: None,
             stopped: vec![],
+            running: vec![],
             active: vec![],
             deregistered: RefCell::default(),
             describes: Cell::new(0),
@@ -291,6 +293,9 @@ impl Ecs for FakeEcs {
     }
     async fn stopped_tasks(&self, _cluster: &str, _service: &str) -> Result<Vec<Task>, ApiError> {
         Ok(self.stopped.clone())
+    }
+    async fn running_tasks(&self, _cluster: &str, _service: &str) -> Result<Vec<Task>, ApiError> {
+        Ok(self.running.clone())
     }
     async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError> {
         assert_eq!(family, "rdeploy-dev-app");

@@ -351,3 +351,98 @@ async fn force_dry_run_changes_nothing() {
     assert!(ui.text().contains("--force-new-deployment; nothing changed"), "{}", ui.text());
     assert!(ecs.calls.borrow().is_empty());
 }
+
+struct FakeElb(Result<Vec<crate::ops::status::Target>, crate::deploy::api::ApiError>);
+
+impl crate::deploy::api::TargetHealth for FakeElb {
+    async fn target_health(
+        &self,
+        target_group: &str,
+    ) -> Result<Vec<crate::ops::status::Target>, crate::deploy::api::ApiError> {
+        assert!(target_group.ends_with("targetgroup/rdeploy-dev/abc"), "{target_group}");
+        self.0.clone()
+    }
+}
+
+fn healthy_target(ip: &str) -> crate::ops::status::Target {
+    crate::ops::status::Target {
+        id: ip.into(),
+        port: Some(8080),
+        state: "healthy".into(),
+        reason: None,
+        description: None,
+    }
+}
+
+/// The service settled on OLD behind a target group, with two RUNNING HEALTHY tasks.
+fn serving_behind_alb() -> FakeEcs {
+    let mut answer = steady_old();
+    if let Ok(ServiceLookup::Found(s)) = &mut answer {
+        s.load_balancers = Some(vec![
+            aws_sdk_ecs::types::LoadBalancer::builder()
+                .target_group_arn("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/rdeploy-dev/abc")
+                .container_name("app")
+                .container_port(8080)
+                .build(),
+        ]);
+    }
+    let mut ecs = FakeEcs::new(vec![vec![answer]]);
+    ecs.running = ["t1", "t2"]
+        .iter()
+        .map(|id| {
+            aws_sdk_ecs::types::Task::builder()
+                .task_arn(format!("arn:aws:ecs:us-east-1:1:task/rdeploy-dev-cluster/{id}"))
+                .task_definition_arn(OLD)
+                .last_status("RUNNING")
+                .health_status(aws_sdk_ecs::types::HealthStatus::Healthy)
+                .availability_zone("us-east-1a")
+                .build()
+        })
+        .collect();
+    ecs
+}
+
+#[tokio::test]
+async fn status_is_healthy_only_with_healthy_targets_and_names_unread_target_health() {
+    let ecs = serving_behind_alb();
+    let (logs, clock, mut ui) = (FakeLogs::lines(&[]), FakeClock::default(), Recorder::default());
+    let mut session = Session { ecs: &ecs, logs: &logs, clock: &clock, ui: &mut ui };
+    let elb = FakeElb(Ok(vec![healthy_target("10.0.1.5"), healthy_target("10.0.2.6")]));
+    let s = session.status(&target("", ""), &elb).await.unwrap();
+    assert!(s.healthy, "{:?}", s.reasons);
+    assert_eq!((s.tasks.len(), s.targets.len(), s.revision.as_str()), (2, 2, "rdeploy-dev-app:4"));
+
+    let denied = crate::deploy::api::ApiError::new(
+        crate::deploy::api::ApiErrorKind::AccessDenied,
+        "DescribeTargetHealth",
+        "AccessDenied",
+    );
+    let s = session.status(&target("", ""), &FakeElb(Err(denied))).await.unwrap();
+    assert!(!s.healthy);
+    assert!(
+        s.reasons
+            .iter()
+            .any(|r| r.starts_with("target health not read (rdeploy-dev): DescribeTargetHealth: access denied")),
+        "{:?}",
+        s.reasons
+    );
+    assert!(ecs.calls.borrow().is_empty(), "status changes nothing");
+}
+
+#[tokio::test]
+async fn revisions_lists_newest_first_with_whether_each_served() {
+    let ecs = family();
+    let (logs, clock, mut ui) = (FakeLogs::lines(&[]), FakeClock::default(), Recorder::default());
+    let doc =
+        Session { ecs: &ecs, logs: &logs, clock: &clock, ui: &mut ui }.revisions(&target("", ""), None).await.unwrap();
+    let seen: Vec<(i32, bool, bool, bool)> =
+        doc.revisions.iter().map(|r| (r.number, r.ever_served, r.serving, r.bootstrap)).collect();
+    assert_eq!(
+        seen,
+        vec![(4, true, true, false), (3, false, false, false), (2, true, false, false), (1, false, false, true)]
+    );
+    assert_eq!(doc.revisions[2].digest.as_deref(), Some(DIGEST2));
+    let json = serde_json::to_value(&doc).unwrap();
+    assert_eq!(json["schema"], 1);
+    assert_eq!(json["revisions"][0]["revision"], "rdeploy-dev-app:4");
+}
