@@ -9,6 +9,7 @@ mod ci;
 // integrator: the real commands/mod.rs (L23) declares these two.
 mod commands {
     pub mod deploy;
+    pub mod logs;
     pub mod migrate;
     pub mod revisions;
     pub mod rollback;
@@ -108,6 +109,8 @@ enum Cmd {
     Revisions(commands::revisions::RevisionsArgs),
     /// The service, its deployments, tasks, target health and last events; exit 0 healthy, 1 degraded.
     Status(commands::status::StatusArgs),
+    /// The app's CloudWatch log events: readable on a terminal, raw with --json; --follow polls.
+    Logs(commands::logs::LogsArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
     Migrate(commands::migrate::MigrateArgs),
     /// Print a shell completion script (bash, zsh or fish) for every command and flag.
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
         Cmd::Rollback(args) => commands::rollback::run(&ctx, args),
         Cmd::Revisions(args) => commands::revisions::run(&ctx, args),
         Cmd::Status(args) => commands::status::run(&ctx, args),
+        Cmd::Logs(args) => commands::logs::run(&ctx, args),
         Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
         Cmd::Completions(args) => completions::run(<Cli as clap::CommandFactory>::command(), args),
     });

@@ -332,6 +332,16 @@ data "aws_iam_policy_document" "deploy" {
     resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.deploy_targets.ecs_service_name}:log-stream:*"]
   }
 
+  # `cargo xtask logs`: the app's log events (FilterLogEvents is authorised on the log group).
+  statement {
+    sid     = "FilterAppLogs"
+    actions = ["logs:FilterLogEvents"]
+    resources = [
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.deploy_targets.ecs_service_name}",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.deploy_targets.ecs_service_name}:*",
+    ]
+  }
+
   statement {
     sid       = "PassTaskRoles"
     actions   = ["iam:PassRole"]

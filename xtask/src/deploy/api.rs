@@ -143,6 +143,16 @@ pub struct OneOffTask {
 /// first (GetLogEvents from the end).
 pub trait Logs {
     async fn last_lines(&self, group: &str, stream: &str, limit: i32) -> Result<Vec<String>, ApiError>;
+    /// FilterLogEvents on `group` from `start_ms` (inclusive), every page up to `limit` events:
+    /// only `stream` when given, only events matching `pattern` when given.
+    async fn filter_events(
+        &self,
+        group: &str,
+        stream: Option<&str>,
+        pattern: Option<&str>,
+        start_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::ops::logs::Event>, ApiError>;
 }
 
 /// The ELBv2 call `status` makes: the targets of one target group and their health.

@@ -11,6 +11,7 @@
 //!   back only to such a revision (never the bootstrap one); the alarm-rollback cause line;
 //! - `restart.rs`: `deploy --force` of the serving revision, watched on its deployment id;
 //! - `status.rs`: `status` (service, tasks, target health) and `revisions`, read only;
+//! - `logs.rs`: `logs`, FilterLogEvents on the serving revision's awslogs group, polled for --follow;
 //! - `report.rs`: what a failed rollout shows (service events, stopped tasks);
 //! - `migration.rs`: the migration task (a one-off ECS task running `app migrate` on the registered
 //!   revision before UpdateService, when the environment has a database; `cargo xtask migrate`
@@ -47,6 +48,7 @@ mod api;
 mod decide;
 pub mod image_ref;
 pub mod images_file;
+pub mod logs;
 pub mod migration;
 pub mod outcome;
 pub mod preflight;

@@ -346,6 +346,42 @@ impl Logs for SdkLogs {
             .map_err(|e| api_error("GetLogEvents", e))?;
         Ok(out.events().iter().filter_map(|e| e.message()).map(|m| m.trim_end().to_owned()).collect())
     }
+    async fn filter_events(
+        &self,
+        group: &str,
+        stream: Option<&str>,
+        pattern: Option<&str>,
+        start_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::ops::logs::Event>, ApiError> {
+        let mut events = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .filter_log_events()
+                .log_group_name(group)
+                .set_log_stream_names(stream.map(|s| vec![s.to_owned()]))
+                .set_filter_pattern(pattern.map(str::to_owned))
+                .start_time(start_ms)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api_error("FilterLogEvents", e))?;
+            events.extend(out.events().iter().map(|e| crate::ops::logs::Event {
+                id: e.event_id().unwrap_or_default().to_owned(),
+                stream: e.log_stream_name().unwrap_or_default().to_owned(),
+                timestamp: e.timestamp().unwrap_or_default(),
+                message: e.message().unwrap_or_default().to_owned(),
+            }));
+            match out.next_token() {
+                Some(token) if events.len() < limit && !out.events().is_empty() => next = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        events.truncate(limit);
+        Ok(events)
+    }
 }
 
 pub struct SdkEcr {

@@ -342,11 +342,20 @@ impl Ecs for FakeEcs {
 pub struct FakeLogs {
     pub answer: Result<Vec<String>, ApiError>,
     pub asked: RefCell<Vec<(String, String)>>,
+    /// FilterLogEvents answers in order (the last repeats), and the requests: (group, stream,
+    /// pattern, start_ms).
+    pub filtered: RefCell<VecDeque<Vec<crate::ops::logs::Event>>>,
+    pub filters: RefCell<Vec<(String, Option<String>, Option<String>, i64)>>,
 }
 
 impl FakeLogs {
     pub fn lines(lines: &[&str]) -> Self {
-        Self { answer: Ok(lines.iter().map(|l| (*l).to_owned()).collect()), asked: RefCell::default() }
+        Self {
+            answer: Ok(lines.iter().map(|l| (*l).to_owned()).collect()),
+            asked: RefCell::default(),
+            filtered: RefCell::default(),
+            filters: RefCell::default(),
+        }
     }
 }
 
@@ -355,6 +364,23 @@ impl Logs for FakeLogs {
         assert_eq!(limit, super::migration::LOG_LINES);
         self.asked.borrow_mut().push((group.to_owned(), stream.to_owned()));
         self.answer.clone()
+    }
+    async fn filter_events(
+        &self,
+        group: &str,
+        stream: Option<&str>,
+        pattern: Option<&str>,
+        start_ms: i64,
+        _limit: usize,
+    ) -> Result<Vec<crate::ops::logs::Event>, ApiError> {
+        self.filters.borrow_mut().push((
+            group.to_owned(),
+            stream.map(str::to_owned),
+            pattern.map(str::to_owned),
+            start_ms,
+        ));
+        let mut q = self.filtered.borrow_mut();
+        Ok(if q.len() > 1 { q.pop_front().unwrap() } else { q.front().cloned().unwrap_or_default() })
     }
 }
 

@@ -35,6 +35,8 @@ pub enum Res {
     ExecutionRole,
     /// The environment's app log group (its log streams).
     LogStreams,
+    /// The environment's app log group itself (FilterLogEvents is authorised on the group).
+    LogGroup,
     StateBucket,
     /// A layer's state object, `<env>/<layer>.tfstate`.
     State,
@@ -162,6 +164,10 @@ pub mod ops {
     pub const GET_LOG_EVENTS: Operation =
         op!("GetLogEvents", Some("get_log_events"), [need("logs:GetLogEvents", Res::LogStreams)]);
 
+    /// `logs`: the app's log events (the log group's streams).
+    pub const FILTER_LOG_EVENTS: Operation =
+        op!("FilterLogEvents", Some("filter_log_events"), [need("logs:FilterLogEvents", Res::LogGroup)]);
+
     // ---- image (xtask/src/image.rs, and the deploy's prod tag check) ----
     pub const GET_AUTHORIZATION_TOKEN: Operation =
         op!("GetAuthorizationToken", Some("get_authorization_token"), [need("ecr:GetAuthorizationToken", Res::Any)]);
@@ -248,6 +254,7 @@ pub const OPERATIONS: &[Operation] = &[
     ops::RUN_TASK,
     ops::STOP_TASK,
     ops::GET_LOG_EVENTS,
+    ops::FILTER_LOG_EVENTS,
     ops::GET_AUTHORIZATION_TOKEN,
     ops::DESCRIBE_IMAGES,
     ops::PUSH,
@@ -351,6 +358,7 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
         ],
         "status" => vec![DESCRIBE_SERVICES, LIST_TASKS, DESCRIBE_TASKS, DESCRIBE_TARGET_HEALTH],
         "revisions" => vec![DESCRIBE_SERVICES, DESCRIBE_TASK_DEFINITION, LIST_TASK_DEFINITIONS],
+        "logs" => vec![DESCRIBE_SERVICES, DESCRIBE_TASK_DEFINITION, FILTER_LOG_EVENTS],
         "plan" | "drift" => vec![STATE_READ, STATE_LOCK],
         "apply" | "destroy" => vec![STATE_READ, STATE_LOCK, STATE_WRITE],
         _ => return None,
@@ -388,6 +396,7 @@ impl Target<'_> {
             Res::TaskRole => format!("arn:{p}:iam::{a}:role/{}-{}-task", e.project, e.name),
             Res::ExecutionRole => format!("arn:{p}:iam::{a}:role/{}-{}-task-execution", e.project, e.name),
             Res::LogStreams => format!("arn:{p}:logs:{r}:{a}:log-group:/ecs/{}:log-stream:app/app/0123", e.service()),
+            Res::LogGroup => format!("arn:{p}:logs:{r}:{a}:log-group:/ecs/{}", e.service()),
             Res::StateBucket => format!("arn:{p}:s3:::{bucket}"),
             Res::State => format!("arn:{p}:s3:::{bucket}/{key}"),
             Res::StateLock => format!("arn:{p}:s3:::{bucket}/{key}.tflock"),

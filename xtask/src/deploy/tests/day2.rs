@@ -446,3 +446,91 @@ async fn revisions_lists_newest_first_with_whether_each_served() {
     assert_eq!(json["schema"], 1);
     assert_eq!(json["revisions"][0]["revision"], "rdeploy-dev-app:4");
 }
+
+fn event(id: &str, at: i64, message: &str) -> crate::ops::logs::Event {
+    crate::ops::logs::Event {
+        id: id.into(),
+        stream: "app/app/0123456789abcdef0123456789abcdef".into(),
+        timestamp: at,
+        message: message.into(),
+    }
+}
+
+fn log_query(follow: bool) -> crate::deploy::logs::LogQuery {
+    crate::deploy::logs::LogQuery {
+        start_ms: 1_000,
+        task: Some("0123456789ABCDEF0123456789abcdef".into()),
+        pattern: Some("\"timeout\"".into()),
+        json: false,
+        follow,
+        poll_interval: Duration::from_secs(2),
+        max_polls: Some(3),
+    }
+}
+
+/// The serving revision logs with awslogs to /ecs/rdeploy-dev-app, prefix app.
+fn logging_ecs() -> FakeEcs {
+    let mut ecs = FakeEcs::new(vec![vec![steady_old()]]);
+    let app =
+        ecs.current.0.container_definitions.as_mut().unwrap().iter_mut().find(|c| c.name() == Some("app")).unwrap();
+    app.log_configuration = Some(
+        aws_sdk_ecs::types::LogConfiguration::builder()
+            .log_driver(aws_sdk_ecs::types::LogDriver::Awslogs)
+            .options("awslogs-group", "/ecs/rdeploy-dev-app")
+            .options("awslogs-stream-prefix", "app")
+            .build()
+            .unwrap(),
+    );
+    ecs
+}
+
+#[tokio::test]
+async fn logs_reads_the_serving_revisions_group_and_follow_prints_each_event_once() {
+    let ecs = logging_ecs();
+    let logs = FakeLogs::lines(&[]);
+    let json = r#"{"timestamp":"2026-12-06T22:00:00.123456Z","level":"ERROR","fields":{"message":"db timeout","status":503},"target":"app"}"#;
+    *logs.filtered.borrow_mut() = vec![
+        vec![event("e1", 1_000, "plain line")],
+        // The next poll starts at e1's millisecond: e1 again, and a new one.
+        vec![event("e1", 1_000, "plain line"), event("e2", 2_000, json)],
+        vec![event("e2", 2_000, json)],
+    ]
+    .into();
+    let (clock, mut ui) = (FakeClock::default(), Recorder::default());
+    let printed = Session { ecs: &ecs, logs: &logs, clock: &clock, ui: &mut ui }
+        .logs(&target("", ""), &log_query(true))
+        .await
+        .unwrap();
+    assert_eq!(printed, 2, "{}", ui.text());
+    assert!(
+        ui.lines[1].starts_with("2026-12-06T22:00:00.123Z ERROR db timeout  status=503  [task 01234567]"),
+        "{}",
+        ui.text()
+    );
+    let filters = logs.filters.borrow();
+    assert_eq!(filters.len(), 3);
+    assert_eq!(
+        filters[0],
+        (
+            "/ecs/rdeploy-dev-app".to_owned(),
+            Some("app/app/0123456789abcdef0123456789abcdef".to_owned()),
+            Some("\"timeout\"".to_owned()),
+            1_000
+        )
+    );
+    assert_eq!((filters[1].3, filters[2].3), (1_000, 2_000), "each poll starts at the last event seen");
+    assert_eq!(*clock.sleeps.borrow(), vec![Duration::from_secs(2); 2]);
+    assert!(ecs.calls.borrow().is_empty(), "logs changes nothing");
+}
+
+#[tokio::test]
+async fn logs_of_a_revision_without_awslogs_is_exit_2() {
+    let ecs = FakeEcs::new(vec![vec![steady_old()]]);
+    let (logs, clock, mut ui) = (FakeLogs::lines(&[]), FakeClock::default(), Recorder::default());
+    let err = Session { ecs: &ecs, logs: &logs, clock: &clock, ui: &mut ui }
+        .logs(&target("", ""), &log_query(false))
+        .await
+        .unwrap_err();
+    assert_eq!(exit_code(&err), 2, "{err:#}");
+    assert!(err.to_string().contains("does not log with awslogs"), "{err}");
+}

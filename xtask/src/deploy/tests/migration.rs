@@ -151,7 +151,7 @@ async fn unreadable_logs_are_said_and_the_failure_is_still_reported() {
     let ecs = migrating(vec![vec![steady_in_vpc()]], vec![exited(2)]);
     let logs = FakeLogs {
         answer: Err(ApiError::new(ApiErrorKind::AccessDenied, "GetLogEvents", "no logs:GetLogEvents")),
-        asked: RefCell::default(),
+        ..FakeLogs::lines(&[])
     };
     let (result, ui, _) = run_with_logs(&ecs, &logs, &with_migration(600)).await;
     let err = result.unwrap_err();
