@@ -172,6 +172,11 @@ pub trait Clock {
     async fn sleep(&self, duration: Duration);
     /// Wall-clock time (what the `rdeploy:completed` tag records).
     fn wall(&self) -> std::time::SystemTime;
+    /// Ctrl-C or SIGTERM arrived (during a sleep, or before one): the loops stop at their next
+    /// check. Once it is set, every sleep returns at once.
+    fn cancelled(&self) -> Option<crate::ops::interrupt::Signal> {
+        None
+    }
 }
 
 /// Where a session reports progress.
@@ -182,14 +187,23 @@ pub trait Ui {
     fn status(&mut self, text: &str);
 }
 
-/// The real clock: tokio's timer.
+/// The real clock: tokio's timer, raced against SIGINT and SIGTERM (listened to from the first
+/// sleep on, so a signal during an AWS call is seen at the next sleep).
 pub struct TokioClock {
     start: std::time::Instant,
+    cancelled: std::cell::Cell<Option<crate::ops::interrupt::Signal>>,
+    #[cfg(unix)]
+    signals: std::cell::RefCell<Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>>,
 }
 
 impl TokioClock {
     pub fn new() -> Self {
-        Self { start: std::time::Instant::now() }
+        Self {
+            start: std::time::Instant::now(),
+            cancelled: std::cell::Cell::new(None),
+            #[cfg(unix)]
+            signals: std::cell::RefCell::new(None),
+        }
     }
 }
 
@@ -198,10 +212,39 @@ impl Clock for TokioClock {
         self.start.elapsed()
     }
     async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
+        use crate::ops::interrupt::Signal;
+        if self.cancelled.get().is_some() {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let taken = self.signals.borrow_mut().take();
+            let (mut int, mut term) = match taken {
+                Some(pair) => pair,
+                None => match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+                    (Ok(int), Ok(term)) => (int, term),
+                    _ => return tokio::time::sleep(duration).await,
+                },
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(duration) => {}
+                _ = int.recv() => self.cancelled.set(Some(Signal::Interrupt)),
+                _ = term.recv() => self.cancelled.set(Some(Signal::Terminate)),
+            }
+            *self.signals.borrow_mut() = Some((int, term));
+        }
+        #[cfg(not(unix))]
+        tokio::select! {
+            _ = tokio::time::sleep(duration) => {}
+            _ = tokio::signal::ctrl_c() => self.cancelled.set(Some(Signal::Interrupt)),
+        }
     }
     fn wall(&self) -> std::time::SystemTime {
         std::time::SystemTime::now()
+    }
+    fn cancelled(&self) -> Option<crate::ops::interrupt::Signal> {
+        self.cancelled.get()
     }
 }
 

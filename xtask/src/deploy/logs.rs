@@ -85,6 +85,9 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                 return Ok(printed);
             }
             self.clock.sleep(q.poll_interval).await;
+            if self.clock.cancelled().is_some() {
+                return Ok(printed);
+            }
         }
     }
 }

@@ -31,6 +31,8 @@ use super::outcome::{code, fail, human};
 use super::revision::{self, Target};
 use super::taskdef::{self, APP_CONTAINER};
 use crate::envs::Env;
+use crate::ops::interrupt::{self, Signal, Stage};
+use crate::ops::revisions::COMPLETED_TAG;
 
 /// The command the app container runs instead of serving.
 pub const COMMAND: &str = "migrate";
@@ -148,6 +150,37 @@ pub struct MigratePlan {
     pub client_token: String,
 }
 
+/// Ctrl-C or SIGTERM while the migration task ran; [`interrupted_as`] turns it into the
+/// message of the command that ran it.
+#[derive(Debug)]
+pub struct MigrationInterrupted {
+    pub signal: Signal,
+    pub task_arn: String,
+    pub cluster: String,
+    /// StopTask's outcome.
+    pub stopped: Result<(), String>,
+}
+
+impl std::fmt::Display for MigrationInterrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted during the migration task {}", self.task_arn)
+    }
+}
+
+impl std::error::Error for MigrationInterrupted {}
+
+/// An interrupted migration as `command`'s exit: the state it leaves and the command to run again.
+pub(super) fn interrupted_as(err: anyhow::Error, command: &str, target: &Target) -> anyhow::Error {
+    match err.downcast::<MigrationInterrupted>() {
+        Ok(m) => {
+            let stage = Stage::Migrating { task_arn: m.task_arn, cluster: m.cluster, stopped: m.stopped };
+            let i = interrupt::interrupted(m.signal, &stage, command, &target.env, &target.image);
+            fail(i.code, i.message)
+        }
+        Err(err) => err,
+    }
+}
+
 impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
     /// `cargo xtask migrate`: pick the revision (serving, family's newest, or a new registration),
     /// then run the migration task alone. Returns the revision it ran (None for --dry-run).
@@ -188,9 +221,10 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         let def = match existing {
             Some((def, _)) => def,
             None => {
-                let tags = found.base().1;
+                // The base's `rdeploy:completed` tag is not the new revision's.
+                let tags: Vec<_> = found.base().1.iter().filter(|t| t.key() != Some(COMPLETED_TAG)).cloned().collect();
                 let registered =
-                    self.ecs.register_task_definition(&next, tags).await.map_err(|e| target.before_change(e))?;
+                    self.ecs.register_task_definition(&next, &tags).await.map_err(|e| target.before_change(e))?;
                 self.ui.line(&format!("Registered {}", short(registered.task_definition_arn().unwrap_or_default())));
                 registered
             }
@@ -199,7 +233,9 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         self.ui.line(&format!("Migrating with {label}"));
         let task = one_off(&found.service, &target.cluster, &revision, &plan.client_token);
         let untouched = format!("The service {} was not touched.", target.service);
-        self.run_migration(&task, &def, plan.timeout, plan.poll_interval, &untouched).await?;
+        self.run_migration(&task, &def, plan.timeout, plan.poll_interval, &untouched)
+            .await
+            .map_err(|e| interrupted_as(e, "migrate", target))?;
         Ok(Some(revision))
     }
 
@@ -238,6 +274,20 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                 TaskVerdict::Wait { progress, delay } => {
                     self.ui.status(&format!("migration: {progress}"));
                     self.clock.sleep(delay).await;
+                    if let Some(signal) = self.clock.cancelled() {
+                        // Stop the task this run started: nothing else would.
+                        let stopped = self
+                            .ecs
+                            .stop_task(&task.cluster, &arn, "rdeploy: interrupted")
+                            .await
+                            .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_owned());
+                        self.ui.line(&format!(
+                            "Interrupted: {} migration task {id}",
+                            if stopped.is_ok() { "stopped" } else { "could NOT stop" }
+                        ));
+                        let cluster = task.cluster.clone();
+                        return Err(MigrationInterrupted { signal, task_arn: arn, cluster, stopped }.into());
+                    }
                 }
                 verdict => break verdict,
             }

@@ -12,7 +12,9 @@ use anyhow::Result;
 use super::api::{Clock, Ecs, Logs, Session, Ui};
 use super::decide::{Decision, Phase, ServiceSnapshot, Watch, WatchTarget, short};
 use super::outcome::{Outcome, code, fail, human};
+use super::rollback::interruption;
 use super::rollout::Plan;
+use crate::ops::interrupt::Stage;
 
 impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
     pub(super) async fn restart(&mut self, plan: &Plan, before: &ServiceSnapshot, start: Duration) -> Result<Outcome> {
@@ -101,6 +103,10 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                 code::UNOBSERVED,
                 format!("could not observe the new deployment of {rev}: {reason}.\nLook: {look}"),
             )),
+            Decision::Interrupted { signal } => {
+                let stage = Stage::Watching { revision: revision.clone(), image: t.image.clone() };
+                Err(interruption(signal, &stage, t, &t.image))
+            }
             Decision::Wait { .. } => unreachable!("run_watch returns only final decisions"),
         }
     }

@@ -19,6 +19,7 @@ use super::migration::Migration;
 use super::outcome::{Outcome, code, fail};
 use super::revision::{self, Target};
 use super::rollout::{Plan, Watched, update_failure};
+use crate::ops::interrupt::{self, Signal, Stage};
 use crate::ops::revisions::{COMPLETED_TAG, Revision, completed_tag};
 use crate::ops::rollback::{self, AfterFailure};
 use crate::ops::{alarm, family_and_number};
@@ -158,7 +159,13 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
     /// Whether a failed rollout may go back to `arn`: only when it reached COMPLETED (its tag, or
     /// the service was settled on it before this change). When its tags cannot be read, it may
     /// (what served before is the best guess), with a warning.
-    pub(super) async fn may_go_back_to(&mut self, arn: &str, settled_before: Option<&str>, env: &str) -> AfterFailure {
+    /// Also its image (for the re-attach command), when read.
+    pub(super) async fn may_go_back_to(
+        &mut self,
+        arn: &str,
+        settled_before: Option<&str>,
+        env: &str,
+    ) -> (AfterFailure, Option<String>) {
         let mut previous = match self.ecs.describe_task_definition(arn).await {
             Ok((def, tags)) => Revision::from_sdk(&def, &tags),
             Err(err) => {
@@ -167,14 +174,21 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                     short(arn),
                     err.operation
                 ));
-                return AfterFailure::RollBack(arn.to_owned());
+                return (AfterFailure::RollBack(arn.to_owned()), None);
             }
         };
         if previous.completed_at.is_none() && settled_before == Some(arn) {
             previous.completed_at = Some("(settled before this deploy)".into());
         }
-        rollback::after_failure(Some(&previous), env)
+        (rollback::after_failure(Some(&previous), env), Some(previous.image))
     }
+}
+
+/// Ctrl-C or SIGTERM during a watch: nothing is rolled back; the message says what the run
+/// leaves and the command that re-attaches (`deploy` with `image` watches the same rollout).
+pub(super) fn interruption(signal: Signal, stage: &Stage, t: &Target, image: &str) -> anyhow::Error {
+    let i = interrupt::interrupted(signal, stage, "deploy", &t.env, image);
+    fail(i.code, i.message)
 }
 
 /// The cause line when a deployment alarm failed the deployment of `target.revision` (ECS then

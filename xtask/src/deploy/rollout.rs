@@ -23,8 +23,9 @@ use super::decide::{
 use super::migration::{self, Migration};
 use super::outcome::{Outcome, code, fail, human};
 use super::revision::{self, Target};
-use super::rollback::alarm_cause;
+use super::rollback::{alarm_cause, interruption};
 use super::taskdef;
+use crate::ops::interrupt::Stage;
 use crate::ops::keep;
 use crate::ops::revisions::COMPLETED_TAG;
 use crate::ops::rollback::AfterFailure;
@@ -213,7 +214,9 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                 short(&previous),
                 short(&revision)
             );
-            self.run_migration(&task, &registered, *timeout, *poll_interval, &untouched).await?;
+            self.run_migration(&task, &registered, *timeout, *poll_interval, &untouched)
+                .await
+                .map_err(|e| migration::interrupted_as(e, "deploy", &plan.target))?;
             // The rollout's --timeout counts from here.
             start = self.clock.now();
             migrated =
@@ -304,6 +307,10 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                     plan.target.look_command()
                 ),
             )),
+            Decision::Interrupted { signal } => {
+                let stage = Stage::Watching { revision: revision.clone(), image: plan.target.image.clone() };
+                Err(interruption(signal, &stage, &plan.target, &plan.target.image))
+            }
             Decision::Wait { .. } => unreachable!("run_watch returns only final decisions"),
         }
     }
@@ -332,6 +339,9 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                 Decision::Wait { progress, delay } => {
                     self.ui.status(&progress);
                     self.clock.sleep(delay).await;
+                    if let Some(signal) = self.clock.cancelled() {
+                        return Decision::Interrupted { signal };
+                    }
                 }
                 decision => return decision,
             }
@@ -437,9 +447,8 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         let good = short(&good_arn).to_owned();
         // Never back to a revision that never reached COMPLETED (the bootstrap one, after a failed
         // first deploy): it cannot start either, so watching it would only wait out a second failure.
-        if let AfterFailure::Stay(why) =
-            self.may_go_back_to(&good_arn, w.settled_before.as_deref(), &plan.target.env).await
-        {
+        let (verdict, good_image) = self.may_go_back_to(&good_arn, w.settled_before.as_deref(), &plan.target.env).await;
+        if let AfterFailure::Stay(why) = verdict {
             return Err(fail(code::LOOK_NOW, format!("{reason}\n{why}")));
         }
         if ecs_rolled_back {
@@ -487,6 +496,11 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             }
             Decision::Interfered { reason } => Some(reason),
             Decision::Unobserved { reason } => Some(format!("the rollback could not be observed: {reason}")),
+            Decision::Interrupted { signal } => {
+                let image = good_image.unwrap_or_else(|| "<the previous image>".into());
+                let stage = Stage::RollingBack { revision: good_arn.clone(), image: image.clone() };
+                return Err(interruption(signal, &stage, &plan.target, &image));
+            }
             Decision::Wait { .. } => unreachable!("run_watch returns only final decisions"),
         };
         match why {

@@ -396,6 +396,8 @@ pub enum Fault {
 pub struct FakeClock {
     pub now: Cell<Duration>,
     pub sleeps: RefCell<Vec<Duration>>,
+    /// A signal that "arrives" during sleep number N (1-based).
+    pub cancel_at: Option<(usize, crate::ops::interrupt::Signal)>,
 }
 
 impl Clock for FakeClock {
@@ -405,6 +407,9 @@ impl Clock for FakeClock {
     async fn sleep(&self, d: Duration) {
         self.sleeps.borrow_mut().push(d);
         self.now.set(self.now.get() + d);
+    }
+    fn cancelled(&self) -> Option<crate::ops::interrupt::Signal> {
+        self.cancel_at.filter(|(n, _)| self.sleeps.borrow().len() >= *n).map(|(_, s)| s)
     }
     /// 2026-01-01T00:00:00Z plus the fake time.
     fn wall(&self) -> std::time::SystemTime {
@@ -533,7 +538,16 @@ pub async fn run_with_logs(
     logs: &FakeLogs,
     plan: &Plan,
 ) -> (anyhow::Result<Outcome>, Recorder, FakeClock) {
-    let clock = FakeClock::default();
+    run_with_clock(ecs, logs, plan, FakeClock::default()).await
+}
+
+/// A deploy of `plan` on a session of fakes, with `clock` (e.g. one that fires a signal).
+pub async fn run_with_clock(
+    ecs: &FakeEcs,
+    logs: &FakeLogs,
+    plan: &Plan,
+    clock: FakeClock,
+) -> (anyhow::Result<Outcome>, Recorder, FakeClock) {
     let mut ui = Recorder::default();
     let result = Session { ecs, logs, clock: &clock, ui: &mut ui }.deploy(plan).await;
     (result, ui, clock)

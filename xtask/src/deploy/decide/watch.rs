@@ -92,6 +92,10 @@ pub enum Decision {
     Unobserved {
         reason: String,
     },
+    /// Ctrl-C or SIGTERM (from the session's clock, never from [`Watch::observe`]).
+    Interrupted {
+        signal: crate::ops::interrupt::Signal,
+    },
 }
 
 /// A watch in progress: the target, its deadline, and what the polls have shown so far.

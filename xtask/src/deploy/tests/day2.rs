@@ -534,3 +534,31 @@ async fn logs_of_a_revision_without_awslogs_is_exit_2() {
     assert_eq!(exit_code(&err), 2, "{err:#}");
     assert!(err.to_string().contains("does not log with awslogs"), "{err}");
 }
+
+#[tokio::test]
+async fn ctrl_c_in_the_watch_leaves_the_rollout_and_rerunning_deploy_re_attaches() {
+    let rolling =
+        || svc(NEW, vec![d("n", "PRIMARY", NEW, InProgress, 1, 2, 0), d("o", "ACTIVE", OLD, Completed, 1, 1, 0)], &[]);
+    let ecs = FakeEcs::new(vec![vec![steady_old()], vec![rolling()]]);
+    let clock = FakeClock { cancel_at: Some((3, crate::ops::interrupt::Signal::Interrupt)), ..FakeClock::default() };
+    let (result, _, clock) = run_with_clock(&ecs, &FakeLogs::lines(&[]), &plan(), clock).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 5, "{err:#}");
+    let message = err.to_string();
+    assert!(message.starts_with("deploy interrupted (Ctrl-C) while rdeploy-dev-app:5 rolled out"), "{message}");
+    assert!(message.contains(&format!("Re-attach: `cargo xtask deploy --env dev --image {IMAGE_NEW}`")), "{message}");
+    assert_eq!(*ecs.updates.borrow(), vec![NEW.to_owned()], "nothing rolled back on an interruption");
+    assert_eq!(clock.sleeps.borrow().len(), 3, "stopped at the poll the signal arrived");
+
+    // The re-attach: the same image, with that rollout still in the service, registers nothing,
+    // updates nothing, and watches it to its verdict.
+    let mut ecs = FakeEcs::new(vec![vec![rolling(), rolling(), settled(NEW)]]);
+    let mut registered = sample(IMAGE_NEW, Some("bbbbbbb"));
+    registered.task_definition_arn = Some(NEW.into());
+    registered.revision = 5;
+    ecs.current = (registered, vec![]);
+    let (result, ui, _) = run(&ecs, &plan()).await;
+    assert_eq!(result.unwrap(), Outcome::Deployed { revision: NEW.into() }, "{}", ui.text());
+    assert!(ui.text().contains("but it is not settled"), "{}", ui.text());
+    assert_eq!(*ecs.calls.borrow(), vec!["TagResource"], "no registration, no UpdateService");
+}

@@ -401,3 +401,33 @@ async fn a_refused_update_after_a_migration_says_the_migrations_were_applied() {
     assert!(text.contains("The service is unchanged") && !text.contains("Nothing changed"), "{text}");
     assert!(text.contains("DID apply its migrations"), "{text}");
 }
+
+#[tokio::test]
+async fn ctrl_c_during_the_migration_stops_its_task_and_names_the_command_to_run_again() {
+    let ecs = migrating(vec![vec![steady_in_vpc()]], vec![running()]);
+    let clock = FakeClock { cancel_at: Some((2, crate::ops::interrupt::Signal::Interrupt)), ..FakeClock::default() };
+    let (result, _, _) = run_with_clock(&ecs, &FakeLogs::lines(&[]), &with_migration(600), clock).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 5, "{err:#}");
+    let message = err.to_string();
+    assert!(
+        message
+            .starts_with("deploy interrupted (Ctrl-C) during the migration: the migration task 0123abcd was stopped"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("`cargo xtask deploy --env dev --image {IMAGE_NEW}`")), "{message}");
+    assert_eq!(*ecs.stops.borrow(), vec![(TASK.to_owned(), "rdeploy: interrupted".to_owned())]);
+    assert!(!ecs.calls.borrow().contains(&"UpdateService"), "the service is not touched: {:?}", ecs.calls.borrow());
+
+    // StopTask refused: exit 4 and the exact command that stops it.
+    let mut ecs = migrating(vec![vec![steady_in_vpc()]], vec![running()]);
+    ecs.stop_fails = true;
+    let clock = FakeClock { cancel_at: Some((1, crate::ops::interrupt::Signal::Terminate)), ..FakeClock::default() };
+    let (result, _, _) = run_with_clock(&ecs, &FakeLogs::lines(&[]), &with_migration(600), clock).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 4, "{err:#}");
+    assert!(
+        err.to_string().contains(&format!("`aws ecs stop-task --cluster rdeploy-dev-cluster --task {TASK}`")),
+        "{err}"
+    );
+}
