@@ -13,6 +13,7 @@ mod commands {
     pub mod migrate;
     pub mod revisions;
     pub mod rollback;
+    pub mod run;
     pub mod status;
 }
 mod completions;
@@ -111,6 +112,8 @@ enum Cmd {
     Status(commands::status::StatusArgs),
     /// The app's CloudWatch log events: readable on a terminal, raw with --json; --follow polls.
     Logs(commands::logs::LogsArgs),
+    /// A one-off task of the serving revision: `run --env E -- <app subcommand...>`; its exit code and last log lines.
+    Run(commands::run::RunArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
     Migrate(commands::migrate::MigrateArgs),
     /// Print a shell completion script (bash, zsh or fish) for every command and flag.
@@ -152,6 +155,7 @@ fn main() -> ExitCode {
         Cmd::Revisions(args) => commands::revisions::run(&ctx, args),
         Cmd::Status(args) => commands::status::run(&ctx, args),
         Cmd::Logs(args) => commands::logs::run(&ctx, args),
+        Cmd::Run(args) => commands::run::run(&ctx, args),
         Cmd::Permissions(args) => permissions::cli::run(&ctx, args),
         Cmd::Completions(args) => completions::run(<Cli as clap::CommandFactory>::command(), args),
     });

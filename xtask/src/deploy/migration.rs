@@ -251,11 +251,18 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         untouched: &str,
     ) -> Result<()> {
         let revision = short(&task.task_definition);
-        self.ui.line(&format!("Migration task: {}", request(task, revision, timeout)));
+        // The same task machinery runs `cargo xtask run`'s one-off tasks (another group).
+        let migrating = task.group == GROUP;
+        let (title, noun, short_name) = if migrating {
+            ("Migration task", "the migration task", "migration")
+        } else {
+            ("One-off task", "the one-off task", "one-off task")
+        };
+        self.ui.line(&format!("{title}: {}", request(task, revision, timeout)));
         let begin = self.clock.now();
         let arn = self.start(task, poll_interval, untouched).await?;
         let id = task_id(&arn).to_owned();
-        self.ui.line(&format!("Started migration task {id}"));
+        self.ui.line(&format!("Started {} {id}", &noun[4..]));
         let mut watch = TaskWatch::new(poll_interval, timeout);
         let verdict = loop {
             let observation = match self.ecs.describe_tasks(&task.cluster, &arn).await {
@@ -272,7 +279,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             };
             match watch.observe(&observation, self.clock.now() - begin) {
                 TaskVerdict::Wait { progress, delay } => {
-                    self.ui.status(&format!("migration: {progress}"));
+                    self.ui.status(&format!("{short_name}: {progress}"));
                     self.clock.sleep(delay).await;
                     if let Some(signal) = self.clock.cancelled() {
                         // Stop the task this run started: nothing else would.
@@ -282,8 +289,9 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                             .await
                             .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_owned());
                         self.ui.line(&format!(
-                            "Interrupted: {} migration task {id}",
-                            if stopped.is_ok() { "stopped" } else { "could NOT stop" }
+                            "Interrupted: {} {} {id}",
+                            if stopped.is_ok() { "stopped" } else { "could NOT stop" },
+                            &noun[4..]
                         ));
                         let cluster = task.cluster.clone();
                         return Err(MigrationInterrupted { signal, task_arn: arn, cluster, stopped }.into());
@@ -296,46 +304,59 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         let look = format!("aws ecs describe-tasks --cluster {} --tasks {arn}", task.cluster);
         match verdict {
             TaskVerdict::Succeeded => {
-                self.ui.line(&format!("Migration task {id} exited 0: migrations applied"));
+                if migrating {
+                    self.ui.line(&format!("Migration task {id} exited 0: migrations applied"));
+                } else {
+                    self.ui.line(&format!("One-off task {id} exited 0"));
+                    self.show_logs(def, &id).await;
+                }
                 Ok(())
             }
             TaskVerdict::Failed { exit_code } => {
-                self.ui.line(&format!("Migration task {id} failed: {summary}"));
+                self.ui.line(&format!("{title} {id} failed: {summary}"));
                 self.show_logs(def, &id).await;
                 let code_text = exit_code.map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
-                Err(fail(code::MIGRATION_FAILED, format!("the migration failed ({code_text}): {summary}\n{untouched}")))
+                Err(fail(
+                    code::MIGRATION_FAILED,
+                    format!(
+                        "{} failed ({code_text}): {summary}\n{untouched}",
+                        if migrating { "the migration" } else { noun }
+                    ),
+                ))
             }
             TaskVerdict::NeverStarted => {
-                self.ui.line(&format!("Migration task {id} never started: {summary}"));
+                self.ui.line(&format!("{title} {id} never started: {summary}"));
                 Err(fail(
                     code::USAGE,
                     format!(
-                        "the migration task never started (the app container never ran; check the image and the \
-                         execution role): {summary}\nNo migration ran. {untouched}"
+                        "{noun} never started (the app container never ran; check the image and the execution role): \
+                         {summary}\n{} {untouched}",
+                        if migrating { "No migration ran." } else { "Nothing ran." }
                     ),
                 ))
             }
             TaskVerdict::TimedOut { progress } => {
-                let reason = format!("rdeploy: migration timed out after {}", human(timeout));
-                self.ui.line(&format!(
-                    "Migration task {id} still running after {} ({progress}): stopping it",
-                    human(timeout)
-                ));
+                let reason = format!("rdeploy: {short_name} timed out after {}", human(timeout));
+                self.ui.line(&format!("{title} {id} still running after {} ({progress}): stopping it", human(timeout)));
                 let stopped = self.ecs.stop_task(&task.cluster, &arn, &reason).await;
                 self.show_logs(def, &id).await;
                 match stopped {
                     Ok(()) => Err(fail(
                         code::TIMED_OUT,
                         format!(
-                            "the migration task timed out after {} and was stopped (StopTask {id}); the database may \
-                             hold the migrations that completed before it. {untouched}",
-                            human(timeout)
+                            "{noun} timed out after {} and was stopped (StopTask {id});{} {untouched}",
+                            human(timeout),
+                            if migrating {
+                                " the database may hold the migrations that completed before it."
+                            } else {
+                                ""
+                            }
                         ),
                     )),
                     Err(err) => Err(fail(
                         code::LOOK_NOW,
                         format!(
-                            "the migration task timed out after {} and could NOT be stopped: it may still be running. \
+                            "{noun} timed out after {} and could NOT be stopped: it may still be running. \
                              Look now ({look}). {untouched}\n  cause: {err}",
                             human(timeout)
                         ),
@@ -345,7 +366,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             TaskVerdict::Unobserved { reason } => Err(fail(
                 code::UNOBSERVED,
                 format!(
-                    "could not observe the migration task {id}: {reason}.\nIts outcome is unknown (it was not stopped). \
+                    "could not observe {noun} {id}: {reason}.\nIts outcome is unknown (it was not stopped). \
                      Look: {look}. {untouched}"
                 ),
             )),

@@ -12,6 +12,8 @@
 //! - `restart.rs`: `deploy --force` of the serving revision, watched on its deployment id;
 //! - `status.rs`: `status` (service, tasks, target health) and `revisions`, read only;
 //! - `logs.rs`: `logs`, FilterLogEvents on the serving revision's awslogs group, polled for --follow;
+//! - `one_off.rs`: `run -- <app subcommand>`, a one-off task of the serving revision on the
+//!   migration task's machinery;
 //! - `report.rs`: what a failed rollout shows (service events, stopped tasks);
 //! - `migration.rs`: the migration task (a one-off ECS task running `app migrate` on the registered
 //!   revision before UpdateService, when the environment has a database; `cargo xtask migrate`
@@ -50,6 +52,7 @@ pub mod image_ref;
 pub mod images_file;
 pub mod logs;
 pub mod migration;
+pub mod one_off;
 pub mod outcome;
 pub mod preflight;
 mod report;

@@ -359,6 +359,7 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
         "status" => vec![DESCRIBE_SERVICES, LIST_TASKS, DESCRIBE_TASKS, DESCRIBE_TARGET_HEALTH],
         "revisions" => vec![DESCRIBE_SERVICES, DESCRIBE_TASK_DEFINITION, LIST_TASK_DEFINITIONS],
         "logs" => vec![DESCRIBE_SERVICES, DESCRIBE_TASK_DEFINITION, FILTER_LOG_EVENTS],
+        "run" => vec![DESCRIBE_SERVICES, DESCRIBE_TASK_DEFINITION, RUN_TASK, DESCRIBE_TASKS, STOP_TASK, GET_LOG_EVENTS],
         "plan" | "drift" => vec![STATE_READ, STATE_LOCK],
         "apply" | "destroy" => vec![STATE_READ, STATE_LOCK, STATE_WRITE],
         _ => return None,
