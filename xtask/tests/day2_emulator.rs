@@ -284,12 +284,17 @@ fn day2_commands_read_the_emulator_and_rollback_points_the_service_back() {
         })
     };
     assert_eq!(served(), arns[2], "--dry-run and refusals changed nothing");
-    let out = xtask(&root, &["rollback", "--env", "local"]);
+    let out = xtask(&root, &["rollback", "--env", "local", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let result = json(&out);
+    assert_eq!((result["command"].as_str(), result["ok"].as_bool()), (Some("rollback"), Some(true)), "{result}");
+    assert_eq!((result["outcome"].as_str(), result["revision"].as_str()), (Some("unwatched"), Some(arns[1].as_str())));
     assert_eq!(served(), arns[1]);
     // Only the bootstrap revision is below 2 now.
-    let out = xtask(&root, &["rollback", "--env", "local", "--dry-run"]);
+    let out = xtask(&root, &["rollback", "--env", "local", "--dry-run", "--json"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("nothing to roll back to"), "{}", text(&out));
+    let result = json(&out);
+    assert_eq!((result["ok"].as_bool(), result["exit_code"].as_u64()), (Some(false), Some(2)), "{result}");
     let _ = std::fs::remove_dir_all(&root);
 }

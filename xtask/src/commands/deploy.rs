@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::ctx::{Ctx, Exit};
-use crate::deploy::outcome::{DEPLOY_EXIT_CODES, parse_duration};
+use crate::deploy::outcome::{self, DEPLOY_EXIT_CODES, parse_duration};
 use crate::deploy::{Plan, Target, migration, preflight};
 use crate::envs::Env;
 use crate::terraform::Layer;
@@ -17,6 +17,9 @@ pub struct DeployArgs {
     /// Environment: names come from infra/envs/<ENV>.tfvars.
     #[arg(long)]
     pub env: String,
+    /// Print the result as one JSON object on stdout (schema 1; progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
     /// Image URI with an @sha256: digest or a commit tag. Default: what `cargo xtask image --env ENV`
     /// recorded in target/images/<ENV>.json.
     #[arg(long)]
@@ -91,9 +94,16 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
         force: args.force,
     };
     let t = &plan.target;
-    println!("Deploying {} to {} (cluster {}, service {})", t.image, env.name, t.cluster, t.service);
-    aws.session(async |session| session.deploy(&plan).await)?;
-    Ok(())
+    let intro = format!("Deploying {} to {} (cluster {}, service {})", t.image, env.name, t.cluster, t.service);
+    if !args.json {
+        println!("{intro}");
+        aws.session(async |session| session.deploy(&plan).await)?;
+        return Ok(());
+    }
+    eprintln!("{intro}");
+    let result = aws.session_quiet(async |session| session.deploy(&plan).await);
+    println!("{}", outcome::result_json("deploy", &env.name, &result));
+    result.map(|_| ())
 }
 
 /// The revision Terraform's state holds: the app layer's `task_definition_arn` output (`--keep`
@@ -120,7 +130,7 @@ fn terraform_revision(ctx: &Ctx, env: &Env) -> Result<Option<String>> {
             env.name
         )));
     }
-    println!("--keep: Terraform's revision {} is never deregistered", arn.rsplit('/').next().unwrap_or(&arn));
+    eprintln!("--keep: Terraform's revision {} is never deregistered", arn.rsplit('/').next().unwrap_or(&arn));
     Ok(Some(arn))
 }
 

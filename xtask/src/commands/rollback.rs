@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::ctx::{Ctx, Exit};
-use crate::deploy::outcome::{DEPLOY_EXIT_CODES, Outcome, parse_duration};
+use crate::deploy::outcome::{self, DEPLOY_EXIT_CODES, Outcome, parse_duration};
 use crate::deploy::preflight::Connection;
 use crate::deploy::{RollbackPlan, Target};
 use crate::envs::Env;
@@ -17,6 +17,9 @@ pub struct RollbackArgs {
     /// Environment: names come from infra/envs/<ENV>.tfvars.
     #[arg(long)]
     pub env: String,
+    /// Print the result as one JSON object on stdout (schema 1; progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
     /// The revision to go back to: a number (7), family:7 or a task definition ARN. Default: the
     /// newest revision older than the serving one that a deploy saw COMPLETED.
     #[arg(long, value_name = "REVISION")]
@@ -50,7 +53,14 @@ pub fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<()> {
         poll_interval: args.poll_interval,
     };
     let aws = Connection::open(ctx, &env)?;
-    println!("Rolling back {} in {} (cluster {})", plan.target.service, env.name, plan.target.cluster);
+    let intro = format!("Rolling back {} in {} (cluster {})", plan.target.service, env.name, plan.target.cluster);
+    if args.json {
+        eprintln!("{intro}");
+        let result = aws.session_quiet(async |session| session.rollback(&plan).await);
+        println!("{}", outcome::result_json("rollback", &env.name, &result));
+        return result.map(|_| ());
+    }
+    println!("{intro}");
     match aws.session(async |session| session.rollback(&plan).await)? {
         Outcome::Deployed { revision } => println!("Rolled back: {} serves {revision}", plan.target.service),
         Outcome::DryRun | Outcome::Unwatched { .. } | Outcome::AlreadyServing { .. } => {}
