@@ -264,6 +264,19 @@ fn day2_commands_read_the_emulator_and_rollback_points_the_service_back() {
     let out = xtask(&root, &["logs", "--env", "local", "--task", "nope"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 
+    // run: --dry-run shows the RunTask of the serving revision; the emulator runs no tasks.
+    let out = xtask(&root, &["run", "--env", "local", "--dry-run", "--", "users", "list"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(
+        shown.contains("--dry-run: would run: RunTask rdeploy-local-app:3 with command [\"users\", \"list\"]"),
+        "{shown}"
+    );
+    let out = xtask(&root, &["run", "--env", "local", "--", "users"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = xtask(&root, &["run", "--env", "local", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "no subcommand: {}", text(&out));
+
     // rollback: --dry-run names revision 2 and its digest; then the real one points the service
     // at it (the emulator runs no tasks: verified, not watched).
     let out = xtask(&root, &["rollback", "--env", "local", "--dry-run"]);

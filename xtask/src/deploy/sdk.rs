@@ -411,6 +411,43 @@ impl Ecr for SdkEcr {
     }
 }
 
+/// ELBv2 (target health) behind [`TargetHealth`].
+pub struct SdkElb {
+    client: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl SdkElb {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: aws_sdk_elasticloadbalancingv2::Client::new(config) }
+    }
+}
+
+impl TargetHealth for SdkElb {
+    async fn target_health(&self, target_group: &str) -> Result<Vec<crate::ops::status::Target>, ApiError> {
+        let out = self
+            .client
+            .describe_target_health()
+            .target_group_arn(target_group)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeTargetHealth", e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                let health = d.target_health();
+                crate::ops::status::Target {
+                    id: d.target().and_then(|t| t.id()).unwrap_or_default().to_owned(),
+                    port: d.target().and_then(|t| t.port()),
+                    state: health.and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned()),
+                    description: health.and_then(|h| h.description()).map(str::to_owned),
+                }
+            })
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -590,42 +627,5 @@ mod tests {
         let err = api_error("DescribeServices", err);
         assert_eq!(err.kind, ApiErrorKind::Unreachable, "{err}");
         assert!(err.to_string().contains("cannot reach the AWS endpoint"), "{err}");
-    }
-}
-
-/// ELBv2 (target health) behind [`TargetHealth`].
-pub struct SdkElb {
-    client: aws_sdk_elasticloadbalancingv2::Client,
-}
-
-impl SdkElb {
-    pub fn new(config: &SdkConfig) -> Self {
-        Self { client: aws_sdk_elasticloadbalancingv2::Client::new(config) }
-    }
-}
-
-impl TargetHealth for SdkElb {
-    async fn target_health(&self, target_group: &str) -> Result<Vec<crate::ops::status::Target>, ApiError> {
-        let out = self
-            .client
-            .describe_target_health()
-            .target_group_arn(target_group)
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeTargetHealth", e))?;
-        Ok(out
-            .target_health_descriptions()
-            .iter()
-            .map(|d| {
-                let health = d.target_health();
-                crate::ops::status::Target {
-                    id: d.target().and_then(|t| t.id()).unwrap_or_default().to_owned(),
-                    port: d.target().and_then(|t| t.port()),
-                    state: health.and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
-                    reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned()),
-                    description: health.and_then(|h| h.description()).map(str::to_owned),
-                }
-            })
-            .collect())
     }
 }

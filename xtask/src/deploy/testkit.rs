@@ -338,6 +338,9 @@ impl Ecs for FakeEcs {
     }
 }
 
+/// One FilterLogEvents request: group, stream, pattern, start_ms.
+pub type FilterRequest = (String, Option<String>, Option<String>, i64);
+
 /// CloudWatch Logs with scripted lines (or an error); records the (group, stream) asked for.
 pub struct FakeLogs {
     pub answer: Result<Vec<String>, ApiError>,
@@ -345,7 +348,7 @@ pub struct FakeLogs {
     /// FilterLogEvents answers in order (the last repeats), and the requests: (group, stream,
     /// pattern, start_ms).
     pub filtered: RefCell<VecDeque<Vec<crate::ops::logs::Event>>>,
-    pub filters: RefCell<Vec<(String, Option<String>, Option<String>, i64)>>,
+    pub filters: RefCell<Vec<FilterRequest>>,
 }
 
 impl FakeLogs {

@@ -35,7 +35,9 @@ pub fn configured(service: &Service) -> Vec<String> {
 }
 
 /// Whether the deployment of `revision` failed because of an alarm. `old_events`: event ids that
-/// existed before our update (never evidence about it).
+/// existed before our update (never evidence about it). The deploy's watch keeps snapshots, not
+/// the SDK's Service, and calls [`from_evidence`] (`deploy/rollback.rs`); this reads a Service.
+#[cfg_attr(not(test), allow(dead_code))]
 pub fn detect(service: &Service, revision: &str, old_events: &HashSet<String>) -> Option<AlarmRollback> {
     let failed_reason = service
         .deployments()

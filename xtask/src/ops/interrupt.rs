@@ -23,7 +23,10 @@ pub enum Signal {
 /// Where the run was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stage {
-    /// Before UpdateService: a revision may be registered, the service is untouched.
+    /// Before UpdateService: a revision may be registered, the service is untouched. Not raised
+    /// yet: before the update the watch loops that check for a signal are the migration's
+    /// (`Migrating`); a signal during UpdateService's grace polls is seen by the watch after it.
+    #[cfg_attr(not(test), allow(dead_code))]
     BeforeUpdate { registered: Option<String> },
     /// The migration task was running; `stopped`: StopTask's outcome (Err: why it failed).
     Migrating { task_arn: String, cluster: String, stopped: Result<(), String> },

@@ -20,9 +20,6 @@
 //! Errors are one line (`String`) that says what to do: the commands exit 2 with them, nothing
 //! changed.
 
-// Phase 1 of #25: the commands that call these land with the xtask restructuring (#23).
-#![allow(dead_code)]
-
 pub mod alarm;
 pub mod interrupt;
 pub mod keep;

@@ -169,9 +169,11 @@ async fn a_deploy_that_completes_tags_its_revision_and_a_tag_failure_is_a_warnin
     ecs.current.1.push(completed_tag("2026-11-01T10:00:00Z"));
     let (result, _, _) = run(&ecs, &plan()).await;
     assert_eq!(result.unwrap(), Outcome::Deployed { revision: NEW.into() });
-    let registered = ecs.registered.borrow();
-    assert!(!registered[0].1.iter().any(|t| t.key() == Some("rdeploy:completed")), "{:?}", registered[0].1);
-    assert_eq!(ecs.tagged.borrow()[0].0, NEW);
+    {
+        let registered = ecs.registered.borrow();
+        assert!(!registered[0].1.iter().any(|t| t.key() == Some("rdeploy:completed")), "{:?}", registered[0].1);
+        assert_eq!(ecs.tagged.borrow()[0].0, NEW);
+    }
 
     let mut ecs = FakeEcs::new(phases());
     ecs.tag_fails = true;

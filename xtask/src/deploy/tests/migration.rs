@@ -460,14 +460,18 @@ async fn run_starts_a_one_off_task_of_the_serving_revision_and_shows_its_exit_an
     let logs = FakeLogs::lines(&["3 users"]);
     let (result, ui) = one_off(&ecs, &logs, &run_plan(false)).await;
     assert_eq!(result.unwrap(), OLD, "{}", ui.text());
-    let runs = ecs.runs.borrow();
-    assert_eq!(runs[0].task_definition, OLD, "the serving revision, nothing registered");
-    assert_eq!(runs[0].command, vec!["users".to_owned(), "list".to_owned()]);
-    assert_eq!((runs[0].started_by.as_str(), runs[0].group.as_str()), ("rdeploy-run", "run"));
-    assert!(runs[0].network.is_some(), "in the service's network");
-    let text = ui.text();
-    assert!(text.contains("One-off task 0123abcd exited 0") && text.contains("3 users"), "{text}");
-    assert!(!ecs.calls.borrow().contains(&"RegisterTaskDefinition") && !ecs.calls.borrow().contains(&"UpdateService"));
+    {
+        let runs = ecs.runs.borrow();
+        assert_eq!(runs[0].task_definition, OLD, "the serving revision, nothing registered");
+        assert_eq!(runs[0].command, vec!["users".to_owned(), "list".to_owned()]);
+        assert_eq!((runs[0].started_by.as_str(), runs[0].group.as_str()), ("rdeploy-run", "run"));
+        assert!(runs[0].network.is_some(), "in the service's network");
+        let text = ui.text();
+        assert!(text.contains("One-off task 0123abcd exited 0") && text.contains("3 users"), "{text}");
+        assert!(
+            !ecs.calls.borrow().contains(&"RegisterTaskDefinition") && !ecs.calls.borrow().contains(&"UpdateService")
+        );
+    }
 
     let ecs = migrating(vec![vec![steady_in_vpc()]], vec![exited(3)]);
     let (result, _) = one_off(&ecs, &FakeLogs::lines(&["boom"]), &run_plan(false)).await;
