@@ -109,26 +109,25 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
 /// The revision Terraform's state holds: the app layer's `task_definition_arn` output (`--keep`
 /// never deregisters it). None under --dry-run (the commands are printed, not run).
 fn terraform_revision(ctx: &Ctx, env: &Env) -> Result<Option<String>> {
+    let cannot = |why: &str| {
+        Exit::usage(format!(
+            "--keep: could not read Terraform's task definition revision (the app layer's task_definition_arn \
+             output), so --keep cannot spare it: apply the app layer for {} first, or drop --keep ({why})",
+            env.name
+        ))
+    };
     let layer = Layer::new(ctx, env, "app")?;
-    ctx.run(&layer.init())?;
+    ctx.run(&layer.init()).map_err(|e| cannot(e.to_string().lines().next().unwrap_or_default()))?;
     let sh = &ctx.sh;
     let output = cmd!(sh, "terraform -chdir=infra/layers/app output -raw task_definition_arn").envs(layer.aws.clone());
     if ctx.dry_run {
         println!("{output}");
         return Ok(None);
     }
-    let arn = output.quiet().read().map_err(|e| {
-        Exit::usage(format!(
-            "--keep: could not read Terraform's task definition revision (the app layer's task_definition_arn output),              so --keep cannot spare it: apply the app layer for {} first, or drop --keep ({e})",
-            env.name
-        ))
-    })?;
+    let arn = output.quiet().read().map_err(|e| cannot(&e.to_string()))?;
     let arn = arn.trim().to_owned();
     if !arn.contains(":task-definition/") {
-        return Err(Exit::usage(format!(
-            "--keep: the app layer's task_definition_arn output is '{arn}', not a task definition ARN: apply the app              layer for {} first, or drop --keep",
-            env.name
-        )));
+        return Err(cannot(&format!("the output is '{arn}', not a task definition ARN")));
     }
     eprintln!("--keep: Terraform's revision {} is never deregistered", arn.rsplit('/').next().unwrap_or(&arn));
     Ok(Some(arn))

@@ -231,7 +231,7 @@ impl Watch {
                 None => {
                     return Decision::Unobserved {
                         reason: format!(
-                            "ECS never showed the new deployment of {new}: after {} polls the PRIMARY deployment is                              still the earlier one ({})",
+                            "ECS never showed the new deployment of {new}: after {} polls the PRIMARY deployment is still the earlier one ({})",
                             self.polls, primary.id
                         ),
                     };
