@@ -6,6 +6,7 @@ mod base;
 mod commands;
 mod deploy;
 mod env;
+mod ops;
 mod permissions;
 mod promote;
 mod run;
@@ -87,8 +88,20 @@ enum Cmd {
     Permissions(permissions_cli::PermissionsArgs),
     /// ECS rolling deploy of an image: register a revision, update the service, watch, roll back on failure.
     Deploy(commands::deploy::DeployArgs),
+    /// Back to the previous revision that reached COMPLETED (or --to REVISION), watched like a deploy; no migration runs.
+    Rollback(commands::rollback::RollbackArgs),
+    /// The recent task definition revisions: image, registered when and by whom, whether each ever served.
+    Revisions(commands::revisions::RevisionsArgs),
+    /// The service, its deployments, tasks, target health and last events; exit 0 healthy, 1 degraded.
+    Status(commands::status::StatusArgs),
+    /// The app's CloudWatch log events: readable on a terminal, raw with --json; --follow polls.
+    Logs(commands::logs::LogsArgs),
+    /// A one-off task of the serving revision: `run --env E -- <app subcommand...>`; its exit code and last log lines.
+    Run(commands::run::RunArgs),
     /// Run the database migrations alone: the app image as a one-off ECS task with command `migrate`.
     Migrate(commands::migrate::MigrateArgs),
+    /// Print a shell completion script (bash, zsh or fish) for every command and flag.
+    Completions(commands::completions::CompletionsArgs),
 }
 
 fn main() -> ExitCode {
@@ -124,7 +137,13 @@ fn main() -> ExitCode {
         Cmd::Local(args) => local::run(&ctx, args),
         Cmd::Deploy(args) => commands::deploy::run(&ctx, args),
         Cmd::Migrate(args) => commands::migrate::run(&ctx, args),
+        Cmd::Rollback(args) => commands::rollback::run(&ctx, args),
+        Cmd::Revisions(args) => commands::revisions::run(&ctx, args),
+        Cmd::Status(args) => commands::status::run(&ctx, args),
+        Cmd::Logs(args) => commands::logs::run(&ctx, args),
+        Cmd::Run(args) => commands::run::run(&ctx, args),
         Cmd::Permissions(args) => permissions_cli::run(&ctx, args),
+        Cmd::Completions(args) => commands::completions::run(<Cli as clap::CommandFactory>::command(), args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -206,5 +225,35 @@ mod tests {
         for command in ["cargo run -p app ", "cargo xtask ci "] {
             assert!(readme.contains(command), "the README's two commands stay as they are: {command}");
         }
+    }
+
+    /// Every subcommand, and a flag of a nested one, is in each shell's script.
+    #[test]
+    fn completions_name_every_subcommand() {
+        let names = commands();
+        assert!(names.len() > 15 && names.contains(&"deploy".to_owned()), "{names:?}");
+        for shell in ["bash", "zsh", "fish"] {
+            let text = String::from_utf8(
+                commands::completions::script(&mut Cli::command(), shell, commands::completions::BIN).unwrap(),
+            )
+            .unwrap();
+            for name in &names {
+                assert!(text.contains(name.as_str()), "{shell}: no {name}");
+            }
+            assert!(text.contains("rollback-timeout") && text.contains("skip-migrations"), "{shell}: deploy's flags");
+        }
+        let bash = String::from_utf8(
+            commands::completions::script(&mut Cli::command(), "bash", commands::completions::BIN).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            bash.trim_end().lines().rev().any(|l| l.trim_start().starts_with("complete -F") && l.ends_with(" xtask")),
+            "{bash}"
+        );
+        assert!(
+            commands::completions::script(&mut Cli::command(), "powershell", "x")
+                .unwrap_err()
+                .contains("bash, zsh or fish")
+        );
     }
 }

@@ -16,6 +16,7 @@ pub const LAYERS: &[(&str, &[&str])] = &[
     ("commands: one module per subcommand", &["commands"]),
     ("libraries", &["promote"]),
     ("libraries", &["deploy"]),
+    ("libraries", &["ops"]),
     ("libraries", &["permissions"]),
     ("libraries", &["terraform"]),
     ("libraries", &["env"]),

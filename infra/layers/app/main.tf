@@ -98,6 +98,8 @@ module "service" {
 
   service = {
     desired_count = var.desired_count
+    # observability: target-5xx and error-rate, which read the ALB only (no cycle).
+    deployment_alarm_names = module.observability.deployment_alarm_names
   }
 
   autoscaling = {

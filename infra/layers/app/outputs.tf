@@ -54,7 +54,7 @@ output "task_definition_family" {
 }
 
 output "task_definition_arn" {
-  description = "Revision registered by Terraform (the seed for deploys)."
+  description = "Revision registered by Terraform (the seed for deploys). `deploy --keep` never deregisters it: Terraform would then see it deleted and plan a new one every day."
   value       = module.service.task_definition_arn
 }
 
@@ -111,4 +111,9 @@ output "database_endpoint" {
 output "database_secret_arn" {
   description = "Secrets Manager secret with the database master credentials (core layer), or null when disabled."
   value       = local.database == null ? null : local.database.secret_arn
+}
+
+output "deployment_alarm_names" {
+  description = "The alarms the ECS service watches during a deployment, rolling back when one fires."
+  value       = module.observability.deployment_alarm_names
 }

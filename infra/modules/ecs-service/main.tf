@@ -296,6 +296,19 @@ resource "aws_ecs_service" "app" {
     type = "ECS"
   }
 
+  # A release whose /health passes but whose API fails: the circuit breaker never sees it (the
+  # tasks stay healthy), these alarms do. ECS ignores an alarm that is already in ALARM when the
+  # deployment starts, and rolls back only to a deployment that reached COMPLETED.
+  dynamic "alarms" {
+    for_each = length(var.service.deployment_alarm_names) > 0 ? [1] : []
+
+    content {
+      alarm_names = var.service.deployment_alarm_names
+      enable      = true
+      rollback    = true
+    }
+  }
+
   health_check_grace_period_seconds = var.service.health_check_grace_period_seconds
   enable_execute_command            = var.service.enable_execute_command
   enable_ecs_managed_tags           = true

@@ -92,3 +92,12 @@ output "egress_cidr_rules" {
     [for r in aws_vpc_security_group_egress_rule.vpc : { from_port = r.from_port, to_port = r.to_port, cidr = r.cidr_ipv4 }],
   )
 }
+
+output "deployment_alarms" {
+  description = "The service's deployment alarms as configured: names, enable, rollback (null without alarms)."
+  value = one([for a in aws_ecs_service.app.alarms : {
+    alarm_names = a.alarm_names
+    enable      = a.enable
+    rollback    = a.rollback
+  }])
+}

@@ -77,6 +77,9 @@ variable "service" {
     health_check_grace_period_seconds = optional(number, 60)
     enable_execute_command            = optional(bool, false)
     egress_to_vpc_ports               = optional(list(number), [])
+    # CloudWatch alarms ECS watches during a deployment (and its bake time after it): one in
+    # ALARM fails the deployment and ECS rolls back to the last COMPLETED one. Empty: none.
+    deployment_alarm_names = optional(list(string), [])
   })
   default = {}
 }

@@ -446,6 +446,28 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
+  # A revision whose deployment xtask saw COMPLETED (deploy, rollback, deploy --force) gets the
+  # tag rdeploy:completed, which rollback reads. Only that tag key, only on this family.
+  statement {
+    sid       = "TagCompletedRevisions"
+    actions   = ["ecs:TagResource"]
+    resources = local.ecs_scoped.family
+
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "aws:TagKeys"
+      values   = ["rdeploy:completed"]
+    }
+  }
+
+  # `cargo xtask status`: the health of the service's targets (ELBv2 Describe* actions support
+  # no resource-level permissions).
+  statement {
+    sid       = "ReadTargetHealth"
+    actions   = ["elasticloadbalancing:DescribeTargetHealth"]
+    resources = ["*"]
+  }
+
   statement {
     sid       = "UpdateAppService"
     actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
@@ -494,6 +516,16 @@ data "aws_iam_policy_document" "deploy" {
     sid       = "ReadMigrationLogs"
     actions   = ["logs:GetLogEvents"]
     resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.deploy_targets.ecs_service_name}:log-stream:*"]
+  }
+
+  # `cargo xtask logs`: the app's log events (FilterLogEvents is authorised on the log group).
+  statement {
+    sid     = "FilterAppLogs"
+    actions = ["logs:FilterLogEvents"]
+    resources = [
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.deploy_targets.ecs_service_name}",
+      "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/ecs/${var.deploy_targets.ecs_service_name}:*",
+    ]
   }
 
   statement {

@@ -28,15 +28,6 @@ locals {
       threshold   = local.t.alb_5xx_count
       dimensions  = local.alb_dimensions
     }
-    target-5xx = {
-      description = "The app answered 5xx"
-      namespace   = "AWS/ApplicationELB"
-      metric      = "HTTPCode_Target_5XX_Count"
-      statistic   = "Sum"
-      extended    = null
-      threshold   = local.t.target_5xx_count
-      dimensions  = local.tg_dimensions
-    }
     unhealthy-targets = {
       description = "Targets failing the /health check"
       namespace   = "AWS/ApplicationELB"
@@ -235,6 +226,90 @@ resource "aws_cloudwatch_metric_alarm" "tasks_below_desired" {
       dimensions  = local.ecs_dimensions
       period      = local.t.period_seconds
       stat        = "Minimum"
+    }
+  }
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
+
+  tags = var.tags
+}
+
+################################################################################
+# Deployment alarms: the ECS service names these two (deployment_alarm_names) in its
+# `alarms { enable = true, rollback = true }`, so a release whose /health passes but whose API
+# fails is rolled back by ECS. They read only the ALB's target-group metrics, never the ECS
+# service: the service refers to them, so they must not refer back (a dependency cycle).
+#
+# target-5xx: a count, for a high-traffic release that fails a part of its requests.
+# error-rate: 5xx as a share of requests, for a low-traffic release whose count never reaches
+# the target-5xx threshold. A share of ALB metrics rather than a metric filter on the app's
+# access-log lines: the access log is configurable (ACCESS_LOG=off logs nothing, and a filter
+# that never matches is an alarm that can never fire, with nothing to show it), while the ALB
+# counts every request the app answered. Below `error_rate_min_requests` per period the rate
+# reads 0: one failed request out of two is noise, not a verdict.
+################################################################################
+
+moved {
+  from = aws_cloudwatch_metric_alarm.this["target-5xx"]
+  to   = aws_cloudwatch_metric_alarm.target_5xx
+}
+
+resource "aws_cloudwatch_metric_alarm" "target_5xx" {
+  alarm_name          = "${var.name}-target-5xx"
+  alarm_description   = "The app answered 5xx (also a deployment alarm: ECS rolls a deployment back on it)"
+  namespace           = "AWS/ApplicationELB"
+  metric_name         = "HTTPCode_Target_5XX_Count"
+  statistic           = "Sum"
+  dimensions          = local.tg_dimensions
+  period              = local.t.period_seconds
+  evaluation_periods  = local.t.evaluation_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = local.t.target_5xx_count
+  treat_missing_data  = "notBreaching"
+
+  alarm_actions = local.alarm_actions
+  ok_actions    = local.alarm_actions
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "error_rate" {
+  alarm_name          = "${var.name}-error-rate"
+  alarm_description   = "More than ${local.t.error_rate_percent} % of the app's answers are 5xx (also a deployment alarm: ECS rolls a deployment back on it)"
+  evaluation_periods  = local.t.error_rate_periods
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = local.t.error_rate_percent
+  treat_missing_data  = "notBreaching"
+
+  metric_query {
+    id          = "rate"
+    expression  = "IF(requests >= ${local.t.error_rate_min_requests}, 100 * FILL(errors, 0) / requests, 0)"
+    label       = "Target 5xx, % of requests"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "HTTPCode_Target_5XX_Count"
+      dimensions  = local.tg_dimensions
+      period      = local.t.period_seconds
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id = "requests"
+
+    metric {
+      namespace   = "AWS/ApplicationELB"
+      metric_name = "RequestCount"
+      dimensions  = local.tg_dimensions
+      period      = local.t.period_seconds
+      stat        = "Sum"
     }
   }
 

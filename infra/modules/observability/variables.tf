@@ -33,6 +33,11 @@ variable "thresholds" {
     # "Nothing serves" alarms: a rolling deploy or a scale-out starts tasks within minutes.
     nothing_serves_periods      = optional(number, 3)
     tasks_below_desired_periods = optional(number, 10)
+    # Deployment alarm error-rate: 5xx above this share of requests, for this many periods,
+    # counted only in periods with at least `error_rate_min_requests` requests.
+    error_rate_percent      = optional(number, 5)
+    error_rate_periods      = optional(number, 3)
+    error_rate_min_requests = optional(number, 20)
   })
   default = {}
 }

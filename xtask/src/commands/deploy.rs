@@ -5,10 +5,12 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::base::error::CodedError;
-use crate::deploy::outcome::{DEPLOY_EXIT_CODES, parse_duration};
+use crate::deploy::outcome::{self, DEPLOY_EXIT_CODES, parse_duration};
 use crate::deploy::{Plan, Target, migration, preflight};
 use crate::env::Env;
 use crate::run::Ctx;
+use crate::terraform::Layer;
+use xshell::cmd;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = DEPLOY_EXIT_CODES)]
@@ -16,6 +18,9 @@ pub struct DeployArgs {
     /// Environment: names come from infra/envs/<ENV>.tfvars.
     #[arg(long)]
     pub env: String,
+    /// Print the result as one JSON object on stdout (schema 1; progress goes to stderr).
+    #[arg(long)]
+    pub json: bool,
     /// Image URI with an @sha256: digest or a commit tag. Default: what `cargo xtask image --env ENV`
     /// recorded in target/images/<ENV>.json.
     #[arg(long)]
@@ -39,6 +44,11 @@ pub struct DeployArgs {
     /// the serving one). At least 2, so a rollback target stays registered (1 is refused).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(2..))]
     pub keep: Option<u32>,
+    /// When this image and configuration already serve (settled), replace the tasks anyway: a
+    /// new deployment of the serving revision (UpdateService forceNewDeployment), watched like
+    /// any deploy. With another image it is an ordinary deploy.
+    #[arg(long)]
+    pub force: bool,
     /// prod only: deploy even though `git status --porcelain` is not empty.
     #[arg(long)]
     pub allow_dirty: bool,
@@ -60,6 +70,11 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
     if args.migration_timeout.is_zero() {
         return Err(CodedError::usage("--migration-timeout must be greater than zero"));
     }
+    // Read before any AWS change: a --keep that cannot spare Terraform's revision does not run.
+    let terraform_revision = match args.keep {
+        Some(_) => terraform_revision(ctx, &env)?,
+        None => None,
+    };
     let (aws, image) = preflight::prepare(ctx, &env, args.image.as_deref(), args.allow_dirty)?;
     let plan = Plan {
         target: Target::new(&env, &image, ctx.dry_run),
@@ -76,11 +91,47 @@ pub fn run(ctx: &Ctx, args: &DeployArgs) -> Result<()> {
             args.poll_interval,
             migration::client_token(),
         ),
+        terraform_revision,
+        force: args.force,
     };
     let t = &plan.target;
-    println!("Deploying {} to {} (cluster {}, service {})", t.image, env.name, t.cluster, t.service);
-    aws.session(async |session| session.deploy(&plan).await)?;
-    Ok(())
+    let intro = format!("Deploying {} to {} (cluster {}, service {})", t.image, env.name, t.cluster, t.service);
+    if !args.json {
+        println!("{intro}");
+        aws.session(async |session| session.deploy(&plan).await)?;
+        return Ok(());
+    }
+    eprintln!("{intro}");
+    let result = aws.session_quiet(async |session| session.deploy(&plan).await);
+    println!("{}", outcome::result_json("deploy", &env.name, &result));
+    result.map(|_| ())
+}
+
+/// The revision Terraform's state holds: the app layer's `task_definition_arn` output (`--keep`
+/// never deregisters it). None under --dry-run (the commands are printed, not run).
+fn terraform_revision(ctx: &Ctx, env: &Env) -> Result<Option<String>> {
+    let cannot = |why: &str| {
+        CodedError::usage(format!(
+            "--keep: could not read Terraform's task definition revision (the app layer's task_definition_arn \
+             output), so --keep cannot spare it: apply the app layer for {} first, or drop --keep ({why})",
+            env.name
+        ))
+    };
+    let layer = Layer::new(ctx, env, "app")?;
+    ctx.run(&layer.init()).map_err(|e| cannot(e.to_string().lines().next().unwrap_or_default()))?;
+    let sh = &ctx.sh;
+    let output = cmd!(sh, "terraform -chdir=infra/layers/app output -raw task_definition_arn").envs(layer.aws.clone());
+    if ctx.dry_run {
+        println!("{output}");
+        return Ok(None);
+    }
+    let arn = output.quiet().read().map_err(|e| cannot(&e.to_string()))?;
+    let arn = arn.trim().to_owned();
+    if !arn.contains(":task-definition/") {
+        return Err(cannot(&format!("the output is '{arn}', not a task definition ARN")));
+    }
+    eprintln!("--keep: Terraform's revision {} is never deregistered", arn.rsplit('/').next().unwrap_or(&arn));
+    Ok(Some(arn))
 }
 
 #[cfg(test)]

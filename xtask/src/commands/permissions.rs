@@ -132,7 +132,10 @@ mod tests {
         let missing = check(&env, "aws", "1", "deploy", &[no_tag, deny]);
         assert_eq!(
             missing,
-            ["ecs:TagResource (RegisterTaskDefinition) on arn:aws:ecs:eu-west-1:1:task-definition/rdeploy-dev-app:42"]
+            [
+                "ecs:TagResource (RegisterTaskDefinition) on arn:aws:ecs:eu-west-1:1:task-definition/rdeploy-dev-app:42",
+                "ecs:TagResource (TagResource) on arn:aws:ecs:eu-west-1:1:task-definition/rdeploy-dev-app:42"
+            ]
         );
     }
 

@@ -98,8 +98,12 @@ pub trait Ecs {
     /// RegisterTaskDefinition from every registrable field of `def`; returns the new revision.
     async fn register_task_definition(&self, def: &TaskDefinition, tags: &[Tag]) -> Result<TaskDefinition, ApiError>;
     async fn update_service(&self, cluster: &str, service: &str, task_definition: &str) -> Result<(), ApiError>;
+    /// UpdateService with forceNewDeployment: new tasks of the revision the service points at.
+    async fn force_new_deployment(&self, cluster: &str, service: &str) -> Result<(), ApiError>;
     /// Recently stopped tasks of the service (ListTasks desiredStatus=STOPPED + DescribeTasks).
     async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError>;
+    /// The service's tasks that should run (ListTasks desiredStatus=RUNNING + DescribeTasks).
+    async fn running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError>;
     /// ARNs of the ACTIVE revisions of `family`, any order.
     async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError>;
     async fn deregister(&self, arn: &str) -> Result<(), ApiError>;
@@ -109,6 +113,8 @@ pub trait Ecs {
     async fn describe_tasks(&self, cluster: &str, arn: &str) -> Result<(Vec<Task>, Vec<Failure>), ApiError>;
     /// StopTask with a reason ECS records on the task.
     async fn stop_task(&self, cluster: &str, arn: &str, reason: &str) -> Result<(), ApiError>;
+    /// TagResource on a task definition revision (the `rdeploy:completed` tag).
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<(), ApiError>;
 }
 
 /// One RunTask: one task of a registered revision, in the service's network and compute, with one
@@ -137,6 +143,21 @@ pub struct OneOffTask {
 /// first (GetLogEvents from the end).
 pub trait Logs {
     async fn last_lines(&self, group: &str, stream: &str, limit: i32) -> Result<Vec<String>, ApiError>;
+    /// FilterLogEvents on `group` from `start_ms` (inclusive), every page up to `limit` events:
+    /// only `stream` when given, only events matching `pattern` when given.
+    async fn filter_events(
+        &self,
+        group: &str,
+        stream: Option<&str>,
+        pattern: Option<&str>,
+        start_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::ops::logs::Event>, ApiError>;
+}
+
+/// The ELBv2 call `status` makes: the targets of one target group and their health.
+pub trait TargetHealth {
+    async fn target_health(&self, target_group: &str) -> Result<Vec<crate::ops::status::Target>, ApiError>;
 }
 
 /// The ECR call prod needs: the digest of `repository:tag`, or None when there is no such tag.
@@ -149,6 +170,13 @@ pub trait Clock {
     /// Time since an arbitrary fixed point.
     fn now(&self) -> Duration;
     async fn sleep(&self, duration: Duration);
+    /// Wall-clock time (what the `rdeploy:completed` tag records).
+    fn wall(&self) -> std::time::SystemTime;
+    /// Ctrl-C or SIGTERM arrived (during a sleep, or before one): the loops stop at their next
+    /// check. Once it is set, every sleep returns at once.
+    fn cancelled(&self) -> Option<crate::ops::interrupt::Signal> {
+        None
+    }
 }
 
 /// Where a session reports progress.
@@ -159,14 +187,23 @@ pub trait Ui {
     fn status(&mut self, text: &str);
 }
 
-/// The real clock: tokio's timer.
+/// The real clock: tokio's timer, raced against SIGINT and SIGTERM (listened to from the first
+/// sleep on, so a signal during an AWS call is seen at the next sleep).
 pub struct TokioClock {
     start: std::time::Instant,
+    cancelled: std::cell::Cell<Option<crate::ops::interrupt::Signal>>,
+    #[cfg(unix)]
+    signals: std::cell::RefCell<Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>>,
 }
 
 impl TokioClock {
     pub fn new() -> Self {
-        Self { start: std::time::Instant::now() }
+        Self {
+            start: std::time::Instant::now(),
+            cancelled: std::cell::Cell::new(None),
+            #[cfg(unix)]
+            signals: std::cell::RefCell::new(None),
+        }
     }
 }
 
@@ -175,7 +212,39 @@ impl Clock for TokioClock {
         self.start.elapsed()
     }
     async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
+        use crate::ops::interrupt::Signal;
+        if self.cancelled.get().is_some() {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let taken = self.signals.borrow_mut().take();
+            let (mut int, mut term) = match taken {
+                Some(pair) => pair,
+                None => match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+                    (Ok(int), Ok(term)) => (int, term),
+                    _ => return tokio::time::sleep(duration).await,
+                },
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(duration) => {}
+                _ = int.recv() => self.cancelled.set(Some(Signal::Interrupt)),
+                _ = term.recv() => self.cancelled.set(Some(Signal::Terminate)),
+            }
+            *self.signals.borrow_mut() = Some((int, term));
+        }
+        #[cfg(not(unix))]
+        tokio::select! {
+            _ = tokio::time::sleep(duration) => {}
+            _ = tokio::signal::ctrl_c() => self.cancelled.set(Some(Signal::Interrupt)),
+        }
+    }
+    fn wall(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now()
+    }
+    fn cancelled(&self) -> Option<crate::ops::interrupt::Signal> {
+        self.cancelled.get()
     }
 }
 

@@ -31,6 +31,8 @@ use super::outcome::{code, fail, human};
 use super::revision::{self, Target};
 use super::taskdef::{self, APP_CONTAINER};
 use crate::env::Env;
+use crate::ops::interrupt::{self, Signal, Stage};
+use crate::ops::revisions::COMPLETED_TAG;
 
 /// The command the app container runs instead of serving.
 pub const COMMAND: &str = "migrate";
@@ -148,6 +150,37 @@ pub struct MigratePlan {
     pub client_token: String,
 }
 
+/// Ctrl-C or SIGTERM while the migration task ran; [`interrupted_as`] turns it into the
+/// message of the command that ran it.
+#[derive(Debug)]
+pub struct MigrationInterrupted {
+    pub signal: Signal,
+    pub task_arn: String,
+    pub cluster: String,
+    /// StopTask's outcome.
+    pub stopped: Result<(), String>,
+}
+
+impl std::fmt::Display for MigrationInterrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted during the migration task {}", self.task_arn)
+    }
+}
+
+impl std::error::Error for MigrationInterrupted {}
+
+/// An interrupted migration as `command`'s exit: the state it leaves and the command to run again.
+pub(super) fn interrupted_as(err: anyhow::Error, command: &str, target: &Target) -> anyhow::Error {
+    match err.downcast::<MigrationInterrupted>() {
+        Ok(m) => {
+            let stage = Stage::Migrating { task_arn: m.task_arn, cluster: m.cluster, stopped: m.stopped };
+            let i = interrupt::interrupted(m.signal, &stage, command, &target.env, &target.image);
+            fail(i.code, i.message)
+        }
+        Err(err) => err,
+    }
+}
+
 impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
     /// `cargo xtask migrate`: pick the revision (serving, family's newest, or a new registration),
     /// then run the migration task alone. Returns the revision it ran (None for --dry-run).
@@ -188,9 +221,10 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         let def = match existing {
             Some((def, _)) => def,
             None => {
-                let tags = found.base().1;
+                // The base's `rdeploy:completed` tag is not the new revision's.
+                let tags: Vec<_> = found.base().1.iter().filter(|t| t.key() != Some(COMPLETED_TAG)).cloned().collect();
                 let registered =
-                    self.ecs.register_task_definition(&next, tags).await.map_err(|e| target.before_change(e))?;
+                    self.ecs.register_task_definition(&next, &tags).await.map_err(|e| target.before_change(e))?;
                 self.ui.line(&format!("Registered {}", short(registered.task_definition_arn().unwrap_or_default())));
                 registered
             }
@@ -199,7 +233,9 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         self.ui.line(&format!("Migrating with {label}"));
         let task = one_off(&found.service, &target.cluster, &revision, &plan.client_token);
         let untouched = format!("The service {} was not touched.", target.service);
-        self.run_migration(&task, &def, plan.timeout, plan.poll_interval, &untouched).await?;
+        self.run_migration(&task, &def, plan.timeout, plan.poll_interval, &untouched)
+            .await
+            .map_err(|e| interrupted_as(e, "migrate", target))?;
         Ok(Some(revision))
     }
 
@@ -215,11 +251,18 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         untouched: &str,
     ) -> Result<()> {
         let revision = short(&task.task_definition);
-        self.ui.line(&format!("Migration task: {}", request(task, revision, timeout)));
+        // The same task machinery runs `cargo xtask run`'s one-off tasks (another group).
+        let migrating = task.group == GROUP;
+        let (title, noun, short_name) = if migrating {
+            ("Migration task", "the migration task", "migration")
+        } else {
+            ("One-off task", "the one-off task", "one-off task")
+        };
+        self.ui.line(&format!("{title}: {}", request(task, revision, timeout)));
         let begin = self.clock.now();
         let arn = self.start(task, poll_interval, untouched).await?;
         let id = task_id(&arn).to_owned();
-        self.ui.line(&format!("Started migration task {id}"));
+        self.ui.line(&format!("Started {} {id}", &noun[4..]));
         let mut watch = TaskWatch::new(poll_interval, timeout);
         let verdict = loop {
             let observation = match self.ecs.describe_tasks(&task.cluster, &arn).await {
@@ -236,8 +279,23 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             };
             match watch.observe(&observation, self.clock.now() - begin) {
                 TaskVerdict::Wait { progress, delay } => {
-                    self.ui.status(&format!("migration: {progress}"));
+                    self.ui.status(&format!("{short_name}: {progress}"));
                     self.clock.sleep(delay).await;
+                    if let Some(signal) = self.clock.cancelled() {
+                        // Stop the task this run started: nothing else would.
+                        let stopped = self
+                            .ecs
+                            .stop_task(&task.cluster, &arn, "rdeploy: interrupted")
+                            .await
+                            .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_owned());
+                        self.ui.line(&format!(
+                            "Interrupted: {} {} {id}",
+                            if stopped.is_ok() { "stopped" } else { "could NOT stop" },
+                            &noun[4..]
+                        ));
+                        let cluster = task.cluster.clone();
+                        return Err(MigrationInterrupted { signal, task_arn: arn, cluster, stopped }.into());
+                    }
                 }
                 verdict => break verdict,
             }
@@ -246,46 +304,59 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         let look = format!("aws ecs describe-tasks --cluster {} --tasks {arn}", task.cluster);
         match verdict {
             TaskVerdict::Succeeded => {
-                self.ui.line(&format!("Migration task {id} exited 0: migrations applied"));
+                if migrating {
+                    self.ui.line(&format!("Migration task {id} exited 0: migrations applied"));
+                } else {
+                    self.ui.line(&format!("One-off task {id} exited 0"));
+                    self.show_logs(def, &id).await;
+                }
                 Ok(())
             }
             TaskVerdict::Failed { exit_code } => {
-                self.ui.line(&format!("Migration task {id} failed: {summary}"));
+                self.ui.line(&format!("{title} {id} failed: {summary}"));
                 self.show_logs(def, &id).await;
                 let code_text = exit_code.map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
-                Err(fail(code::MIGRATION_FAILED, format!("the migration failed ({code_text}): {summary}\n{untouched}")))
+                Err(fail(
+                    code::MIGRATION_FAILED,
+                    format!(
+                        "{} failed ({code_text}): {summary}\n{untouched}",
+                        if migrating { "the migration" } else { noun }
+                    ),
+                ))
             }
             TaskVerdict::NeverStarted => {
-                self.ui.line(&format!("Migration task {id} never started: {summary}"));
+                self.ui.line(&format!("{title} {id} never started: {summary}"));
                 Err(fail(
                     code::USAGE,
                     format!(
-                        "the migration task never started (the app container never ran; check the image and the \
-                         execution role): {summary}\nNo migration ran. {untouched}"
+                        "{noun} never started (the app container never ran; check the image and the execution role): \
+                         {summary}\n{} {untouched}",
+                        if migrating { "No migration ran." } else { "Nothing ran." }
                     ),
                 ))
             }
             TaskVerdict::TimedOut { progress } => {
-                let reason = format!("rdeploy: migration timed out after {}", human(timeout));
-                self.ui.line(&format!(
-                    "Migration task {id} still running after {} ({progress}): stopping it",
-                    human(timeout)
-                ));
+                let reason = format!("rdeploy: {short_name} timed out after {}", human(timeout));
+                self.ui.line(&format!("{title} {id} still running after {} ({progress}): stopping it", human(timeout)));
                 let stopped = self.ecs.stop_task(&task.cluster, &arn, &reason).await;
                 self.show_logs(def, &id).await;
                 match stopped {
                     Ok(()) => Err(fail(
                         code::TIMED_OUT,
                         format!(
-                            "the migration task timed out after {} and was stopped (StopTask {id}); the database may \
-                             hold the migrations that completed before it. {untouched}",
-                            human(timeout)
+                            "{noun} timed out after {} and was stopped (StopTask {id});{} {untouched}",
+                            human(timeout),
+                            if migrating {
+                                " the database may hold the migrations that completed before it."
+                            } else {
+                                ""
+                            }
                         ),
                     )),
                     Err(err) => Err(fail(
                         code::LOOK_NOW,
                         format!(
-                            "the migration task timed out after {} and could NOT be stopped: it may still be running. \
+                            "{noun} timed out after {} and could NOT be stopped: it may still be running. \
                              Look now ({look}). {untouched}\n  cause: {err}",
                             human(timeout)
                         ),
@@ -295,7 +366,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             TaskVerdict::Unobserved { reason } => Err(fail(
                 code::UNOBSERVED,
                 format!(
-                    "could not observe the migration task {id}: {reason}.\nIts outcome is unknown (it was not stopped). \
+                    "could not observe {noun} {id}: {reason}.\nIts outcome is unknown (it was not stopped). \
                      Look: {look}. {untouched}"
                 ),
             )),

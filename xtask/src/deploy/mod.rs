@@ -6,6 +6,14 @@
 //! The modules, each pointing only down the list (no cycle):
 //! - `rollout.rs`: the steps (check, diff, register, migrate, update, watch, roll back, prune) and
 //!   the time budget (migration + rollout watch + rollback watch, printed first);
+//! - `rollback.rs`: `rollback` (back to a revision that reached COMPLETED), the
+//!   `rdeploy:completed` tag a successful watch writes, and the rule that a failed rollout goes
+//!   back only to such a revision (never the bootstrap one); the alarm-rollback cause line;
+//! - `restart.rs`: `deploy --force` of the serving revision, watched on its deployment id;
+//! - `status.rs`: `status` (service, tasks, target health) and `revisions`, read only;
+//! - `logs.rs`: `logs`, FilterLogEvents on the serving revision's awslogs group, polled for --follow;
+//! - `one_off.rs`: `run -- <app subcommand>`, a one-off task of the serving revision on the
+//!   migration task's machinery;
 //! - `report.rs`: what a failed rollout shows (service events, stopped tasks);
 //! - `migration.rs`: the migration task (a one-off ECS task running `app migrate` on the registered
 //!   revision before UpdateService, when the environment has a database; `cargo xtask migrate`
@@ -42,13 +50,18 @@ mod api;
 mod decide;
 pub mod image_ref;
 pub mod images_file;
+pub mod logs;
 pub mod migration;
+pub mod one_off;
 pub mod outcome;
 pub mod preflight;
 mod report;
+mod restart;
 pub mod revision;
+pub mod rollback;
 mod rollout;
 pub mod sdk;
+pub mod status;
 mod taskdef;
 #[cfg(test)]
 mod testkit;
@@ -58,4 +71,5 @@ mod ui;
 
 pub use migration::{MigratePlan, Migration};
 pub use revision::Target;
+pub use rollback::RollbackPlan;
 pub use rollout::Plan;

@@ -87,4 +87,60 @@ Exit codes:
   4  a person must look now: a timed-out migration task could not be stopped (it may still run)
   5  the outcome is unknown: the task could not be observed (RunTask or DescribeTasks kept failing)";
 
+/// The `--json` result of deploy and rollback (schema 1; fields are only ever added), printed on
+/// stdout whatever the outcome (progress goes to stderr):
+/// `{"schema":1,"command","environment","ok","exit_code","outcome","revision","message"}`;
+/// `outcome` is deployed, already_serving, unwatched, dry_run or failed; `revision` the task
+/// definition ARN the service was left pointing at when known, else null; `message` the error's
+/// text when not ok, else null.
+pub fn result_json(command: &str, env: &str, result: &anyhow::Result<Outcome>) -> serde_json::Value {
+    let (outcome, revision) = match result {
+        Ok(Outcome::Deployed { revision }) => ("deployed", Some(revision.as_str())),
+        Ok(Outcome::AlreadyServing { revision }) => ("already_serving", Some(revision.as_str())),
+        Ok(Outcome::Unwatched { revision }) => ("unwatched", Some(revision.as_str())),
+        Ok(Outcome::DryRun) => ("dry_run", None),
+        Err(_) => ("failed", None),
+    };
+    let exit_code = match result {
+        Ok(_) => 0,
+        Err(err) => err.downcast_ref::<CodedError>().map_or(1, |e| e.code),
+    };
+    serde_json::json!({
+        "schema": 1,
+        "command": command,
+        "environment": env,
+        "ok": result.is_ok(),
+        "exit_code": exit_code,
+        "outcome": outcome,
+        "revision": revision,
+        "message": result.as_ref().err().map(|e| format!("{e:#}")),
+    })
+}
+
+// integrator: use crate::base::duration (parse and human) instead of these two
 pub use crate::base::duration::{human, parse as parse_duration};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_json_has_one_stable_shape_for_success_and_failure() {
+        let ok: anyhow::Result<Outcome> = Ok(Outcome::Deployed { revision: "arn:x:task-definition/f:5".into() });
+        let v = result_json("deploy", "dev", &ok);
+        assert_eq!(
+            v,
+            serde_json::json!({"schema": 1, "command": "deploy", "environment": "dev", "ok": true, "exit_code": 0,
+                "outcome": "deployed", "revision": "arn:x:task-definition/f:5", "message": null})
+        );
+        let failed: anyhow::Result<Outcome> = Err(fail(code::TIMED_OUT, "timed out after 15m"));
+        let v = result_json("rollback", "dev", &failed);
+        assert_eq!(
+            (v["ok"].as_bool(), v["exit_code"].as_u64(), v["outcome"].as_str()),
+            (Some(false), Some(3), Some("failed"))
+        );
+        assert_eq!(v["message"], "timed out after 15m");
+        let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&v), keys(&result_json("deploy", "dev", &Ok(Outcome::DryRun))), "the same fields either way");
+    }
+}

@@ -40,9 +40,21 @@ impl Connection {
 
     /// Run `steps` to their end on a live session.
     pub fn session<R>(&self, steps: impl AsyncFnOnce(&mut LiveSession<'_>) -> Result<R>) -> Result<R> {
+        self.session_on(TerminalUi::new(), steps)
+    }
+
+    /// The same, its progress on stderr (for `--json`, whose document alone goes to stdout).
+    pub fn session_quiet<R>(&self, steps: impl AsyncFnOnce(&mut LiveSession<'_>) -> Result<R>) -> Result<R> {
+        self.session_on(TerminalUi::on_stderr(), steps)
+    }
+
+    fn session_on<R>(
+        &self,
+        mut ui: TerminalUi,
+        steps: impl AsyncFnOnce(&mut LiveSession<'_>) -> Result<R>,
+    ) -> Result<R> {
         self.runtime.block_on(async {
             let (ecs, logs, clock) = (SdkEcs::new(&self.config), SdkLogs::new(&self.config), TokioClock::new());
-            let mut ui = TerminalUi::new();
             steps(&mut Session { ecs: &ecs, logs: &logs, clock: &clock, ui: &mut ui }).await
         })
     }
@@ -116,7 +128,7 @@ pub(super) async fn ensure_immutable(ecr: &impl Ecr, env: &Env, image: &mut Imag
     }
     match ecr.image_digest(&repository, &tag).await {
         Ok(Some(digest)) => {
-            println!("{}:{tag} is {digest} in ECR; deploying it by digest", image.name);
+            eprintln!("{}:{tag} is {digest} in ECR; deploying it by digest", image.name);
             image.digest = Some(digest);
             Ok(())
         }

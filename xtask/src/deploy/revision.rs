@@ -45,6 +45,20 @@ impl Target {
         }
     }
 
+    /// The environment's service and family, for the commands that deploy no image (rollback,
+    /// status, revisions, logs, run): `image` and `version` stay empty.
+    pub fn of_service(env: &Env, dry_run: bool) -> Self {
+        Self {
+            env: env.name.clone(),
+            family: env.task_family(),
+            cluster: env.cluster(),
+            service: env.service(),
+            image: String::new(),
+            version: String::new(),
+            dry_run,
+        }
+    }
+
     /// Where to look when the outcome is not known.
     pub fn look_command(&self) -> String {
         format!("aws ecs describe-services --cluster {} --services {}", self.cluster, self.service)
@@ -119,7 +133,13 @@ pub async fn lookup(ecs: &impl Ecs, target: &Target) -> anyhow::Result<Revisions
     };
     let serving_arn = service.task_definition().unwrap_or_default().to_owned();
     if serving_arn.is_empty() {
-        return Err(fail(code::USAGE, format!("ECS service '{}' has no task definition", target.service)));
+        return Err(fail(
+            code::USAGE,
+            format!(
+                "ECS service '{}' has no task definition (no serving revision): apply the app layer for environment {} first",
+                target.service, target.env
+            ),
+        ));
     }
     let (serving, serving_tags) =
         ecs.describe_task_definition(&serving_arn).await.map_err(|e| target.before_change(e))?;

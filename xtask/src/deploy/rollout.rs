@@ -23,7 +23,12 @@ use super::decide::{
 use super::migration::{self, Migration};
 use super::outcome::{Outcome, code, fail, human};
 use super::revision::{self, Target};
+use super::rollback::{alarm_cause, interruption};
 use super::taskdef;
+use crate::ops::interrupt::Stage;
+use crate::ops::keep;
+use crate::ops::revisions::COMPLETED_TAG;
+use crate::ops::rollback::AfterFailure;
 
 /// UpdateService calls tried when the answer is lost and the service shows it did not take effect.
 const UPDATE_ATTEMPTS: u32 = 2;
@@ -44,10 +49,16 @@ pub struct Plan {
     pub poll_interval: Duration,
     /// The migration task before UpdateService, or why there is none.
     pub migration: Migration,
+    /// The revision Terraform's state holds (the app layer's `task_definition_arn` output), read
+    /// only for `--keep`: pruning never deregisters it.
+    pub terraform_revision: Option<String>,
+    /// `--force`: when the image and configuration already serve, a new deployment of the
+    /// serving revision (new tasks), watched like any rollout.
+    pub force: bool,
 }
 
 /// What became of an UpdateService.
-enum Updated {
+pub(super) enum Updated {
     Applied,
     /// AWS answered with a refusal: nothing changed.
     Rejected(ApiError),
@@ -61,12 +72,15 @@ enum Updated {
 
 /// A rollout being watched: the plan, when its budget started, and the service events already
 /// printed (or older than the rollout, so never evidence about it).
-struct Watched<'p> {
-    plan: &'p Plan,
-    start: Duration,
-    seen: HashSet<String>,
+pub(super) struct Watched<'p> {
+    pub(super) plan: &'p Plan,
+    pub(super) start: Duration,
+    pub(super) seen: HashSet<String>,
     /// The registered (or serving) revision's own family, for pruning.
-    family: String,
+    pub(super) family: String,
+    /// The revision the service was settled on (COMPLETED, alone) before this change: it reached
+    /// COMPLETED even when no deploy tagged it.
+    pub(super) settled_before: Option<String>,
 }
 
 impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
@@ -103,6 +117,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         let seen: HashSet<String> = before.events.iter().map(|e| e.id.clone()).collect();
         match decide::before_deploy(&before, same, watching, &plan.target.service) {
             Start::Refuse(why) => return Err(fail(code::USAGE, format!("{why}\nNothing changed."))),
+            Start::NothingToDo if plan.force => return self.restart(plan, &before, start).await,
             Start::NothingToDo => {
                 let state = if watching {
                     "its deployment is COMPLETED with every desired task running".to_owned()
@@ -110,7 +125,8 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                     format!("not checked ({})", decide::progress_line(&before, &previous))
                 };
                 self.ui.line(&format!(
-                "{} already runs {} (revision {}) and the family has no newer configuration; {state}: nothing to do",
+                "{} already runs {} (revision {}) and the family has no newer configuration; {state}: nothing to do \
+                 (`--force` replaces its tasks)",
                 plan.target.service,
                 plan.target.image,
                 short(&previous)
@@ -134,9 +150,10 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                     previous: back_to,
                     phase: Phase::Existing,
                     old_events: seen.clone(),
+                    replaces: None,
                 };
                 let family = serving.family().unwrap_or(&plan.target.family).to_owned();
-                return self.conclude(&mut Watched { plan, start, seen, family }, target).await;
+                return self.conclude(&mut Watched { plan, start, seen, family, settled_before: None }, target).await;
             }
             Start::Deploy => {}
         }
@@ -180,8 +197,10 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         }
 
         // 3. Register.
+        // The base's `rdeploy:completed` tag says the BASE served; the new revision has not yet.
+        let tags: Vec<_> = tags.iter().filter(|t| t.key() != Some(COMPLETED_TAG)).cloned().collect();
         let registered =
-            self.ecs.register_task_definition(&next, tags).await.map_err(|e| plan.target.before_change(e))?;
+            self.ecs.register_task_definition(&next, &tags).await.map_err(|e| plan.target.before_change(e))?;
         let revision = registered.task_definition_arn().unwrap_or_default().to_owned();
         let family = registered.family().map_or_else(|| plan.target.family.clone(), str::to_owned);
         self.ui.line(&format!("Registered {}", short(&revision)));
@@ -195,7 +214,9 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                 short(&previous),
                 short(&revision)
             );
-            self.run_migration(&task, &registered, *timeout, *poll_interval, &untouched).await?;
+            self.run_migration(&task, &registered, *timeout, *poll_interval, &untouched)
+                .await
+                .map_err(|e| migration::interrupted_as(e, "deploy", &plan.target))?;
             // The rollout's --timeout counts from here.
             start = self.clock.now();
             migrated =
@@ -203,56 +224,11 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         }
 
         // 5. Point the service at it, and know whether that happened before saying anything.
-        match self.update_checked(plan, &revision, &previous).await {
-            Updated::Applied => {
-                self.ui.line(&format!("Updated service {} to {}", plan.target.service, short(&revision)))
-            }
-            Updated::Rejected(err) => {
-                return Err(fail(
-                    code::USAGE,
-                    format!(
-                        "UpdateService was refused: {err}\n{}: the service still runs {}.{migrated}",
-                        if migrated.is_empty() { "Nothing changed" } else { "The service is unchanged" },
-                        short(&previous)
-                    ),
-                ));
-            }
-            Updated::NotApplied(err) => {
-                return Err(fail(
-                    code::USAGE,
-                    format!(
-                        "UpdateService failed {UPDATE_ATTEMPTS} times and the service still points at {}: nothing changed.{migrated}\n  \
-                     last error: {err}",
-                        short(&previous)
-                    ),
-                ));
-            }
-            Updated::Unknown(err) => {
-                return Err(fail(
-                    code::UNOBSERVED,
-                    format!(
-                        "UpdateService to {} got no answer and the service could not be read afterwards: it may or may not \
-                     point at {} now, and a rollout may be running unwatched. Nothing was rolled back. Look: {}\n  \
-                     cause: {err}",
-                        short(&revision),
-                        short(&revision),
-                        plan.target.look_command()
-                    ),
-                ));
-            }
-            Updated::Other(td) => {
-                return Err(fail(
-                    code::LOOK_NOW,
-                    format!(
-                        "while UpdateService to {} went unanswered, the service moved to {}: someone else changed it. Not \
-                     touching it; look at the service now ({})",
-                        short(&revision),
-                        short(&td),
-                        plan.target.look_command()
-                    ),
-                ));
-            }
+        let updated = self.update_checked(plan, &revision, &previous).await;
+        if let Some(err) = update_failure(updated, plan, &revision, &previous, migrated) {
+            return Err(err);
         }
+        self.ui.line(&format!("Updated service {} to {}", plan.target.service, short(&revision)));
 
         if plan.local {
             return self.local_check(plan, &family, &revision).await;
@@ -269,18 +245,20 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         }
 
         // 6. Watch, and act on what the verdict says.
+        let settled_before = before.settled_on(&previous).then(|| previous.clone());
         let target = WatchTarget {
             revision: revision.clone(),
             previous: Some(previous),
             phase: Phase::Rollout,
             old_events: seen.clone(),
+            replaces: None,
         };
-        self.conclude(&mut Watched { plan, start, seen, family }, target).await
+        self.conclude(&mut Watched { plan, start, seen, family, settled_before }, target).await
     }
 
     /// Watch `target` until a verdict, then: success (prune), a seen failure or timeout (roll back),
     /// someone else's change (exit 4), or an unobservable rollout (exit 5, nothing rolled back).
-    async fn conclude(&mut self, w: &mut Watched<'_>, target: WatchTarget) -> Result<Outcome> {
+    pub(super) async fn conclude(&mut self, w: &mut Watched<'_>, target: WatchTarget) -> Result<Outcome> {
         let plan = w.plan;
         let revision = target.revision.clone();
         let budget = plan.timeout.saturating_sub(self.clock.now() - w.start);
@@ -295,11 +273,14 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                     short(&revision),
                     plan.target.image
                 ));
-                self.prune(plan, &w.family, &revision).await;
+                self.mark_completed(&revision).await;
+                self.prune(plan, &w.family, &revision, watch.target.previous.as_deref()).await;
                 Ok(Outcome::Deployed { revision })
             }
             Decision::Failed { reason, ecs_rolled_back } => {
                 self.report(&plan.target, last.as_ref(), &revision).await;
+                // A deployment alarm caused it: say so (the app answered errors), not "tasks failed".
+                let reason = last.as_ref().and_then(|s| alarm_cause(s, &watch.target)).unwrap_or(reason);
                 self.restore(w, &watch.target, reason, ecs_rolled_back, code::ROLLED_BACK).await
             }
             Decision::TimedOut { progress } => {
@@ -326,12 +307,16 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                     plan.target.look_command()
                 ),
             )),
+            Decision::Interrupted { signal } => {
+                let stage = Stage::Watching { revision: revision.clone(), image: plan.target.image.clone() };
+                Err(interruption(signal, &stage, &plan.target, &plan.target.image))
+            }
             Decision::Wait { .. } => unreachable!("run_watch returns only final decisions"),
         }
     }
 
     /// Poll until the watch gives a verdict. Prints each new service event once, oldest first.
-    async fn run_watch(&mut self, plan: &Plan, watch: &mut Watch, seen: &mut HashSet<String>) -> Decision {
+    pub(super) async fn run_watch(&mut self, plan: &Plan, watch: &mut Watch, seen: &mut HashSet<String>) -> Decision {
         let begin = self.clock.now();
         loop {
             let observation = match self.ecs.describe_service(&plan.target.cluster, &plan.target.service).await {
@@ -354,6 +339,9 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
                 Decision::Wait { progress, delay } => {
                     self.ui.status(&progress);
                     self.clock.sleep(delay).await;
+                    if let Some(signal) = self.clock.cancelled() {
+                        return Decision::Interrupted { signal };
+                    }
                 }
                 decision => return decision,
             }
@@ -362,7 +350,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
 
     /// UpdateService to `revision`; when the answer is lost (timeout, 5xx), read the service before
     /// saying anything changed or not (allowing for lag), and try again only if it did not.
-    async fn update_checked(&mut self, plan: &Plan, revision: &str, from: &str) -> Updated {
+    pub(super) async fn update_checked(&mut self, plan: &Plan, revision: &str, from: &str) -> Updated {
         let mut last = None;
         for attempt in 1..=UPDATE_ATTEMPTS {
             let err = match self.ecs.update_service(&plan.target.cluster, &plan.target.service, revision).await {
@@ -405,7 +393,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
 
     /// Local: the emulator records UpdateService but runs no tasks, so check the service points at
     /// the new revision and stop (never wait for a rollout that cannot happen).
-    async fn local_check(&mut self, plan: &Plan, family: &str, revision: &str) -> Result<Outcome> {
+    pub(super) async fn local_check(&mut self, plan: &Plan, family: &str, revision: &str) -> Result<Outcome> {
         let now = match self
             .ecs
             .describe_service(&plan.target.cluster, &plan.target.service)
@@ -429,7 +417,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             plan.target.service,
             short(revision)
         ));
-        self.prune(plan, family, revision).await;
+        self.prune(plan, family, revision, None).await;
         Ok(Outcome::Unwatched { revision: revision.to_owned() })
     }
 
@@ -457,6 +445,12 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             ));
         };
         let good = short(&good_arn).to_owned();
+        // Never back to a revision that never reached COMPLETED (the bootstrap one, after a failed
+        // first deploy): it cannot start either, so watching it would only wait out a second failure.
+        let (verdict, good_image) = self.may_go_back_to(&good_arn, w.settled_before.as_deref(), &plan.target.env).await;
+        if let AfterFailure::Stay(why) = verdict {
+            return Err(fail(code::LOOK_NOW, format!("{reason}\n{why}")));
+        }
         if ecs_rolled_back {
             self.ui.line(&format!("ECS is already rolling back to {good}; watching it"));
         } else {
@@ -486,6 +480,7 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             previous: Some(failed.revision.clone()),
             phase: Phase::Rollback,
             old_events: w.seen.clone(),
+            replaces: None,
         };
         // The rollback gets its own budget, within the total printed at the start.
         let total_left = (plan.timeout + plan.rollback_timeout).saturating_sub(self.clock.now() - w.start);
@@ -501,6 +496,11 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
             }
             Decision::Interfered { reason } => Some(reason),
             Decision::Unobserved { reason } => Some(format!("the rollback could not be observed: {reason}")),
+            Decision::Interrupted { signal } => {
+                let image = good_image.unwrap_or_else(|| "<the previous image>".into());
+                let stage = Stage::RollingBack { revision: good_arn.clone(), image: image.clone() };
+                return Err(interruption(signal, &stage, &plan.target, &image));
+            }
             Decision::Wait { .. } => unreachable!("run_watch returns only final decisions"),
         };
         match why {
@@ -520,13 +520,16 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
 
     /// `--keep N`: failures here are warnings; the deploy itself has succeeded.
     /// `family` is the registered revision's own family (not re-derived from the plan).
-    async fn prune(&mut self, plan: &Plan, family: &str, serving: &str) {
+    /// Never deregistered: the serving revision, Terraform's (`plan.terraform_revision`) and the
+    /// previous one (what a rollback would go to).
+    async fn prune(&mut self, plan: &Plan, family: &str, serving: &str, previous: Option<&str>) {
         let Some(keep) = plan.keep else { return };
         let active = match self.ecs.active_revisions(family).await {
             Ok(a) => a,
             Err(err) => return self.ui.line(&format!("warning: not pruning old revisions: {err}")),
         };
-        let doomed = prune_list(&active, keep, serving);
+        let terraform = plan.terraform_revision.as_deref();
+        let doomed = keep::to_deregister(&active, keep, family, serving, terraform, previous);
         if doomed.is_empty() {
             self.ui.line(&format!("--keep {keep}: no older revisions of {family} to deregister"));
         }
@@ -539,10 +542,53 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
     }
 }
 
-/// Revisions to deregister: ACTIVE ones of the family beyond the newest `keep`, never `serving`.
-pub fn prune_list(active: &[String], keep: usize, serving: &str) -> Vec<String> {
-    let number = |arn: &str| arn.rsplit(':').next().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
-    let mut sorted: Vec<&String> = active.iter().collect();
-    sorted.sort_by_key(|arn| std::cmp::Reverse(number(arn)));
-    sorted.into_iter().skip(keep).filter(|arn| arn.as_str() != serving).cloned().collect()
+/// What a failed UpdateService to `revision` (from `previous`) means, as the error that ends the
+/// command; None when it took effect. `migrated`: a note when the migration task already ran.
+pub(super) fn update_failure(
+    updated: Updated,
+    plan: &Plan,
+    revision: &str,
+    previous: &str,
+    migrated: &str,
+) -> Option<anyhow::Error> {
+    match updated {
+        Updated::Applied => None,
+        Updated::Rejected(err) => Some(fail(
+            code::USAGE,
+            format!(
+                "UpdateService was refused: {err}\n{}: the service still runs {}.{migrated}",
+                if migrated.is_empty() { "Nothing changed" } else { "The service is unchanged" },
+                short(previous)
+            ),
+        )),
+        Updated::NotApplied(err) => Some(fail(
+            code::USAGE,
+            format!(
+                "UpdateService failed {UPDATE_ATTEMPTS} times and the service still points at {}: nothing changed.{migrated}\n  \
+                 last error: {err}",
+                short(previous)
+            ),
+        )),
+        Updated::Unknown(err) => Some(fail(
+            code::UNOBSERVED,
+            format!(
+                "UpdateService to {} got no answer and the service could not be read afterwards: it may or may not \
+                 point at {} now, and a rollout may be running unwatched. Nothing was rolled back. Look: {}\n  \
+                 cause: {err}",
+                short(revision),
+                short(revision),
+                plan.target.look_command()
+            ),
+        )),
+        Updated::Other(td) => Some(fail(
+            code::LOOK_NOW,
+            format!(
+                "while UpdateService to {} went unanswered, the service moved to {}: someone else changed it. Not \
+                 touching it; look at the service now ({})",
+                short(revision),
+                short(&td),
+                plan.target.look_command()
+            ),
+        )),
+    }
 }

@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{
     TaskOverride,
 };
 
-use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, Logs, OneOffTask, ServiceLookup};
+use super::api::{ApiError, ApiErrorKind, Ecr, Ecs, Logs, OneOffTask, ServiceLookup, TargetHealth};
 
 /// Reduce an SDK error to what the user must fix. `code` is the service's error code, if any;
 /// `transport` is true for dispatch failures and timeouts; `detail` is the full error chain.
@@ -152,6 +152,34 @@ impl SdkEcs {
     }
 }
 
+impl SdkEcs {
+    /// ListTasks of the service with `desired` (up to 100) + DescribeTasks.
+    async fn service_tasks(&self, cluster: &str, service: &str, desired: DesiredStatus) -> Result<Vec<Task>, ApiError> {
+        let listed = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(desired)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| api_error("ListTasks", e))?;
+        if listed.task_arns().is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(listed.task_arns().to_vec()))
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeTasks", e))?;
+        Ok(described.tasks().to_vec())
+    }
+}
+
 impl Ecs for SdkEcs {
     async fn describe_service(&self, cluster: &str, service: &str) -> Result<ServiceLookup, ApiError> {
         let out = self
@@ -212,31 +240,23 @@ impl Ecs for SdkEcs {
         Ok(())
     }
 
-    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError> {
-        let listed = self
-            .client
-            .list_tasks()
+    async fn force_new_deployment(&self, cluster: &str, service: &str) -> Result<(), ApiError> {
+        self.client
+            .update_service()
             .cluster(cluster)
-            .service_name(service)
-            .desired_status(DesiredStatus::Stopped)
-            .max_results(100)
+            .service(service)
+            .force_new_deployment(true)
             .send()
             .await
-            .map_err(|e| api_error("ListTasks", e))?;
-        if listed.task_arns().is_empty() {
-            return Ok(Vec::new());
-        }
-        let described = self
-            .client
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(listed.task_arns().to_vec()))
-            .send()
-            .await
-            .map_err(|e| api_error("DescribeTasks", e))?;
-        Ok(described.tasks().to_vec())
+            .map_err(|e| api_error("UpdateService", e))?;
+        Ok(())
     }
-
+    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError> {
+        self.service_tasks(cluster, service, DesiredStatus::Stopped).await
+    }
+    async fn running_tasks(&self, cluster: &str, service: &str) -> Result<Vec<Task>, ApiError> {
+        self.service_tasks(cluster, service, DesiredStatus::Running).await
+    }
     async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError> {
         self.client
             .list_task_definitions()
@@ -260,6 +280,16 @@ impl Ecs for SdkEcs {
         Ok(())
     }
 
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<(), ApiError> {
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tags.to_vec()))
+            .send()
+            .await
+            .map_err(|e| api_error("TagResource", e))?;
+        Ok(())
+    }
     async fn run_task(&self, task: &OneOffTask) -> Result<(Vec<Task>, Vec<Failure>), ApiError> {
         let out = run_task_request(&self.client, task).send().await.map_err(|e| api_error("RunTask", e))?;
         Ok((out.tasks().to_vec(), out.failures().to_vec()))
@@ -316,6 +346,42 @@ impl Logs for SdkLogs {
             .map_err(|e| api_error("GetLogEvents", e))?;
         Ok(out.events().iter().filter_map(|e| e.message()).map(|m| m.trim_end().to_owned()).collect())
     }
+    async fn filter_events(
+        &self,
+        group: &str,
+        stream: Option<&str>,
+        pattern: Option<&str>,
+        start_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::ops::logs::Event>, ApiError> {
+        let mut events = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .filter_log_events()
+                .log_group_name(group)
+                .set_log_stream_names(stream.map(|s| vec![s.to_owned()]))
+                .set_filter_pattern(pattern.map(str::to_owned))
+                .start_time(start_ms)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| api_error("FilterLogEvents", e))?;
+            events.extend(out.events().iter().map(|e| crate::ops::logs::Event {
+                id: e.event_id().unwrap_or_default().to_owned(),
+                stream: e.log_stream_name().unwrap_or_default().to_owned(),
+                timestamp: e.timestamp().unwrap_or_default(),
+                message: e.message().unwrap_or_default().to_owned(),
+            }));
+            match out.next_token() {
+                Some(token) if events.len() < limit && !out.events().is_empty() => next = Some(token.to_owned()),
+                _ => break,
+            }
+        }
+        events.truncate(limit);
+        Ok(events)
+    }
 }
 
 pub struct SdkEcr {
@@ -342,6 +408,43 @@ impl Ecr for SdkEcr {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_image_not_found_exception()) => Ok(None),
             Err(e) => Err(api_error("DescribeImages", e)),
         }
+    }
+}
+
+/// ELBv2 (target health) behind [`TargetHealth`].
+pub struct SdkElb {
+    client: aws_sdk_elasticloadbalancingv2::Client,
+}
+
+impl SdkElb {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self { client: aws_sdk_elasticloadbalancingv2::Client::new(config) }
+    }
+}
+
+impl TargetHealth for SdkElb {
+    async fn target_health(&self, target_group: &str) -> Result<Vec<crate::ops::status::Target>, ApiError> {
+        let out = self
+            .client
+            .describe_target_health()
+            .target_group_arn(target_group)
+            .send()
+            .await
+            .map_err(|e| api_error("DescribeTargetHealth", e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                let health = d.target_health();
+                crate::ops::status::Target {
+                    id: d.target().and_then(|t| t.id()).unwrap_or_default().to_owned(),
+                    port: d.target().and_then(|t| t.port()),
+                    state: health.and_then(|h| h.state()).map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                    reason: health.and_then(|h| h.reason()).map(|r| r.as_str().to_owned()),
+                    description: health.and_then(|h| h.description()).map(str::to_owned),
+                }
+            })
+            .collect())
     }
 }
 

@@ -49,6 +49,7 @@ pub fn snap(td: &str, deployments: Vec<DeploymentView>) -> ServiceSnapshot {
         controller: Some("ECS".into()),
         deployments,
         events: vec![],
+        alarms: vec![],
     }
 }
 
@@ -144,6 +145,7 @@ pub struct FakeEcs {
     /// UpdateService fails from this call number on (1-based).
     pub fail_update_from: Option<usize>,
     pub stopped: Vec<Task>,
+    pub running: Vec<Task>,
     pub active: Vec<String>,
     pub deregistered: RefCell<Vec<String>>,
     pub describes: Cell<u32>,
@@ -158,6 +160,9 @@ pub struct FakeEcs {
     /// StopTask calls (task ARN, reason); fail them when set.
     pub stops: RefCell<Vec<(String, String)>>,
     pub stop_fails: bool,
+    /// TagResource calls (ARN, key=value); fail them when set.
+    pub tagged: RefCell<Vec<(String, String)>>,
+    pub tag_fails: bool,
 }
 
 pub type TaskAnswer = Result<(Vec<Task>, Vec<Failure>), ApiError>;
@@ -187,6 +192,7 @@ impl FakeEcs {
             updates: RefCell::default(),
             fail_update_from: None,
             stopped: vec![],
+            running: vec![],
             active: vec![],
             deregistered: RefCell::default(),
             describes: Cell::new(0),
@@ -196,6 +202,8 @@ impl FakeEcs {
             task_answers: RefCell::default(),
             stops: RefCell::default(),
             stop_fails: false,
+            tagged: RefCell::default(),
+            tag_fails: false,
         }
     }
 }
@@ -218,7 +226,8 @@ impl Ecs for FakeEcs {
     async fn describe_task_definition(&self, name: &str) -> Result<(TaskDefinition, Vec<Tag>), ApiError> {
         self.described.borrow_mut().push(name.to_owned());
         let all = || std::iter::once(&self.current).chain(&self.newer);
-        if let Some(found) = all().find(|(d, _)| d.task_definition_arn() == Some(name)) {
+        let short = |d: &TaskDefinition| format!("{}:{}", d.family().unwrap_or_default(), d.revision());
+        if let Some(found) = all().find(|(d, _)| d.task_definition_arn() == Some(name) || short(d) == name) {
             return Ok(found.clone());
         }
         let newest = all()
@@ -263,8 +272,30 @@ impl Ecs for FakeEcs {
             }
         }
     }
+    /// Takes effect like an UpdateService (the next phase), unless `faults` says otherwise.
+    async fn force_new_deployment(&self, _cluster: &str, _service: &str) -> Result<(), ApiError> {
+        self.calls.borrow_mut().push("UpdateService(force)");
+        match self.faults.borrow_mut().pop_front().flatten() {
+            None => {
+                self.applied.set(self.applied.get() + 1);
+                Ok(())
+            }
+            Some(Fault::Refused) => {
+                Err(ApiError::new(ApiErrorKind::Other, "UpdateService", "InvalidParameterException: no"))
+            }
+            Some(Fault::Lost { applied }) => {
+                if applied {
+                    self.applied.set(self.applied.get() + 1);
+                }
+                Err(ApiError::new(ApiErrorKind::Unreachable, "UpdateService", "operation timed out"))
+            }
+        }
+    }
     async fn stopped_tasks(&self, _cluster: &str, _service: &str) -> Result<Vec<Task>, ApiError> {
         Ok(self.stopped.clone())
+    }
+    async fn running_tasks(&self, _cluster: &str, _service: &str) -> Result<Vec<Task>, ApiError> {
+        Ok(self.running.clone())
     }
     async fn active_revisions(&self, family: &str) -> Result<Vec<String>, ApiError> {
         assert_eq!(family, "rdeploy-dev-app");
@@ -293,17 +324,41 @@ impl Ecs for FakeEcs {
         }
         Ok(())
     }
+    async fn tag_resource(&self, arn: &str, tags: &[Tag]) -> Result<(), ApiError> {
+        self.calls.borrow_mut().push("TagResource");
+        for t in tags {
+            self.tagged
+                .borrow_mut()
+                .push((arn.to_owned(), format!("{}={}", t.key().unwrap_or(""), t.value().unwrap_or(""))));
+        }
+        if self.tag_fails {
+            return Err(ApiError::new(ApiErrorKind::AccessDenied, "TagResource", "not allowed"));
+        }
+        Ok(())
+    }
 }
+
+/// One FilterLogEvents request: group, stream, pattern, start_ms.
+pub type FilterRequest = (String, Option<String>, Option<String>, i64);
 
 /// CloudWatch Logs with scripted lines (or an error); records the (group, stream) asked for.
 pub struct FakeLogs {
     pub answer: Result<Vec<String>, ApiError>,
     pub asked: RefCell<Vec<(String, String)>>,
+    /// FilterLogEvents answers in order (the last repeats), and the requests: (group, stream,
+    /// pattern, start_ms).
+    pub filtered: RefCell<VecDeque<Vec<crate::ops::logs::Event>>>,
+    pub filters: RefCell<Vec<FilterRequest>>,
 }
 
 impl FakeLogs {
     pub fn lines(lines: &[&str]) -> Self {
-        Self { answer: Ok(lines.iter().map(|l| (*l).to_owned()).collect()), asked: RefCell::default() }
+        Self {
+            answer: Ok(lines.iter().map(|l| (*l).to_owned()).collect()),
+            asked: RefCell::default(),
+            filtered: RefCell::default(),
+            filters: RefCell::default(),
+        }
     }
 }
 
@@ -312,6 +367,23 @@ impl Logs for FakeLogs {
         assert_eq!(limit, super::migration::LOG_LINES);
         self.asked.borrow_mut().push((group.to_owned(), stream.to_owned()));
         self.answer.clone()
+    }
+    async fn filter_events(
+        &self,
+        group: &str,
+        stream: Option<&str>,
+        pattern: Option<&str>,
+        start_ms: i64,
+        _limit: usize,
+    ) -> Result<Vec<crate::ops::logs::Event>, ApiError> {
+        self.filters.borrow_mut().push((
+            group.to_owned(),
+            stream.map(str::to_owned),
+            pattern.map(str::to_owned),
+            start_ms,
+        ));
+        let mut q = self.filtered.borrow_mut();
+        Ok(if q.len() > 1 { q.pop_front().unwrap() } else { q.front().cloned().unwrap_or_default() })
     }
 }
 
@@ -327,6 +399,8 @@ pub enum Fault {
 pub struct FakeClock {
     pub now: Cell<Duration>,
     pub sleeps: RefCell<Vec<Duration>>,
+    /// A signal that "arrives" during sleep number N (1-based).
+    pub cancel_at: Option<(usize, crate::ops::interrupt::Signal)>,
 }
 
 impl Clock for FakeClock {
@@ -336,6 +410,13 @@ impl Clock for FakeClock {
     async fn sleep(&self, d: Duration) {
         self.sleeps.borrow_mut().push(d);
         self.now.set(self.now.get() + d);
+    }
+    fn cancelled(&self) -> Option<crate::ops::interrupt::Signal> {
+        self.cancel_at.filter(|(n, _)| self.sleeps.borrow().len() >= *n).map(|(_, s)| s)
+    }
+    /// 2026-01-01T00:00:00Z plus the fake time.
+    fn wall(&self) -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_secs(1_767_225_600) + self.now.get()
     }
 }
 
@@ -383,6 +464,8 @@ pub fn plan() -> Plan {
         rollback_timeout: Duration::from_secs(600),
         poll_interval: Duration::from_secs(10),
         migration: Migration::Skip("no migration task: no database".into()),
+        terraform_revision: None,
+        force: false,
     }
 }
 
@@ -458,7 +541,16 @@ pub async fn run_with_logs(
     logs: &FakeLogs,
     plan: &Plan,
 ) -> (anyhow::Result<Outcome>, Recorder, FakeClock) {
-    let clock = FakeClock::default();
+    run_with_clock(ecs, logs, plan, FakeClock::default()).await
+}
+
+/// A deploy of `plan` on a session of fakes, with `clock` (e.g. one that fires a signal).
+pub async fn run_with_clock(
+    ecs: &FakeEcs,
+    logs: &FakeLogs,
+    plan: &Plan,
+    clock: FakeClock,
+) -> (anyhow::Result<Outcome>, Recorder, FakeClock) {
     let mut ui = Recorder::default();
     let result = Session { ecs, logs, clock: &clock, ui: &mut ui }.deploy(plan).await;
     (result, ui, clock)

@@ -17,6 +17,8 @@ pub struct TerminalUi {
     /// A live status line is on screen and must be cleared before the next permanent line.
     status_shown: bool,
     last_status: String,
+    /// Progress goes to stderr (`--json`: stdout carries only the result document).
+    stderr: bool,
 }
 
 impl TerminalUi {
@@ -26,7 +28,20 @@ impl TerminalUi {
             last_printed: Instant::now(),
             status_shown: false,
             last_status: String::new(),
+            stderr: false,
         }
+    }
+
+    /// Progress on stderr, so stdout holds only what `--json` prints.
+    pub fn on_stderr() -> Self {
+        let mut ui = Self::new();
+        ui.live = std::io::stderr().is_terminal();
+        ui.stderr = true;
+        ui
+    }
+
+    fn out(&self) -> Box<dyn Write> {
+        if self.stderr { Box::new(std::io::stderr().lock()) } else { Box::new(std::io::stdout().lock()) }
     }
 
     fn clear_status(&mut self, out: &mut impl Write) {
@@ -50,7 +65,7 @@ pub fn timestamp() -> String {
 
 impl Ui for TerminalUi {
     fn line(&mut self, text: &str) {
-        let mut out = std::io::stdout().lock();
+        let mut out = self.out();
         self.clear_status(&mut out);
         let _ = writeln!(out, "{text}");
         if self.live && !self.last_status.is_empty() {
@@ -61,7 +76,7 @@ impl Ui for TerminalUi {
     }
 
     fn status(&mut self, text: &str) {
-        let mut out = std::io::stdout().lock();
+        let mut out = self.out();
         if self.live {
             self.clear_status(&mut out);
             let _ = write!(out, "{text}");
@@ -79,7 +94,7 @@ impl Ui for TerminalUi {
 impl Drop for TerminalUi {
     fn drop(&mut self) {
         if self.status_shown {
-            println!();
+            let _ = writeln!(self.out());
         }
     }
 }

@@ -139,7 +139,14 @@ fn conditions_hold(conditions: Option<&Value>, context: &BTreeMap<String, String
     let Some(Value::Object(ops)) = conditions else { return true };
     ops.iter().all(|(op, keys)| {
         let Value::Object(keys) = keys else { return false };
-        let (base, if_exists) = op.strip_suffix("IfExists").map_or((op.as_str(), false), |b| (b, true));
+        // Set operators: the request contexts here carry one value per key, so ForAnyValue and
+        // ForAllValues compare that value; ForAllValues also holds when the key is absent.
+        let (op, for_all) = match op.split_once(':') {
+            Some(("ForAllValues", rest)) => (rest, true),
+            Some(("ForAnyValue", rest)) => (rest, false),
+            _ => (op.as_str(), false),
+        };
+        let (base, if_exists) = op.strip_suffix("IfExists").map_or((op, false), |b| (b, true));
         keys.iter().all(|(key, wanted)| {
             // Condition keys are case-insensitive.
             let actual = context.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str());
@@ -153,7 +160,7 @@ fn conditions_hold(conditions: Option<&Value>, context: &BTreeMap<String, String
             }
             let Some(actual) = actual else {
                 // A missing key satisfies only IfExists and the negated operators.
-                return if_exists || matches!(base, "StringNotEquals" | "StringNotLike");
+                return for_all || if_exists || matches!(base, "StringNotEquals" | "StringNotLike");
             };
             let any = |f: &dyn Fn(&str) -> bool| wanted.iter().any(|w| f(w));
             match base {

@@ -36,6 +36,8 @@ pub enum Res {
     ExecutionRole,
     /// The environment's app log group (its log streams).
     LogStreams,
+    /// The environment's app log group itself (FilterLogEvents is authorised on the group).
+    LogGroup,
     StateBucket,
     /// A layer's state object, `<env>/<layer>.tfstate`.
     State,
@@ -119,6 +121,24 @@ pub mod ops {
     );
     pub const DESCRIBE_TASKS: Operation =
         op!("DescribeTasks", Some("describe_tasks"), [need("ecs:DescribeTasks", Res::Task)]);
+    /// A revision whose deployment a watch saw COMPLETED gets the `rdeploy:completed` tag
+    /// (deploy, rollback, deploy --force): TagResource on the family's revisions, that key only.
+    pub const TAG_RESOURCE: Operation = op!(
+        "TagResource",
+        Some("tag_resource"),
+        [Need {
+            action: "ecs:TagResource",
+            resource: Res::Revision,
+            context: &[("aws:TagKeys", Value::Text(crate::ops::revisions::COMPLETED_TAG))]
+        }]
+    );
+    /// `status`: the health of the service's target group's targets (no resource-level
+    /// permissions: AWS authorises the Describe* actions of ELBv2 against `*`).
+    pub const DESCRIBE_TARGET_HEALTH: Operation = op!(
+        "DescribeTargetHealth",
+        Some("describe_target_health"),
+        [need("elasticloadbalancing:DescribeTargetHealth", Res::Any)]
+    );
     pub const DEREGISTER_TASK_DEFINITION: Operation = op!(
         "DeregisterTaskDefinition",
         Some("deregister_task_definition"),
@@ -146,6 +166,10 @@ pub mod ops {
     /// The failed migration's last log lines.
     pub const GET_LOG_EVENTS: Operation =
         op!("GetLogEvents", Some("get_log_events"), [need("logs:GetLogEvents", Res::LogStreams)]);
+
+    /// `logs`: the app's log events (the log group's streams).
+    pub const FILTER_LOG_EVENTS: Operation =
+        op!("FilterLogEvents", Some("filter_log_events"), [need("logs:FilterLogEvents", Res::LogGroup)]);
 
     // ---- image (xtask/src/commands/image.rs, and the deploy's prod tag check) ----
     pub const GET_AUTHORIZATION_TOKEN: Operation =
@@ -228,9 +252,12 @@ pub const OPERATIONS: &[Operation] = &[
     ops::LIST_TASKS,
     ops::DESCRIBE_TASKS,
     ops::DEREGISTER_TASK_DEFINITION,
+    ops::TAG_RESOURCE,
+    ops::DESCRIBE_TARGET_HEALTH,
     ops::RUN_TASK,
     ops::STOP_TASK,
     ops::GET_LOG_EVENTS,
+    ops::FILTER_LOG_EVENTS,
     ops::GET_AUTHORIZATION_TOKEN,
     ops::DESCRIBE_IMAGES,
     ops::PUSH,
@@ -271,9 +298,8 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
     let list = match *args.first()? {
         // Emulator environments make their calls to the emulator, never to an account.
         _ if env_is_local => Vec::new(),
-        "ci" | "lint" | "test" | "coverage" | "doctor" | "setup" | "bench" | "contract" | "local" | "permissions" => {
-            Vec::new()
-        }
+        "ci" | "lint" | "test" | "coverage" | "doctor" | "setup" | "bench" | "contract" | "local" | "permissions"
+        | "completions" => Vec::new(),
         "image" if has("--push") => vec![GET_AUTHORIZATION_TOKEN, DESCRIBE_IMAGES, PUSH],
         "image" if has("--promote") => vec![
             DESCRIBE_REPOSITORIES,
@@ -287,22 +313,31 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
             PUT_IMAGE,
         ],
         "image" => Vec::new(),
-        "deploy" => vec![
-            DESCRIBE_SERVICES,
-            DESCRIBE_TASK_DEFINITION,
-            LIST_TASK_DEFINITIONS,
-            REGISTER_TASK_DEFINITION,
-            UPDATE_SERVICE,
-            LIST_TASKS,
-            DESCRIBE_TASKS,
-            DEREGISTER_TASK_DEFINITION,
-            // With `database_enabled`: the migration task before the rollout.
-            RUN_TASK,
-            STOP_TASK,
-            GET_LOG_EVENTS,
-            // prod: a tag is resolved to its digest in the environment's repository.
-            DESCRIBE_IMAGES,
-        ],
+        "deploy" => {
+            let mut list = vec![
+                DESCRIBE_SERVICES,
+                DESCRIBE_TASK_DEFINITION,
+                LIST_TASK_DEFINITIONS,
+                REGISTER_TASK_DEFINITION,
+                UPDATE_SERVICE,
+                LIST_TASKS,
+                DESCRIBE_TASKS,
+                DEREGISTER_TASK_DEFINITION,
+                // The revision a watch saw COMPLETED is tagged rdeploy:completed.
+                TAG_RESOURCE,
+                // With `database_enabled`: the migration task before the rollout.
+                RUN_TASK,
+                STOP_TASK,
+                GET_LOG_EVENTS,
+                // prod: a tag is resolved to its digest in the environment's repository.
+                DESCRIBE_IMAGES,
+            ];
+            // --keep reads Terraform's revision from the app layer's state (never deregistered).
+            if has("--keep") {
+                list.push(STATE_READ);
+            }
+            list
+        }
         "migrate" => vec![
             DESCRIBE_SERVICES,
             DESCRIBE_TASK_DEFINITION,
@@ -314,6 +349,20 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
             GET_LOG_EVENTS,
             DESCRIBE_IMAGES,
         ],
+        "rollback" => vec![
+            DESCRIBE_SERVICES,
+            DESCRIBE_TASK_DEFINITION,
+            LIST_TASK_DEFINITIONS,
+            UPDATE_SERVICE,
+            // A failed rollback's report: the stopped tasks.
+            LIST_TASKS,
+            DESCRIBE_TASKS,
+            TAG_RESOURCE,
+        ],
+        "status" => vec![DESCRIBE_SERVICES, LIST_TASKS, DESCRIBE_TASKS, DESCRIBE_TARGET_HEALTH],
+        "revisions" => vec![DESCRIBE_SERVICES, DESCRIBE_TASK_DEFINITION, LIST_TASK_DEFINITIONS],
+        "logs" => vec![DESCRIBE_SERVICES, DESCRIBE_TASK_DEFINITION, FILTER_LOG_EVENTS],
+        "run" => vec![DESCRIBE_SERVICES, DESCRIBE_TASK_DEFINITION, RUN_TASK, DESCRIBE_TASKS, STOP_TASK, GET_LOG_EVENTS],
         "plan" | "drift" => vec![STATE_READ, STATE_LOCK],
         "apply" | "destroy" | "bootstrap" => vec![STATE_READ, STATE_LOCK, STATE_WRITE],
         _ => return None,
@@ -351,6 +400,7 @@ impl Target<'_> {
             Res::TaskRole => format!("arn:{p}:iam::{a}:role/{}-{}-task", e.project, e.name),
             Res::ExecutionRole => format!("arn:{p}:iam::{a}:role/{}-{}-task-execution", e.project, e.name),
             Res::LogStreams => format!("arn:{p}:logs:{r}:{a}:log-group:/ecs/{}:log-stream:app/app/0123", e.service()),
+            Res::LogGroup => format!("arn:{p}:logs:{r}:{a}:log-group:/ecs/{}", e.service()),
             Res::StateBucket => format!("arn:{p}:s3:::{bucket}"),
             Res::State => format!("arn:{p}:s3:::{bucket}/{key}"),
             Res::StateLock => format!("arn:{p}:s3:::{bucket}/{key}.tflock"),

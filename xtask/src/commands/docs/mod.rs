@@ -130,9 +130,6 @@ fn app_help(ctx: &Ctx) -> Result<Option<(String, String)>> {
 mod tests {
     use super::*;
 
-    fn on_disk(page: &str) -> Option<String> {
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/..").to_owned() + "/" + page).ok()
-    }
 
     /// Every relative link in the README and docs/ points at a file that exists.
     #[test]

@@ -30,7 +30,8 @@ pub mod task;
 mod watch;
 
 #[cfg(test)]
-pub use service::{DeploymentView, Rollout};
+pub use service::DeploymentView;
+pub use service::Rollout;
 pub use service::{ServiceSnapshot, progress_line, short};
 pub use start::{Start, UpdateCheck, before_deploy, update_took_effect};
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct ServiceSnapshot {
     pub deployments: Vec<DeploymentView>,
     /// Newest first, as ECS returns them.
     pub events: Vec<EventView>,
+    /// The service's enabled deployment alarms (deploymentConfiguration.alarms).
+    pub alarms: Vec<String>,
 }
 
 impl ServiceSnapshot {
@@ -90,6 +92,7 @@ impl ServiceSnapshot {
             controller: service.deployment_controller().map(|c| c.r#type().as_str().to_owned()),
             deployments,
             events,
+            alarms: crate::ops::alarm::configured(service),
         }
     }
 
@@ -105,7 +108,7 @@ impl ServiceSnapshot {
     }
 
     /// Alone, COMPLETED, every desired task running, and something to run.
-    pub(super) fn settled_on(&self, revision: &str) -> bool {
+    pub(crate) fn settled_on(&self, revision: &str) -> bool {
         self.primary().is_some_and(|p| {
             p.task_definition == revision
                 && p.rollout == Rollout::Completed

@@ -49,6 +49,10 @@ pub struct WatchTarget {
     pub phase: Phase,
     /// Event ids that existed before this watch's update: never evidence about it.
     pub old_events: HashSet<String>,
+    /// A forced new deployment of the revision already serving (`deploy --force`): the ids of
+    /// the deployments that existed before it. The verdict is then keyed on OUR deployment (the
+    /// first PRIMARY with another id), since the revision alone cannot tell it from the old one.
+    pub replaces: Option<HashSet<String>>,
 }
 
 /// One DescribeServices attempt.
@@ -88,6 +92,10 @@ pub enum Decision {
     Unobserved {
         reason: String,
     },
+    /// Ctrl-C or SIGTERM (from the session's clock, never from [`Watch::observe`]).
+    Interrupted {
+        signal: crate::ops::interrupt::Signal,
+    },
 }
 
 /// A watch in progress: the target, its deadline, and what the polls have shown so far.
@@ -111,6 +119,8 @@ pub struct Watch {
     reverted_at: Option<u32>,
     /// The last answer, for reports.
     pub last: Option<ServiceSnapshot>,
+    /// A forced deployment's id, once seen (see [`WatchTarget::replaces`]).
+    ours: Option<String>,
 }
 
 impl Watch {
@@ -128,6 +138,7 @@ impl Watch {
             placement: None,
             reverted_at: None,
             last: None,
+            ours: None,
         }
     }
 
@@ -209,6 +220,44 @@ impl Watch {
         let Some(primary) = primary else {
             return if timed_out { Decision::TimedOut { progress } } else { wait(progress) };
         };
+        if let Some(old_ids) = &t.replaces {
+            if self.ours.is_none() && !old_ids.contains(&primary.id) {
+                self.ours = Some(primary.id.clone());
+            }
+            match self.ours.as_deref() {
+                None if self.polls < NOT_SEEN_GRACE_POLLS && !timed_out => {
+                    return wait(format!("waiting for ECS to show the new deployment of {new}"));
+                }
+                None => {
+                    return Decision::Unobserved {
+                        reason: format!(
+                            "ECS never showed the new deployment of {new}: after {} polls the PRIMARY deployment is still the earlier one ({})",
+                            self.polls, primary.id
+                        ),
+                    };
+                }
+                Some(id) if id != primary.id => {
+                    // Another deployment took PRIMARY: ECS's rollback when ours FAILED, else someone else's.
+                    let failed = s.deployments.iter().find(|d| d.id == id && d.rollout == Rollout::Failed);
+                    return match failed {
+                        Some(d) => Decision::Failed {
+                            reason: format!(
+                                "the new deployment {id} of {new} FAILED and ECS rolled it back: {}",
+                                if d.rollout_reason.is_empty() { "no reason given" } else { &d.rollout_reason }
+                            ),
+                            ecs_rolled_back: true,
+                        },
+                        None => Decision::Interfered {
+                            reason: format!(
+                                "another deployment ({}) replaced the new deployment {id} of {new} while it rolled out",
+                                primary.id
+                            ),
+                        },
+                    };
+                }
+                Some(_) => {}
+            }
+        }
 
         if primary.task_definition == rev {
             self.reverted_at = None;
@@ -323,8 +372,13 @@ mod tests {
     }
 
     fn watch(phase: Phase) -> Watch {
-        let target =
-            WatchTarget { revision: NEW.into(), previous: Some(OLD.into()), phase, old_events: HashSet::new() };
+        let target = WatchTarget {
+            revision: NEW.into(),
+            previous: Some(OLD.into()),
+            phase,
+            old_events: HashSet::new(),
+            replaces: None,
+        };
         Watch::new(target, Duration::from_secs(10), Duration::from_secs(900))
     }
 
@@ -379,6 +433,7 @@ mod tests {
             previous: Some(NEW.into()),
             phase: Phase::Rollback,
             old_events: HashSet::new(),
+            replaces: None,
         };
         let mut w = Watch::new(target, Duration::from_secs(10), Duration::from_secs(600));
         let stale = snap(

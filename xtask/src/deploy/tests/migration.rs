@@ -98,7 +98,7 @@ async fn migration_exit_0_then_the_rollout_happens() {
     assert_eq!(result.unwrap(), Outcome::Deployed { revision: NEW.into() });
     assert_eq!(
         *ecs.calls.borrow(),
-        vec!["RegisterTaskDefinition", "RunTask", "DescribeTasks", "DescribeTasks", "UpdateService"],
+        vec!["RegisterTaskDefinition", "RunTask", "DescribeTasks", "DescribeTasks", "UpdateService", "TagResource"],
         "the migration runs the registered revision, and only then the service is updated"
     );
     let runs = ecs.runs.borrow();
@@ -151,7 +151,7 @@ async fn unreadable_logs_are_said_and_the_failure_is_still_reported() {
     let ecs = migrating(vec![vec![steady_in_vpc()]], vec![exited(2)]);
     let logs = FakeLogs {
         answer: Err(ApiError::new(ApiErrorKind::AccessDenied, "GetLogEvents", "no logs:GetLogEvents")),
-        asked: RefCell::default(),
+        ..FakeLogs::lines(&[])
     };
     let (result, ui, _) = run_with_logs(&ecs, &logs, &with_migration(600)).await;
     let err = result.unwrap_err();
@@ -400,4 +400,94 @@ async fn a_refused_update_after_a_migration_says_the_migrations_were_applied() {
     let text = err.to_string();
     assert!(text.contains("The service is unchanged") && !text.contains("Nothing changed"), "{text}");
     assert!(text.contains("DID apply its migrations"), "{text}");
+}
+
+#[tokio::test]
+async fn ctrl_c_during_the_migration_stops_its_task_and_names_the_command_to_run_again() {
+    let ecs = migrating(vec![vec![steady_in_vpc()]], vec![running()]);
+    let clock = FakeClock { cancel_at: Some((2, crate::ops::interrupt::Signal::Interrupt)), ..FakeClock::default() };
+    let (result, _, _) = run_with_clock(&ecs, &FakeLogs::lines(&[]), &with_migration(600), clock).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 5, "{err:#}");
+    let message = err.to_string();
+    assert!(
+        message
+            .starts_with("deploy interrupted (Ctrl-C) during the migration: the migration task 0123abcd was stopped"),
+        "{message}"
+    );
+    assert!(message.contains(&format!("`cargo xtask deploy --env dev --image {IMAGE_NEW}`")), "{message}");
+    assert_eq!(*ecs.stops.borrow(), vec![(TASK.to_owned(), "rdeploy: interrupted".to_owned())]);
+    assert!(!ecs.calls.borrow().contains(&"UpdateService"), "the service is not touched: {:?}", ecs.calls.borrow());
+
+    // StopTask refused: exit 4 and the exact command that stops it.
+    let mut ecs = migrating(vec![vec![steady_in_vpc()]], vec![running()]);
+    ecs.stop_fails = true;
+    let clock = FakeClock { cancel_at: Some((1, crate::ops::interrupt::Signal::Terminate)), ..FakeClock::default() };
+    let (result, _, _) = run_with_clock(&ecs, &FakeLogs::lines(&[]), &with_migration(600), clock).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 4, "{err:#}");
+    assert!(
+        err.to_string().contains(&format!("`aws ecs stop-task --cluster rdeploy-dev-cluster --task {TASK}`")),
+        "{err}"
+    );
+}
+
+fn run_plan(dry_run: bool) -> crate::deploy::one_off::RunPlan {
+    let mut target = target("", "");
+    target.dry_run = dry_run;
+    crate::deploy::one_off::RunPlan {
+        target,
+        one_off: crate::ops::one_off::one_off(&["users".into(), "list".into()], "dev").unwrap(),
+        timeout: Duration::from_secs(600),
+        poll_interval: Duration::from_secs(5),
+        client_token: "rdeploy-run-1".into(),
+    }
+}
+
+async fn one_off(
+    ecs: &FakeEcs,
+    logs: &FakeLogs,
+    plan: &crate::deploy::one_off::RunPlan,
+) -> (anyhow::Result<String>, Recorder) {
+    let (clock, mut ui) = (FakeClock::default(), Recorder::default());
+    let result = Session { ecs, logs, clock: &clock, ui: &mut ui }.run_one_off(plan).await;
+    (result, ui)
+}
+
+#[tokio::test]
+async fn run_starts_a_one_off_task_of_the_serving_revision_and_shows_its_exit_and_logs() {
+    let ecs = migrating(vec![vec![steady_in_vpc()]], vec![running(), exited(0)]);
+    let logs = FakeLogs::lines(&["3 users"]);
+    let (result, ui) = one_off(&ecs, &logs, &run_plan(false)).await;
+    assert_eq!(result.unwrap(), OLD, "{}", ui.text());
+    {
+        let runs = ecs.runs.borrow();
+        assert_eq!(runs[0].task_definition, OLD, "the serving revision, nothing registered");
+        assert_eq!(runs[0].command, vec!["users".to_owned(), "list".to_owned()]);
+        assert_eq!((runs[0].started_by.as_str(), runs[0].group.as_str()), ("rdeploy-run", "run"));
+        assert!(runs[0].network.is_some(), "in the service's network");
+        let text = ui.text();
+        assert!(text.contains("One-off task 0123abcd exited 0") && text.contains("3 users"), "{text}");
+        assert!(
+            !ecs.calls.borrow().contains(&"RegisterTaskDefinition") && !ecs.calls.borrow().contains(&"UpdateService")
+        );
+    }
+
+    let ecs = migrating(vec![vec![steady_in_vpc()]], vec![exited(3)]);
+    let (result, _) = one_off(&ecs, &FakeLogs::lines(&["boom"]), &run_plan(false)).await;
+    let err = result.unwrap_err();
+    assert_eq!(exit_code(&err), 1, "{err:#}");
+    assert!(err.to_string().starts_with("the one-off task failed (exit code 3)"), "{err}");
+
+    let ecs = migrating(vec![vec![steady_in_vpc()]], vec![running()]);
+    let (result, ui) = one_off(&ecs, &FakeLogs::lines(&[]), &run_plan(true)).await;
+    result.unwrap();
+    assert!(
+        ui.text().contains(
+            "--dry-run: would run: RunTask rdeploy-dev-app:4 with command [\"users\", \"list\"], startedBy rdeploy-run"
+        ),
+        "{}",
+        ui.text()
+    );
+    assert!(ecs.calls.borrow().is_empty());
 }

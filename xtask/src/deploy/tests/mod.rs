@@ -5,6 +5,7 @@
 //! - `cli.rs`: what the commands rely on: durations, prod's image rules, documented exit codes.
 
 mod cli;
+mod day2;
 mod false_reports;
 mod migration;
 mod rollout;

