@@ -48,6 +48,7 @@
 
 mod api;
 mod decide;
+pub mod failure;
 pub mod image_ref;
 pub mod images_file;
 pub mod logs;

@@ -11,8 +11,8 @@ use anyhow::Result;
 
 use super::api::{Clock, Ecs, Logs, Session, Ui};
 use super::decide::{Decision, Phase, ServiceSnapshot, Watch, WatchTarget, short};
+use super::failure::interruption;
 use super::outcome::{Outcome, code, fail, human};
-use super::rollback::interruption;
 use super::rollout::Plan;
 use crate::ops::interrupt::Stage;
 

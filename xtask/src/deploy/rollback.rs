@@ -14,15 +14,14 @@ use anyhow::Result;
 use aws_sdk_ecs::primitives::{DateTime, DateTimeFormat};
 
 use super::api::{ApiErrorKind, Clock, Ecs, Logs, Session, Ui};
-use super::decide::{self, Phase, Rollout, ServiceSnapshot, Start, WatchTarget, short};
+use super::decide::{self, Phase, ServiceSnapshot, Start, WatchTarget, short};
 use super::migration::Migration;
 use super::outcome::{Outcome, code, fail};
 use super::revision::{self, Target};
 use super::rollout::{Plan, Watched, update_failure};
-use crate::ops::interrupt::{self, Signal, Stage};
+use crate::ops::family_and_number;
 use crate::ops::revisions::{COMPLETED_TAG, Revision, completed_tag};
 use crate::ops::rollback::{self, AfterFailure};
-use crate::ops::{alarm, family_and_number};
 
 /// How many of the family's newest ACTIVE revisions rollback reads (one DescribeTaskDefinition
 /// each); `--to N` reads N as well.
@@ -182,25 +181,4 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         }
         (rollback::after_failure(Some(&previous), env), Some(previous.image))
     }
-}
-
-/// Ctrl-C or SIGTERM during a watch: nothing is rolled back; the message says what the run
-/// leaves and the command that re-attaches (`deploy` with `image` watches the same rollout).
-pub(super) fn interruption(signal: Signal, stage: &Stage, t: &Target, image: &str) -> anyhow::Error {
-    let i = interrupt::interrupted(signal, stage, "deploy", &t.env, image);
-    fail(i.code, i.message)
-}
-
-/// The cause line when a deployment alarm failed the deployment of `target.revision` (ECS then
-/// rolls it back); None for any other failure.
-pub(super) fn alarm_cause(s: &ServiceSnapshot, target: &WatchTarget) -> Option<String> {
-    let failed_reason = s
-        .deployments
-        .iter()
-        .find(|d| d.task_definition == target.revision && d.rollout == Rollout::Failed)
-        .map(|d| d.rollout_reason.as_str());
-    let new: Vec<&str> =
-        s.events.iter().filter(|e| !target.old_events.contains(&e.id)).map(|e| e.message.as_str()).collect();
-    let found = alarm::from_evidence(&s.alarms, failed_reason, &new)?;
-    Some(alarm::cause_line(&found, &target.revision, target.previous.as_deref()))
 }

@@ -20,10 +20,10 @@ use super::decide::{
     self, Decision, NOT_SEEN_GRACE_POLLS, Observation, Phase, ServiceSnapshot, Start, UpdateCheck, Watch, WatchTarget,
     short,
 };
+use super::failure::{alarm_cause, interruption};
 use super::migration::{self, Migration};
 use super::outcome::{Outcome, code, fail, human};
 use super::revision::{self, Target};
-use super::rollback::{alarm_cause, interruption};
 use super::taskdef;
 use crate::ops::interrupt::Stage;
 use crate::ops::keep;

@@ -130,7 +130,6 @@ fn app_help(ctx: &Ctx) -> Result<Option<(String, String)>> {
 mod tests {
     use super::*;
 
-
     /// Every relative link in the README and docs/ points at a file that exists.
     #[test]
     fn relative_links_in_the_docs_resolve() {
