@@ -9,10 +9,9 @@
 //! It never builds or runs the app:
 //! test-cache-ignores: app/
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ecs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ecs::types::{ContainerDefinition, LoadBalancer, LogConfiguration, LogDriver, Tag};
@@ -26,38 +25,28 @@ const REPO: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/rdeploy-local-a
 const DIGEST: &str = "sha256:2222222222222222222222222222222222222222222222222222222222222222";
 const TASK: &str = "0123456789abcdef0123456789abcdef";
 
-/// A moto server on a free loopback port, killed on drop.
+// The one emulator launcher xtask itself uses (`local up`, the permission contract test).
+#[path = "../src/env/emulator.rs"]
+#[allow(dead_code)]
+mod emulator;
+
+/// A moto server on a free loopback port, stopped on drop.
 struct Moto {
-    child: Child,
+    _emulator: emulator::Emulator,
     url: String,
 }
 
 impl Moto {
     fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let (program, module): (&str, &[&str]) =
-            if Command::new("moto_server").arg("--help").output().is_ok_and(|o| o.status.success()) {
-                ("moto_server", &[])
-            } else {
-                ("python3", &["-m", "moto.server"])
-            };
-        let child = Command::new(program)
-            .args(module)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 with moto[server] 5.x");
-        let mut moto = Self { child, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto exited early ({status})");
-            }
-            assert!(Instant::now() < deadline, "moto did not listen on port {port} within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        moto
+        // moto_server as xtask resolves it (its tools dir first on PATH), else the python module.
+        let argv: &[&str] = if Command::new("moto_server").arg("--help").output().is_ok_and(|o| o.status.success()) {
+            &["moto_server"]
+        } else {
+            &["python3", "-m", "moto.server"]
+        };
+        let emulator = emulator::Emulator::start(argv)
+            .expect("python3 with moto[server] 5.x (preinstalled; or `pip install 'moto[server]==5.2.1'`)");
+        Self { url: emulator.url(), _emulator: emulator }
     }
 
     fn config(&self) -> aws_config::SdkConfig {
@@ -69,13 +58,6 @@ impl Moto {
                 "test", "test", None, None, "test",
             )))
             .build()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
