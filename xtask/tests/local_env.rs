@@ -69,7 +69,9 @@ fn local_environment_end_to_end() {
 
     let python = tools_python();
     let checks = repo().join("xtask/tests/local_env_checks.py");
-    let out = Command::new(&python).arg(&checks).arg(&endpoint).arg("applied").output().unwrap();
+    // The alarms the checks expect are the ones Terraform's state holds (no hand-kept count).
+    let alarms = serde_json::to_string(&alarm_names(&root)).unwrap();
+    let out = Command::new(&python).arg(&checks).arg(&endpoint).args(["applied", &alarms]).output().unwrap();
     println!("{}", String::from_utf8_lossy(&out.stdout));
     assert!(
         out.status.success(),
@@ -93,6 +95,28 @@ fn local_environment_end_to_end() {
 
     s.ok(&["local", "down"]);
     assert!(!root.join("target/local/endpoint").exists());
+}
+
+/// Every `aws_cloudwatch_metric_alarm`'s name in the prior state of the saved local plans.
+fn alarm_names(root: &Path) -> BTreeSet<String> {
+    fn walk(module: &serde_json::Value, out: &mut BTreeSet<String>) {
+        for r in module["resources"].as_array().into_iter().flatten() {
+            if r["type"] == "aws_cloudwatch_metric_alarm" {
+                out.insert(r["values"]["alarm_name"].as_str().expect("alarm_name").to_owned());
+            }
+        }
+        for child in module["child_modules"].as_array().into_iter().flatten() {
+            walk(child, out);
+        }
+    }
+    let mut out = BTreeSet::new();
+    for layer in ["shared", "core", "app"] {
+        let path = root.join(format!("target/plans/local/{layer}.plan.json"));
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        walk(&json["prior_state"]["values"]["root_module"], &mut out);
+    }
+    assert!(!out.is_empty(), "the saved plans' prior state holds no alarm");
+    out
 }
 
 /// Issue #12 item 5 and the deploy role's own permissions:

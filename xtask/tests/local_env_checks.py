@@ -2,7 +2,8 @@
 
 Run by tests/local_env.rs with the tools venv's python (boto3 comes with moto there).
 argv: endpoint, phase, phase arguments. Prints one line per check; exits 1 on failure.
-  applied | destroyed              the stack after apply / nothing left after destroy
+  applied <alarms.json>            the stack after apply (alarms: the names in Terraform's state)
+  destroyed                        nothing left after destroy
   assume-deploy-role               AssumeRoleWithWebIdentity for the GitHub deploy role (moto
                                    checks no token), print its credentials as JSON, then switch
                                    IAM enforcement on (after: the unsigned call would fail)
@@ -197,7 +198,10 @@ if phase == "applied":
         policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
         cw_ok = any(st.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com" and "kms:GenerateDataKey*" in st.get("Action", []) for st in policy["Statement"])
         check(cw_ok, "the topic's key policy lets CloudWatch publish (kms:GenerateDataKey*, kms:Decrypt)")
-    check(all(a.get("AlarmActions") == [topic] for a in alarms.values()) and len(alarms) == 8, f"all 8 alarms notify the topic ({len(alarms)})")
+    expected = set(json.loads(sys.argv[3]))
+    check(set(alarms) == expected, f"the alarms are the {len(expected)} in Terraform's state (extra {sorted(set(alarms) - expected)}, missing {sorted(expected - set(alarms))})")
+    quiet = sorted(n for n, a in alarms.items() if a.get("AlarmActions") != [topic])
+    check(not quiet, f"all {len(alarms)} alarms notify the topic (not: {quiet})")
 
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Project", "Values": ["rdeploy"]}])["Vpcs"]
     check(len(vpcs) == 1 and tags(vpcs[0]["Tags"]).get("Name", "").startswith(P), "one VPC, named for the project and environment")
