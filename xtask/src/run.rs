@@ -110,11 +110,13 @@ pub struct Step<'a> {
     pub diagnose: Option<Diagnose>,
     /// Run without echoing the command line (set with [`Step::quiet`], not read off `cmd`).
     pub quiet: bool,
+    /// Variables set for this step only ([`Step::env`]), shown before the argv when printed.
+    pub envs: Vec<(String, String)>,
 }
 
 impl<'a> Step<'a> {
     pub fn new(name: &'static str, tool: Option<&'static Tool>, cmd: Cmd<'a>) -> Self {
-        Self { name, tool, cmd, diagnose: None, quiet: false }
+        Self { name, tool, cmd, diagnose: None, quiet: false, envs: vec![] }
     }
 
     /// Run it without echoing the command line (xshell's `.quiet()`, remembered here).
@@ -124,9 +126,18 @@ impl<'a> Step<'a> {
         self
     }
 
+    /// Set `key` for this step's process only; `--dry-run` and failures print it as `KEY=value`
+    /// before the command, so the printed line is the one that runs.
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        let value = value.into();
+        self.cmd = self.cmd.env(key, &value);
+        self.envs.push((key.to_owned(), value));
+        self
+    }
+
     /// Capture the output (still printed) and let `diagnose` explain a failure.
     pub fn diagnosed(name: &'static str, tool: Option<&'static Tool>, cmd: Cmd<'a>, diagnose: Diagnose) -> Self {
-        Self { name, tool, cmd: cmd.ignore_status(), diagnose: Some(diagnose), quiet: false }
+        Self { name, tool, cmd: cmd.ignore_status(), diagnose: Some(diagnose), quiet: false, envs: vec![] }
     }
 
     /// The error of this step failing (exit 1): which tool, how to reproduce it, what it said.
@@ -141,6 +152,9 @@ impl<'a> Step<'a> {
 
 impl fmt::Display for Step<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (key, value) in &self.envs {
+            write!(f, "{key}={value} ")?;
+        }
         self.cmd.fmt(f)
     }
 }

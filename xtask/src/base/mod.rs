@@ -7,4 +7,5 @@ pub mod git;
 pub mod hex;
 pub mod net;
 pub mod paths;
+pub mod process;
 pub mod rustc;

@@ -26,24 +26,14 @@ pub fn run(ctx: &Ctx, args: &ContractArgs) -> Result<()> {
     let url = format!("http://127.0.0.1:{port}/openapi.json");
     let examples = args.max_examples.to_string();
     let st = cmd!(sh, "st run {url} --checks all --max-examples {examples} --no-color");
+    let bin = ctx.root.join("target/debug/app");
+    let mut app = app_command(&bin, port);
     if ctx.dry_run {
-        println!("PORT={port} BIND=127.0.0.1 DATABASE_URL=sqlite::memory: target/debug/app &");
+        println!("{} &", crate::base::process::display(&app));
         return ctx.run(&Step::new("schemathesis", Some(&SCHEMATHESIS), st)).map_err(Into::into);
     }
     crate::tools::ensure(&ctx.sh, &ctx.root, &SCHEMATHESIS)?;
-    let bin = ctx.root.join("target/debug/app");
-    let mut child = Command::new(&bin)
-        .env("PORT", port.to_string())
-        .env("BIND", "127.0.0.1")
-        // Generated traffic comes from one address: keep the limiter from answering 429 to it.
-        .env("RATE_LIMIT_RPS", "1000000")
-        .env("RATE_LIMIT_BURST", "1000000")
-        // Generated messages go to a database of this run only, not the developer's
-        // target/app-data/guestbook.db.
-        .env("DATABASE_URL", "sqlite::memory:")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut child = app.spawn().with_context(|| format!("starting {}", bin.display()))?;
     let started = Instant::now();
     while crate::base::net::status(port, "/health") != Some(200) {
         if started.elapsed() > Duration::from_secs(10) {
@@ -56,4 +46,19 @@ pub fn run(ctx: &Ctx, args: &ContractArgs) -> Result<()> {
     let _ = child.kill();
     let _ = child.wait();
     result.map_err(Into::into)
+}
+
+/// The app under test: loopback, a limiter generated traffic never trips, a throwaway database.
+fn app_command(bin: &std::path::Path, port: u16) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.env("PORT", port.to_string())
+        .env("BIND", "127.0.0.1")
+        // Generated traffic comes from one address: keep the limiter from answering 429 to it.
+        .env("RATE_LIMIT_RPS", "1000000")
+        .env("RATE_LIMIT_BURST", "1000000")
+        // Generated messages go to a database of this run only, not the developer's
+        // target/app-data/guestbook.db.
+        .env("DATABASE_URL", "sqlite::memory:")
+        .stdout(Stdio::null());
+    cmd
 }

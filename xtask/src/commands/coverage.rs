@@ -9,7 +9,7 @@ use crate::base::error::CodedError;
 use crate::base::paths;
 use crate::commands::test::{self, TestArgs};
 use crate::run::{Ctx, Step};
-use crate::tools::{self, CARGO_LLVM_COV};
+use crate::tools::{self, CARGO_LLVM_COV, Llvm};
 
 /// Minimum workspace line coverage, in percent. The one place the threshold lives.
 pub const LINE_THRESHOLD: f64 = 80.0;
@@ -24,10 +24,11 @@ pub const OUT_DIR: &str = paths::COVERAGE_REL;
 
 /// The reports, from the profiles the instrumented test run left (cargo-llvm-cov's `report`
 /// merges every `*.profraw` of its target directory).
-pub fn report_steps(ctx: &Ctx) -> Vec<Step<'_>> {
+/// Each runs with the llvm-cov/llvm-profdata that match rustc (`--dry-run` prints them).
+pub fn report_steps<'a>(ctx: &'a Ctx, llvm: &Llvm) -> Vec<Step<'a>> {
     let sh = &ctx.sh;
     let t = Some(&CARGO_LLVM_COV);
-    vec![
+    let steps = vec![
         Step::new("lcov report", t, cmd!(sh, "cargo llvm-cov report --lcov --output-path target/coverage/lcov.info")),
         Step::new("html report", t, cmd!(sh, "cargo llvm-cov report --html --output-dir target/coverage")),
         Step::new(
@@ -36,7 +37,9 @@ pub fn report_steps(ctx: &Ctx) -> Vec<Step<'_>> {
             cmd!(sh, "cargo llvm-cov report --json --summary-only --output-path target/coverage/summary.json"),
         ),
         Step::new("per-file table", t, cmd!(sh, "cargo llvm-cov report")),
-    ]
+    ];
+    let (cov, profdata) = (llvm.cov.display().to_string(), llvm.profdata.display().to_string());
+    steps.into_iter().map(|s| s.env("LLVM_COV", &cov).env("LLVM_PROFDATA", &profdata)).collect()
 }
 
 /// Line coverage in percent from `cargo llvm-cov report --json --summary-only`.
@@ -69,16 +72,11 @@ pub fn run(ctx: &Ctx, args: &CoverageArgs) -> Result<()> {
 pub fn report(ctx: &Ctx) -> Result<()> {
     let path = ctx.sh.var_os("PATH").unwrap_or_default();
     let llvm = tools::find_llvm(&path).map_err(|e| CodedError::usage(format!("{e:#}")))?;
-    // For the report steps below only: the shell is unchanged once this returns.
-    let _cov = ctx.sh.push_env("LLVM_COV", &llvm.cov);
-    let _profdata = ctx.sh.push_env("LLVM_PROFDATA", &llvm.profdata);
-    if ctx.dry_run {
-        println!("# LLVM_COV={} LLVM_PROFDATA={} ({})", llvm.cov.display(), llvm.profdata.display(), llvm.origin);
-    } else {
-        eprintln!("coverage: using {} ({})", llvm.cov.display(), llvm.origin);
+    eprintln!("coverage: using {} ({})", llvm.cov.display(), llvm.origin);
+    if !ctx.dry_run {
         std::fs::create_dir_all(ctx.root.join(OUT_DIR))?;
     }
-    for step in report_steps(ctx) {
+    for step in report_steps(ctx, &llvm) {
         ctx.run(&step)?;
     }
     if ctx.dry_run {
@@ -107,14 +105,21 @@ mod tests {
     #[test]
     fn report_argv_is_exact() {
         let ctx = Ctx::new(&std::env::temp_dir(), true, false).unwrap();
-        let argv: Vec<String> = report_steps(&ctx).iter().map(ToString::to_string).collect();
+        let llvm = Llvm {
+            cov: "/usr/lib/llvm-22/bin/llvm-cov".into(),
+            profdata: "/usr/lib/llvm-22/bin/llvm-profdata".into(),
+            origin: "test".into(),
+            major: "22".into(),
+        };
+        let argv: Vec<String> = report_steps(&ctx, &llvm).iter().map(ToString::to_string).collect();
+        let env = "LLVM_COV=/usr/lib/llvm-22/bin/llvm-cov LLVM_PROFDATA=/usr/lib/llvm-22/bin/llvm-profdata";
         assert_eq!(
             argv,
             [
-                "cargo llvm-cov report --lcov --output-path target/coverage/lcov.info",
-                "cargo llvm-cov report --html --output-dir target/coverage",
-                "cargo llvm-cov report --json --summary-only --output-path target/coverage/summary.json",
-                "cargo llvm-cov report",
+                format!("{env} cargo llvm-cov report --lcov --output-path target/coverage/lcov.info"),
+                format!("{env} cargo llvm-cov report --html --output-dir target/coverage"),
+                format!("{env} cargo llvm-cov report --json --summary-only --output-path target/coverage/summary.json"),
+                format!("{env} cargo llvm-cov report"),
             ]
         );
     }

@@ -71,7 +71,9 @@ fn up(ctx: &Ctx, port: u16) -> Result<()> {
     }
     let endpoint = format!("http://127.0.0.1:{port}");
     if ctx.dry_run {
-        println!("MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p {port}");
+        // The command `local up` spawns, with moto_server found on PATH (the tools directory
+        // comes first there) instead of the path installing it returns.
+        println!("{} &", crate::base::process::display(&emulator::command(&[MOTO.bin], port)));
     } else {
         let moto = tools::ensure(&ctx.sh, &ctx.root, &MOTO)?;
         TcpListener::bind(("127.0.0.1", port)).map_err(|e| {

@@ -202,21 +202,6 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     let build =
         Step::new("release build", None, cmd!(sh, "cargo build --release --locked -p app --bin app --example bare"));
     ctx.run(&build)?;
-    if ctx.dry_run {
-        println!(
-            "{} round(s) of: bare axum, app, app with ACCESS_LOG=all, each on / and /health; then the app on / with {SLOW_CLIENTS} slow clients connected; each with",
-            if args.database_only { 0 } else { args.rounds }
-        );
-        println!(
-            "then a local PostgreSQL (initdb + postgres, fsync on): app migrate; the app with DB_POOL_SIZE in {:?}, and on SQLite; each with create and list:",
-            database::POOL_SIZES
-        );
-        println!(
-            "oha -z {}s -c {} --no-tui --output-format json http://127.0.0.1:<port>/<path>",
-            args.seconds, args.connections
-        );
-        return Ok(());
-    }
     tools::ensure(&ctx.sh, &ctx.root, &OHA)?;
     let release = ctx.root.join("target/release");
     type Target = (&'static str, PathBuf, Vec<(&'static str, &'static str)>);
@@ -229,6 +214,30 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     ];
     let per_round = (servers.len() * PATHS.len()) as u64 * args.seconds + args.seconds.max(SLOW_OBSERVE.as_secs());
     let rounds = if args.database_only { 0 } else { args.rounds };
+    if ctx.dry_run {
+        // The servers as they are started (each on a free port picked when it starts) and the load.
+        let show =
+            |bin: &Path, vars: &[(&str, &str)]| crate::base::process::display(&server::command(bin, vars, "<port>"));
+        let oha = |path: &str| {
+            let (secs, conns) = (format!("{}s", args.seconds), args.connections.to_string());
+            let url = format!("http://127.0.0.1:<port>{path}");
+            cmd!(sh, "oha -z {secs} -c {conns} --no-tui --output-format json {url}").to_string()
+        };
+        println!("# {rounds} round(s) of:");
+        for (name, bin, vars) in &servers {
+            println!("{} &  # {name}", show(bin, vars));
+            for path in PATHS {
+                println!("{}", oha(path));
+            }
+        }
+        println!("{} &  # {APP_SLOW}", show(&release.join("app"), &unlimited));
+        println!("{}", oha("/"));
+        println!(
+            "# then a local PostgreSQL (initdb + postgres, fsync on), app migrate, the app with DB_POOL_SIZE in {:?} and on SQLite, each under create and list",
+            database::POOL_SIZES
+        );
+        return Ok(());
+    }
     let db_load = (database::POOL_SIZES.len() as u64 + 1) * database::ENDPOINTS.len() as u64 * args.seconds;
     let total = u64::from(rounds) * per_round + db_load;
     eprintln!("bench: {rounds} round(s) and the database loads, about {total} s of load");

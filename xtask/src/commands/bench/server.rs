@@ -104,18 +104,23 @@ impl SlowClients {
     }
 }
 
+/// How a server under load runs: `vars`, then loopback on `port`, its output discarded.
+/// (`port` is a string so `--dry-run` can print the placeholder of a port picked at start.)
+pub(super) fn command(bin: &Path, vars: &[(&str, &str)], port: &str) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.envs(vars.iter().copied())
+        .env("PORT", port)
+        .env("BIND", "127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
 /// Start `bin` on a free port on 127.0.0.1 and wait for its first 200 on /health.
 pub(super) fn start(name: &str, bin: &Path, vars: &[(&str, &str)]) -> Result<(Server, f64)> {
     let port = free_port()?;
     let started = Instant::now();
-    let child = Command::new(bin)
-        .envs(vars.iter().copied())
-        .env("PORT", port.to_string())
-        .env("BIND", "127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", bin.display()))?;
+    let child = command(bin, vars, &port.to_string()).spawn().with_context(|| format!("starting {}", bin.display()))?;
     let server = Server { child, port };
     while status(port, "/health") != Some(200) {
         if started.elapsed() > Duration::from_secs(10) {
