@@ -7,7 +7,7 @@
 //!   errors print the actions it needs (`needs_line()`).
 //! - A tidy test (below) fails when xtask/src calls an AWS SDK operation this table does not
 //!   declare.
-//! - `contract.rs` checks that the role Terraform renders for each workflow job grants every
+//! - `contract/` checks that the role Terraform renders for each workflow job grants every
 //!   action of every command that job runs, on the resources of that environment.
 
 #[cfg(test)]
