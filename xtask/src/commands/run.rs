@@ -35,7 +35,7 @@ Runs the serving revision once as an ECS task (RunTask in the service's subnets 
 groups, startedBy rdeploy-run, group run) with the app container's command replaced by the words
 after --, waits for it to stop and prints its exit code and last log lines. The same exit codes
 as migrate (1: the app exited non-zero). No shell: the image is FROM scratch, and ECS Exec stays
-off (see docs/day-2-ops-draft.md).";
+off (see docs/day-2.md).";
 
 pub fn run(ctx: &Ctx, args: &RunArgs) -> Result<()> {
     let env = Env::load(&ctx.root, &args.env)?;
