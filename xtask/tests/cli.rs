@@ -272,3 +272,28 @@ fn missing_system_tool_is_one_line_and_exit_2() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("terraform is not installed") && err.contains("developer.hashicorp.com"), "{err}");
 }
+
+/// `image --json`: stdout is one JSON document; everything else (here the dry-run's build steps,
+/// printed with println by xtask itself) moved to stderr for the run.
+#[test]
+fn image_json_keeps_stdout_to_the_one_document() {
+    let out =
+        Command::new(XTASK).args(["image", "--env", "local", "--dry-run", "--json", "--allow-dirty"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "one line on stdout: {stdout}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (doc["schema"].as_u64(), doc["command"].as_str(), doc["ok"].as_bool(), doc["exit_code"].as_u64()),
+        (Some(1), Some("image"), Some(true), Some(0)),
+        "{doc}"
+    );
+    assert!(doc["image"].is_null() && doc["pinned"].is_null(), "a dry run builds nothing: {doc}");
+    assert!(stderr(&out).contains("podman build"), "the steps went to stderr: {}", stderr(&out));
+
+    let out = Command::new(XTASK).args(["image", "--env", "nope", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((doc["ok"].as_bool(), doc["exit_code"].as_u64()), (Some(false), Some(2)), "{doc}");
+    assert!(doc["message"].as_str().unwrap().contains("unknown environment 'nope'"), "{doc}");
+}

@@ -42,9 +42,24 @@ fn local_environment_end_to_end() {
     assert!(first.contains("local/app: not planned yet (waiting)"), "app waits for its inputs: {first}");
     let pass_one = s.ok(&["apply", "--env", "local"]);
     assert!(pass_one.contains("pass 1 of 2 done: app not applied"), "{pass_one}");
-    let second = s.ok(&["plan", "--env", "local"]);
-    assert!(second.contains("local/app:") && second.contains("to create"), "app is planned in pass 2: {second}");
-    assert!(!second.contains("not planned yet"), "{second}");
+    // Pass 2 through `--json`: stdout is the one document (terraform's output went to stderr).
+    let second = s.ok(&["plan", "--env", "local", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&second).unwrap_or_else(|e| panic!("{e}: {second}"));
+    assert_eq!(
+        (doc["schema"].as_u64(), doc["ok"].as_bool(), doc["changes"].as_bool()),
+        (Some(1), Some(true), Some(true))
+    );
+    let layers: Vec<(&str, &str)> = doc["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["layer"].as_str().unwrap(), l["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(layers.len(), 3, "{doc}");
+    assert_eq!(layers[2], ("app", "changes"), "app is planned in pass 2, not waiting: {doc}");
+    let app = &doc["layers"][2];
+    assert!(app["create"].as_array().unwrap().iter().any(|a| a == "module.service.aws_ecs_service.app"), "{app}");
+    assert_eq!(app["plan_json"], "target/plans/local/app.plan.json");
     s.ok(&["apply", "--env", "local"]);
 
     // Second plan: nothing but the documented emulator gaps.
@@ -221,6 +236,13 @@ fn unknown_env_lists_environments_and_dev_without_credentials_is_one_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown environment 'staging'") && err.contains("dev, local, prod"), "{err}");
+    // With --json the same refusal is the one document on stdout, with its exit code.
+    let out = Command::new(XTASK).args(["plan", "--env", "staging", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((doc["ok"].as_bool(), doc["exit_code"].as_u64()), (Some(false), Some(2)), "{doc}");
+    assert!(doc["message"].as_str().unwrap().contains("unknown environment 'staging'"), "{doc}");
+    assert_eq!(doc["layers"], serde_json::json!([]));
 
     let home = std::env::temp_dir().join(format!("xtask-nohome-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();

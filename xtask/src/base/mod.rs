@@ -9,3 +9,4 @@ pub mod net;
 pub mod paths;
 pub mod process;
 pub mod rustc;
+pub mod stdout;

@@ -50,6 +50,11 @@ pub struct ImageArgs {
     /// Build from a tree with uncommitted changes (tagged `<sha>-dirty`).
     #[arg(long)]
     pub allow_dirty: bool,
+    /// Print one JSON object on stdout (schema 1: command, environment, ok, exit_code, message,
+    /// image {uri, tag, digest, id, size_bytes} or null, pinned: the URI deploy pins or null);
+    /// the build's progress goes to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What `image` records in target/images/<env>.json for `deploy`.
@@ -172,6 +177,37 @@ pub fn detect_engine(ctx: &Ctx) -> Result<Engine> {
 }
 
 pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
+    if !args.json {
+        return build(ctx, args).map(|_| ());
+    }
+    let out = crate::base::stdout::JsonStdout::take()?;
+    let (result, built) = match build(ctx, args) {
+        Ok(built) => (Ok(()), built),
+        Err(e) => (Err(e), None),
+    };
+    out.emit(&crate::base::stdout::result("image", &args.env, &result, json_fields(built.as_ref())))?;
+    result
+}
+
+/// `image --json`'s own fields: the record deploy reads (null in `--dry-run` or on failure) and
+/// the URI to deploy (by digest once pushed or promoted).
+pub fn json_fields(built: Option<&Built>) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields = serde_json::Map::new();
+    fields.insert("image".into(), serde_json::to_value(built).expect("a plain record"));
+    fields.insert("pinned".into(), built.map(pinned).into());
+    fields
+}
+
+/// The URI deploy pins: `<repository>@<digest>` once the image has one, else `<repository>:<tag>`.
+pub fn pinned(built: &Built) -> String {
+    match &built.digest {
+        Some(d) => format!("{}@{d}", built.uri.rsplit_once(':').map_or(built.uri.as_str(), |(r, _)| r)),
+        None => built.uri.clone(),
+    }
+}
+
+/// Build (or promote) and record; the record, unless `--dry-run`.
+fn build(ctx: &Ctx, args: &ImageArgs) -> Result<Option<Built>> {
     let env = Env::load(&ctx.root, &args.env)?;
     if let Some(uri) = &args.promote {
         return promote(ctx, &env, uri);
@@ -206,7 +242,7 @@ pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
     }
     ctx.run(&steps[1])?;
     if ctx.dry_run {
-        return Ok(());
+        return Ok(None);
     }
     let bin = engine.bin();
     let reference = format!("{repo}:{tag}");
@@ -228,18 +264,18 @@ pub fn run(ctx: &Ctx, args: &ImageArgs) -> Result<()> {
         }
     }
     write_record(&ctx.root, &env.name, &built)?;
-    Ok(())
+    Ok(Some(built))
 }
 
 /// `--promote`: copy by digest into `env`'s repository (see promote.rs), record it for deploy.
-fn promote(ctx: &Ctx, env: &Env, uri: &str) -> Result<()> {
+fn promote(ctx: &Ctx, env: &Env, uri: &str) -> Result<Option<Built>> {
     let source = crate::promote::Source::parse(uri).map_err(CodedError::usage)?;
     if env.is_local() {
         return Err(CodedError::usage("--promote needs a real registry: the local emulator has none"));
     }
     if ctx.dry_run {
         println!("would {}", crate::promote::describe(&source, &env.repository()));
-        return Ok(());
+        return Ok(None);
     }
     crate::env::aws::require_credentials(env)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -266,17 +302,14 @@ fn promote(ctx: &Ctx, env: &Env, uri: &str) -> Result<()> {
     };
     write_record(&ctx.root, &env.name, &built)?;
     println!("deploy with: cargo xtask deploy --env {} --image {}", env.name, promoted.pinned());
-    Ok(())
+    Ok(Some(built))
 }
 
 fn write_record(root: &Path, env: &str, built: &Built) -> Result<()> {
     crate::deploy::images_file::write(root, env, built)?;
     if let Some(out) = std::env::var_os("GITHUB_OUTPUT") {
         use std::io::Write as _;
-        let uri = match &built.digest {
-            Some(d) => format!("{}@{d}", built.uri.rsplit_once(':').map_or(built.uri.as_str(), |(r, _)| r)),
-            None => built.uri.clone(),
-        };
+        let uri = pinned(built);
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(out)?;
         writeln!(f, "image={uri}")?;
     }

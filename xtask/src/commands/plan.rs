@@ -30,6 +30,11 @@ pub struct PlanArgs {
     /// Exit 3 when any layer has changes (0 = nothing to do).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Print one JSON object on stdout (schema 1: command, environment, ok, exit_code, message,
+    /// changes, layers[] {layer, status: changes|no_changes|waiting, waits_for, create, update,
+    /// replace, destroy, plan_json}); terraform's output goes to stderr.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Counts and addresses of one plan, from `terraform show -json`.
@@ -149,6 +154,54 @@ pub fn plan_layer(ctx: &Ctx, env: &Env, layer: &'static str, fingerprint: &str) 
 }
 
 pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
+    let mut layers = Vec::new();
+    if !args.json {
+        return plan_env(ctx, args, &mut layers);
+    }
+    let out = crate::base::stdout::JsonStdout::take()?;
+    let result = plan_env(ctx, args, &mut layers);
+    out.emit(&crate::base::stdout::result("plan", &args.env, &result, json_fields(layers)))?;
+    result
+}
+
+/// One layer of `plan --json`: what it plans, or which layer it waits for.
+pub fn layer_json(
+    ctx: &Ctx,
+    env: &str,
+    layer: &str,
+    summary: Option<&Summary>,
+    waits_for: Option<&str>,
+) -> serde_json::Value {
+    let status = match summary {
+        None => "waiting",
+        Some(s) if s.has_changes() => "changes",
+        Some(_) => "no_changes",
+    };
+    let empty = Summary::default();
+    let s = summary.unwrap_or(&empty);
+    let plan_json = plan_json_file(&ctx.root, env, layer);
+    serde_json::json!({
+        "layer": layer,
+        "status": status,
+        "waits_for": waits_for,
+        "create": s.create,
+        "update": s.update,
+        "replace": s.replace,
+        "destroy": s.destroy,
+        "plan_json": summary.map(|_| plan_json.strip_prefix(&ctx.root).unwrap_or(&plan_json).display().to_string()),
+    })
+}
+
+/// `plan --json`'s own fields: whether any layer has changes, and the layers in order.
+pub fn json_fields(layers: Vec<serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+    let changes = layers.iter().any(|l| l["status"] == "changes");
+    let mut fields = serde_json::Map::new();
+    fields.insert("changes".into(), changes.into());
+    fields.insert("layers".into(), layers.into());
+    fields
+}
+
+fn plan_env(ctx: &Ctx, args: &PlanArgs, out: &mut Vec<serde_json::Value>) -> Result<()> {
     let env = Env::load(&ctx.root, &args.env)?;
     let layers = terraform::select_layers(&args.layers)?;
     if let Some(missing) = env.missing_https() {
@@ -202,6 +255,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
             if !ctx.dry_run {
                 save(&ctx.root, &env, layer, Status::Waiting, &fp)?;
             }
+            out.push(layer_json(ctx, &env.name, layer, None, Some(upstream)));
             continue;
         }
         eprintln!("\n==> plan {}/{layer}", env.name);
@@ -209,6 +263,7 @@ pub fn run(ctx: &Ctx, args: &PlanArgs) -> Result<()> {
         if ctx.dry_run {
             continue;
         }
+        out.push(layer_json(ctx, &env.name, layer, Some(&summary), None));
         let text = summary.render(&env.name, layer);
         print!("{text}");
         report.push_str(&text);
