@@ -1,6 +1,8 @@
 //! `cargo xtask`: the only way anything in this repository is linted, tested, built, planned,
 //! applied or deployed. Every command prints the exact external commands it runs (`--dry-run`
 //! prints them and runs nothing), so a laptop and CI run the same steps.
+//!
+//! test-expected-seconds: 110
 
 mod base;
 mod commands;

@@ -14,6 +14,8 @@
 //!
 //! The execution role's policy (read exactly the master secret) is checked on the policy
 //! Terraform really renders, in src/permissions/contract.rs.
+//!
+//! test-expected-seconds: 65
 
 mod support;
 

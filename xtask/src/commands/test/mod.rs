@@ -218,7 +218,8 @@ pub fn suite(ctx: &Ctx, args: &TestArgs, instrument: bool) -> Result<Report> {
 }
 
 /// What the scheduler (longest first) expects of each binary: its recorded duration, else what
-/// its crate root declares (`//! test-expected-seconds: N`); others are unknown (run first).
+/// its crate root declares (`//! test-expected-seconds: N`); others are unknown
+/// ([`run::UNKNOWN_SECONDS`]).
 fn expected_durations(recorded: &BTreeMap<String, f64>, binaries: &[build::TestBinary]) -> BTreeMap<String, f64> {
     let mut expected = recorded.clone();
     for binary in binaries {
@@ -303,6 +304,9 @@ mod tests {
         assert_eq!(expected.get("e2e"), Some(&450.0));
         assert_eq!(expected.get("recorded"), Some(&3.0));
         assert_eq!(expected.get("plain"), None);
+        // The declared long one runs first, the unknown one next, the recorded short one last.
+        let order: Vec<String> = run::schedule(binaries.to_vec(), &expected).into_iter().map(|b| b.id).collect();
+        assert_eq!(order, ["e2e", "plain", "recorded"]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
