@@ -156,6 +156,12 @@ pub struct DatabaseConfig {
     /// than REQUEST_TIMEOUT_SECS, so the caller sees 503 + Retry-After rather than a 504.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", value_name = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub db_acquire_timeout_secs: u64,
+    /// PostgreSQL's `statement_timeout` for serving queries. Default and maximum:
+    /// REQUEST_TIMEOUT_SECS - DB_ACQUIRE_TIMEOUT_SECS, so a request that waited the whole acquire
+    /// timeout still has its query cancelled before the request times out (no query outlives its
+    /// 504). Checked at start.
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_SECS", value_name = "DB_STATEMENT_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub db_statement_timeout_secs: Option<u64>,
 }
 
 /// TLS modes for PostgreSQL, as libpq names them.

@@ -134,13 +134,35 @@ impl PoolSettings {
                 request_timeout.as_secs()
             ));
         }
-        Ok(Self { size: c.db_pool_size, acquire_timeout, statement_timeout: request_timeout })
+        // A request may wait the whole acquire timeout before its query starts: the query must
+        // then still end (cancelled by PostgreSQL) before the request times out.
+        let budget = request_timeout - acquire_timeout;
+        let statement_timeout = match c.db_statement_timeout_secs.map(Duration::from_secs) {
+            None => budget,
+            Some(t) if t <= budget => t,
+            Some(t) => {
+                return Err(format!(
+                    "DB_STATEMENT_TIMEOUT_SECS ({}) must be at most REQUEST_TIMEOUT_SECS ({}) - \
+                     DB_ACQUIRE_TIMEOUT_SECS ({}) = {}, or a query keeps running after its client got a 504",
+                    t.as_secs(),
+                    request_timeout.as_secs(),
+                    acquire_timeout.as_secs(),
+                    budget.as_secs()
+                ));
+            }
+        };
+        Ok(Self { size: c.db_pool_size, acquire_timeout, statement_timeout })
     }
 }
 
+/// How long [`Db::close`] waits for connections to be returned and closed at shutdown. The
+/// shutdown budget is drain (`SHUTDOWN_DRAIN_SECS`, 5) + grace (request timeout + 1 = 11) + this,
+/// which must fit ECS's `stopTimeout` (30 s, `infra/modules/ecs-service`) before SIGKILL.
+pub const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { size: 10, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(10) }
+        Self { size: 10, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(7) }
     }
 }
 
@@ -227,11 +249,28 @@ impl Db {
         .map_err(DbError::from)
     }
 
-    pub async fn close(&self) {
-        match self {
-            Self::Postgres(p) => p.close().await,
-            Self::Sqlite(p) => p.close().await,
+    /// Close the pool, waiting at most [`POOL_CLOSE_TIMEOUT`] for connections still checked out
+    /// (sqlx's own `close` waits for every one of them, without a bound). Returns whether it
+    /// closed in time; if not, the process exits anyway and the server drops the connections.
+    pub async fn close(&self) -> bool {
+        self.close_within(POOL_CLOSE_TIMEOUT).await
+    }
+
+    pub async fn close_within(&self, limit: Duration) -> bool {
+        let close = async {
+            match self {
+                Self::Postgres(p) => p.close().await,
+                Self::Sqlite(p) => p.close().await,
+            }
+        };
+        let closed = tokio::time::timeout(limit, close).await.is_ok();
+        if !closed {
+            tracing::warn!(
+                limit_secs = limit.as_secs_f64(),
+                "database pool not closed in time (a connection is still in use); exiting anyway"
+            );
         }
+        closed
     }
 }
 
@@ -361,6 +400,57 @@ mod tests {
             assert!(matches!(DbError::from(e), DbError::Unavailable(_)), "{shown}");
         }
         assert!(matches!(DbError::from(sqlx::Error::RowNotFound), DbError::Other(_)));
+    }
+
+    fn pool_settings(env: &[&str]) -> Result<PoolSettings, String> {
+        let config = crate::Cli::parse_without_env(std::iter::once("app").chain(env.iter().copied())).unwrap().config;
+        PoolSettings::from_config(&config.database, config.request_timeout())
+    }
+
+    #[test]
+    fn statement_timeout_fits_inside_the_request_after_the_acquire_wait() {
+        assert_eq!(pool_settings(&[]).unwrap().statement_timeout, Duration::from_secs(7), "10 - 3 by default");
+        let s = pool_settings(&["--request-timeout-secs", "30", "--db-acquire-timeout-secs", "5"]).unwrap();
+        assert_eq!(s.statement_timeout, Duration::from_secs(25));
+        assert_eq!(pool_settings(&["--db-statement-timeout-secs", "7"]).unwrap().statement_timeout.as_secs(), 7);
+        assert_eq!(pool_settings(&["--db-statement-timeout-secs", "2"]).unwrap().statement_timeout.as_secs(), 2);
+        let err = pool_settings(&["--db-statement-timeout-secs", "8"]).unwrap_err();
+        assert!(err.starts_with("DB_STATEMENT_TIMEOUT_SECS (8)") && err.contains("= 7"), "{err}");
+        let err = pool_settings(&["--db-acquire-timeout-secs", "10"]).unwrap_err();
+        assert!(err.starts_with("DB_ACQUIRE_TIMEOUT_SECS"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn closing_the_pool_is_bounded_while_a_connection_is_checked_out() {
+        let db = Db::sqlite_memory();
+        let Db::Sqlite(pool) = &db else { unreachable!() };
+        let held = pool.acquire().await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(!db.close_within(Duration::from_millis(200)).await, "a held connection blocks sqlx's close");
+        assert!(started.elapsed() < Duration::from_secs(2), "bounded: {:?}", started.elapsed());
+        drop(held);
+        let db = Db::sqlite_memory();
+        db.ping().await.unwrap();
+        assert!(db.close_within(Duration::from_secs(2)).await, "nothing checked out: closes in time");
+    }
+
+    /// SIGTERM to SIGKILL is ECS's `stopTimeout`: the default drain, the in-flight grace and the
+    /// pool's close must all fit in it, or ECS kills the task mid-request.
+    #[test]
+    fn drain_grace_and_close_fit_the_ecs_stop_timeout() {
+        let tf =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/modules/ecs-service/variables.tf"))
+                .unwrap();
+        let stop_timeout: u64 = tf
+            .split("stop_timeout")
+            .nth(1)
+            .and_then(|rest| rest.split("optional(number,").nth(1))
+            .and_then(|rest| rest.split(')').next())
+            .map(|n| n.trim().parse().unwrap())
+            .expect("stop_timeout = optional(number, N) in the ecs-service module");
+        let limits = crate::Limits::from_config(&crate::Config::defaults());
+        let total = limits.drain + limits.grace + POOL_CLOSE_TIMEOUT;
+        assert!(total < Duration::from_secs(stop_timeout), "{total:?} does not fit stopTimeout {stop_timeout} s");
     }
 
     #[test]
