@@ -66,7 +66,7 @@ impl<'s> MigrationSource<'s> for Dialect {
                         Cow::Borrowed(m.description),
                         MigrationType::Simple,
                         Cow::Borrowed(m.sql(self)),
-                        false,
+                        outside_transaction(m.sql(self)),
                     )
                 })
                 .collect())
@@ -125,16 +125,39 @@ impl Db {
 /// release>`.
 pub const CONTRACT_MARKER: &str = "-- contract:";
 
+/// The line that makes a migration run outside a transaction (sqlx's `no_tx`): needed by
+/// statements PostgreSQL refuses inside one, such as `CREATE INDEX CONCURRENTLY`. Such a file
+/// should hold that one statement: if it fails half-way nothing is rolled back (an invalid index
+/// stays behind; write it `IF NOT EXISTS` and drop an invalid one before retrying).
+pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
+
+/// Whether `sql` carries [`NO_TRANSACTION_MARKER`] on a line of its own.
+pub fn outside_transaction(sql: &str) -> bool {
+    sql.lines().any(|l| l.trim() == NO_TRANSACTION_MARKER)
+}
+
 /// Statements in `sql` that would break the binary still running while (or after) it is
-/// applied, unless the file is marked as a contract step (see [`CONTRACT_MARKER`]). Each entry
-/// names the rule and quotes the statement.
+/// applied, unless the file is marked as a contract step (see [`CONTRACT_MARKER`]), and
+/// statements that cannot run inside the migration's transaction in a file without
+/// [`NO_TRANSACTION_MARKER`] (a contract marker does not excuse those). Each entry names the
+/// rule and quotes the statement.
 pub fn compat_violations(sql: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if !outside_transaction(sql) {
+        for statement in statements(sql) {
+            if format!(" {statement} ").contains(" concurrently ") {
+                found.push(format!(
+                    "runs CONCURRENTLY, which PostgreSQL refuses inside the migration's transaction (mark the \
+                     file `{NO_TRANSACTION_MARKER}`): {statement}"
+                ));
+            }
+        }
+    }
     let marked =
         sql.lines().any(|l| l.trim().strip_prefix(CONTRACT_MARKER).is_some_and(|reason| !reason.trim().is_empty()));
     if marked {
-        return Vec::new();
+        return found;
     }
-    let mut found = Vec::new();
     for statement in statements(sql) {
         let s = format!(" {statement} ");
         let has = |w: &str| s.contains(&format!(" {w} "));
@@ -239,6 +262,9 @@ mod tests {
             "ALTER TABLE messages ADD COLUMN email TEXT NOT NULL",
             "-- harmless comment\nCREATE INDEX i ON messages (id);\n/* x */ ALTER TABLE\n  messages\n  ADD email text   NOT   NULL;",
             "TRUNCATE messages",
+            "CREATE INDEX CONCURRENTLY messages_author ON messages (author)",
+            "-- contract: a reason\nDROP INDEX CONCURRENTLY messages_author",
+            "-- no-transaction: not on a line of its own\nCREATE INDEX CONCURRENTLY i ON messages (id)",
         ] {
             assert!(!compat_violations(bad).is_empty(), "accepted: {bad}");
         }
@@ -250,7 +276,7 @@ mod tests {
             "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)",
             "ALTER TABLE messages ADD COLUMN email TEXT",
             "ALTER TABLE messages ADD COLUMN flagged BOOLEAN NOT NULL DEFAULT false",
-            "CREATE INDEX CONCURRENTLY messages_author ON messages (author)",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS messages_author ON messages (author)",
             "ALTER TABLE messages ALTER COLUMN author DROP NOT NULL",
             "ALTER TABLE messages ALTER COLUMN author DROP DEFAULT",
             "-- DROP TABLE messages (only a comment)\nSELECT 1",
