@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
@@ -117,6 +118,169 @@ impl Db {
         };
         let missing: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).filter(|v| !applied.contains(v)).collect();
         Ok(if missing.is_empty() { SchemaStatus::Current } else { SchemaStatus::Behind { missing } })
+    }
+}
+
+/// How `app migrate` treats time and locks on PostgreSQL (docs/database.md, "Migrations").
+#[derive(Debug, Clone, Copy)]
+pub struct MigrateSettings {
+    /// `statement_timeout` for the migration session: long (an index build may take minutes),
+    /// but never unbounded.
+    pub statement_timeout: Duration,
+    /// `lock_timeout` for the migration session: short, so an ALTER waiting for a table lock
+    /// gives up before the serving queries queued behind it stall for long.
+    pub lock_timeout: Duration,
+    /// How often a migration that hit the lock timeout is tried again (with backoff).
+    pub lock_retries: u32,
+    /// How long a second migrator waits for the first one's advisory lock.
+    pub wait_for_other_migrator: Duration,
+}
+
+impl Default for MigrateSettings {
+    fn default() -> Self {
+        Self {
+            statement_timeout: Duration::from_secs(1800),
+            lock_timeout: Duration::from_secs(2),
+            lock_retries: 5,
+            wait_for_other_migrator: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Why `migrate` failed, each case with what an operator can do.
+#[derive(Debug)]
+pub enum MigrateFailure {
+    /// The database is not reachable (yet): worth retrying.
+    Unreachable(sqlx::Error),
+    /// Another migrator held the migration lock for the whole wait.
+    OtherMigrator { waited: Duration },
+    /// Every attempt hit the lock timeout: something holds a lock the migration needs.
+    LockTimeout { attempts: u32, error: String },
+    /// Anything else: a failing migration, a wrong password, a changed migration file.
+    Failed(String),
+}
+
+impl std::fmt::Display for MigrateFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(e) => write!(f, "database not reachable: {e}"),
+            Self::OtherMigrator { waited } => write!(
+                f,
+                "another `app migrate` holds the migration lock (waited {} s): it is probably still running; \
+                 let it finish, or find it in pg_locks (locktype advisory) and pg_stat_activity",
+                waited.as_secs()
+            ),
+            Self::LockTimeout { attempts, error } => write!(
+                f,
+                "gave up after {attempts} attempts: a lock the migration needs stayed held longer than the lock \
+                 timeout each time ({error}); find the holder in pg_locks / pg_stat_activity and try again"
+            ),
+            Self::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The advisory lock key sqlx's own migrator uses (`generate_lock_id` in sqlx-postgres: CRC-32
+/// of the database name times a constant), so an older binary's `migrate` excludes ours too.
+pub fn advisory_lock_key(database: &str) -> i64 {
+    0x3d32_ad9e * i64::from(crc32(database.as_bytes()))
+}
+
+/// CRC-32 (IEEE, as zlib): a few lines instead of a dependency.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+fn sqlstate(e: &MigrateError) -> Option<String> {
+    match e {
+        MigrateError::Execute(sqlx::Error::Database(db))
+        | MigrateError::ExecuteMigration(sqlx::Error::Database(db), _) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+fn unreachable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+}
+
+impl Db {
+    /// `app migrate`: like [`Db::migrate`], but on PostgreSQL in one session with the
+    /// migration's own `statement_timeout` and a short `lock_timeout`, retried with backoff
+    /// (1, 2, 4, ... s, at most 30) `lock_retries` times; and waiting for another migrator's
+    /// advisory lock at most `wait_for_other_migrator`.
+    pub async fn migrate_with(&self, s: &MigrateSettings) -> Result<(), MigrateFailure> {
+        let pool = match self {
+            Self::Sqlite(_) => {
+                return self.migrate().await.map_err(|e| match e {
+                    MigrateError::Execute(e) if unreachable(&e) => MigrateFailure::Unreachable(e),
+                    e => MigrateFailure::Failed(e.to_string()),
+                });
+            }
+            Self::Postgres(p) => p,
+        };
+        let failed = |e: sqlx::Error| {
+            if unreachable(&e) {
+                MigrateFailure::Unreachable(e)
+            } else {
+                MigrateFailure::Failed(DbError::from(e).to_string())
+            }
+        };
+        let mut conn = pool.acquire().await.map_err(failed)?;
+        // Integers formatted by us: SET takes no bind parameters.
+        let set = format!(
+            "SET statement_timeout = {}; SET lock_timeout = {}",
+            s.statement_timeout.as_millis(),
+            s.lock_timeout.as_millis()
+        );
+        sqlx::raw_sql(&set).execute(&mut *conn).await.map_err(failed)?;
+        let database: String =
+            sqlx::query_scalar("SELECT current_database()").fetch_one(&mut *conn).await.map_err(failed)?;
+        let key = advisory_lock_key(&database);
+        let started = tokio::time::Instant::now();
+        loop {
+            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(failed)?;
+            if locked {
+                break;
+            }
+            if started.elapsed() >= s.wait_for_other_migrator {
+                conn.close_on_drop();
+                return Err(MigrateFailure::OtherMigrator { waited: started.elapsed() });
+            }
+            tracing::info!(key, "another migrator holds the migration lock; waiting");
+            tokio::time::sleep(Duration::from_millis(500).min(s.wait_for_other_migrator)).await;
+        }
+        let mut migrator = migrator(Dialect::Postgres).await.map_err(|e| MigrateFailure::Failed(e.to_string()))?;
+        migrator.set_locking(false);
+        let mut attempt = 1;
+        let result = loop {
+            match migrator.run(&mut *conn).await {
+                Err(e) if sqlstate(&e).as_deref() == Some("55P03") && attempt <= s.lock_retries => {
+                    let backoff = Duration::from_secs(1 << (attempt - 1).min(5)).min(Duration::from_secs(30));
+                    tracing::warn!(attempt, error = %e, backoff_secs = backoff.as_secs(), "lock timeout; retrying");
+                    tokio::time::sleep(backoff).await;
+                    attempt += 1;
+                }
+                Err(e) if sqlstate(&e).as_deref() == Some("55P03") => {
+                    break Err(MigrateFailure::LockTimeout { attempts: attempt, error: e.to_string() });
+                }
+                Err(MigrateError::Execute(e)) => break Err(failed(e)),
+                other => break other.map_err(|e| MigrateFailure::Failed(e.to_string())),
+            }
+        };
+        // The session's settings must not reach a serving query: this connection is not reused.
+        conn.close_on_drop();
+        result
     }
 }
 
@@ -283,6 +447,14 @@ mod tests {
         ] {
             assert_eq!(compat_violations(ok), Vec::<String>::new(), "refused: {ok}");
         }
+    }
+
+    #[test]
+    fn the_advisory_lock_key_is_sqlxs() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926, "the CRC-32/IEEE check value");
+        // sqlx-postgres generate_lock_id: 0x3d32ad9e * crc32(name)
+        // (python3 -c "import zlib; print(0x3d32ad9e * zlib.crc32(b'postgres'))")
+        assert_eq!(advisory_lock_key("postgres"), 368_907_709_894_077_238);
     }
 
     #[test]
