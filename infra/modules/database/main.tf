@@ -90,13 +90,17 @@ resource "aws_db_instance" "this" {
   maintenance_window      = var.backup.maintenance_window
 
   deletion_protection = var.deletion_protection
-  # A protected database also gets a final snapshot; an unprotected (dev) one is disposable.
-  # The name is fixed when the instance is created (ignore_changes below) and carries the
+  # Each guard has its own variable: turning deletion protection off (the documented first step
+  # of a teardown) must not also drop the final snapshot or the automated backups.
+  # The final snapshot's name is fixed when the instance is created (ignore_changes below) and carries the
   # creation time plus 8 random hex digits (uuid()): every creation, a replacement included,
   # gets its own name, so destroying a re-created instance never collides with an earlier
   # instance's snapshot, even within the same second (modules/database/tests/).
-  skip_final_snapshot       = !var.deletion_protection
-  final_snapshot_identifier = "${local.identifier}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}-${substr(uuid(), 0, 8)}"
+  skip_final_snapshot         = !var.final_snapshot
+  delete_automated_backups    = !var.retain_automated_backups
+  apply_immediately           = var.apply_immediately
+  allow_major_version_upgrade = var.allow_major_version_upgrade
+  final_snapshot_identifier   = "${local.identifier}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}-${substr(uuid(), 0, 8)}"
 
   tags = merge(var.tags, { Name = local.identifier })
 

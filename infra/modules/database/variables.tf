@@ -45,9 +45,33 @@ variable "backup" {
 }
 
 variable "deletion_protection" {
-  description = "Block deletion through the API, and take a final snapshot on destroy. On in production."
+  description = "Block deletion through the API. On in production. (The final snapshot is final_snapshot's.)"
   type        = bool
   default     = true
+}
+
+variable "final_snapshot" {
+  description = "Take a final snapshot when the instance is destroyed (independent of deletion_protection). On in production."
+  type        = bool
+  default     = true
+}
+
+variable "retain_automated_backups" {
+  description = "Keep the automated backups (for their retention period) after the instance is deleted: delete_automated_backups = false. On in production."
+  type        = bool
+  default     = true
+}
+
+variable "apply_immediately" {
+  description = "Apply instance changes (class, storage, parameter group) at once, with the restart or failover they need, instead of in the next maintenance window."
+  type        = bool
+  default     = false
+}
+
+variable "allow_major_version_upgrade" {
+  description = "Allow a change of engine_version's major version (an upgrade with downtime; the parameter group family follows it)."
+  type        = bool
+  default     = false
 }
 
 variable "performance_insights_enabled" {

@@ -26,8 +26,8 @@ run "first_creation" {
     error_message = "final snapshot name must be <identifier>-final-<YYYYMMDDhhmmss>-<8 hex>, a valid RDS snapshot identifier: ${output.final_snapshot_identifier}"
   }
   assert {
-    condition     = aws_db_instance.this.skip_final_snapshot == false
-    error_message = "a protected database takes a final snapshot on destroy"
+    condition     = aws_db_instance.this.skip_final_snapshot == false && aws_db_instance.this.delete_automated_backups == false
+    error_message = "by default a destroy takes a final snapshot and keeps the automated backups"
   }
   assert {
     condition     = aws_db_parameter_group.this.family == "postgres16" && aws_db_instance.this.parameter_group_name == aws_db_parameter_group.this.name
@@ -86,7 +86,7 @@ run "backups_cannot_be_switched_off" {
   expect_failures = [var.backup]
 }
 
-run "unprotected_skips_the_final_snapshot" {
+run "unprotected_still_takes_the_final_snapshot" {
   command = plan
 
   variables {
@@ -94,7 +94,22 @@ run "unprotected_skips_the_final_snapshot" {
   }
 
   assert {
-    condition     = aws_db_instance.this.skip_final_snapshot == true && aws_db_instance.this.deletion_protection == false
-    error_message = "an unprotected (dev) database is disposable: no final snapshot"
+    condition     = aws_db_instance.this.deletion_protection == false && aws_db_instance.this.skip_final_snapshot == false && aws_db_instance.this.delete_automated_backups == false
+    error_message = "turning deletion protection off (step one of a teardown) must keep the final snapshot and the backups"
+  }
+}
+
+run "disposable_skips_snapshot_and_backups" {
+  command = plan
+
+  variables {
+    deletion_protection      = false
+    final_snapshot           = false
+    retain_automated_backups = false
+  }
+
+  assert {
+    condition     = aws_db_instance.this.skip_final_snapshot == true && aws_db_instance.this.delete_automated_backups == true
+    error_message = "only the explicit switches make a database disposable"
   }
 }
