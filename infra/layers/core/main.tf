@@ -68,4 +68,8 @@ module "database" {
   backup = {
     retention_days = var.database_backup_retention_days
   }
+
+  logs = {
+    retention_in_days = var.log_retention_days
+  }
 }

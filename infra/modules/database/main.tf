@@ -3,6 +3,8 @@ locals {
 
   # "16" or "16.4" -> postgres16: the parameter group family follows the major version.
   parameter_group_family = "postgres${split(".", var.instance.engine_version)[0]}"
+
+  log_exports = ["postgresql", "upgrade"]
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -51,6 +53,19 @@ resource "aws_db_parameter_group" "this" {
   }
 }
 
+# The groups RDS writes its log exports to (enabled_cloudwatch_logs_exports below). Made here,
+# before the instance, so they have a retention and are Terraform's: created by RDS on first
+# export they would keep logs forever and outlive a destroy.
+resource "aws_cloudwatch_log_group" "exports" {
+  for_each = toset(local.log_exports)
+
+  name              = "/aws/rds/instance/${local.identifier}/${each.key}"
+  retention_in_days = var.logs.retention_in_days
+  kms_key_id        = var.logs.kms_key_id
+
+  tags = var.tags
+}
+
 resource "aws_db_instance" "this" {
   identifier     = local.identifier
   engine         = "postgres"
@@ -82,7 +97,7 @@ resource "aws_db_instance" "this" {
   iam_database_authentication_enabled = true
   auto_minor_version_upgrade          = true
   copy_tags_to_snapshot               = true
-  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
+  enabled_cloudwatch_logs_exports     = local.log_exports
   performance_insights_enabled        = var.performance_insights_enabled
 
   backup_retention_period = var.backup.retention_days
@@ -103,6 +118,8 @@ resource "aws_db_instance" "this" {
   final_snapshot_identifier   = "${local.identifier}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}-${substr(uuid(), 0, 8)}"
 
   tags = merge(var.tags, { Name = local.identifier })
+
+  depends_on = [aws_cloudwatch_log_group.exports]
 
   lifecycle {
     # timestamp() and uuid() change on every plan; the value chosen at creation is the one that

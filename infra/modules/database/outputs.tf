@@ -53,6 +53,11 @@ output "final_snapshot_identifier" {
   value       = aws_db_instance.this.final_snapshot_identifier
 }
 
+output "log_groups" {
+  description = "The RDS log-export CloudWatch log groups, by export (postgresql, upgrade)."
+  value       = { for k, g in aws_cloudwatch_log_group.exports : k => g.name }
+}
+
 output "protection" {
   description = "What guards the data: deletion_protection, skip_final_snapshot, delete_automated_backups, backup_retention_period (days)."
   value = {

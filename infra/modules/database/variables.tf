@@ -74,6 +74,15 @@ variable "allow_major_version_upgrade" {
   default     = false
 }
 
+variable "logs" {
+  description = "The RDS log-export groups (/aws/rds/instance/<id>/postgresql, /upgrade): retention in days and an optional KMS key."
+  type = object({
+    retention_in_days = optional(number, 30)
+    kms_key_id        = optional(string)
+  })
+  default = {}
+}
+
 variable "performance_insights_enabled" {
   description = "Performance Insights (7-day retention is free on supported classes)."
   type        = bool

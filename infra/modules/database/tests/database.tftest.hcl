@@ -26,6 +26,10 @@ run "first_creation" {
     error_message = "final snapshot name must be <identifier>-final-<YYYYMMDDhhmmss>-<8 hex>, a valid RDS snapshot identifier: ${output.final_snapshot_identifier}"
   }
   assert {
+    condition     = output.log_groups == { postgresql = "/aws/rds/instance/rdeploy-test-db/postgresql", upgrade = "/aws/rds/instance/rdeploy-test-db/upgrade" } && alltrue([for g in aws_cloudwatch_log_group.exports : g.retention_in_days == 30])
+    error_message = "Terraform owns the RDS log-export groups (the names RDS writes to), with a retention"
+  }
+  assert {
     condition     = aws_db_instance.this.skip_final_snapshot == false && aws_db_instance.this.delete_automated_backups == false
     error_message = "by default a destroy takes a final snapshot and keeps the automated backups"
   }
