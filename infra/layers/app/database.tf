@@ -84,3 +84,63 @@ output "database_security_group_rules" {
     port                  = local.database.port
   }
 }
+
+# Alarms on the database, on the app layer's alarm topic (module.observability): storage running
+# out, CPU saturated, connections near the server's limit. max_connections is RDS's default for
+# PostgreSQL, LEAST(DBInstanceClassMemory / 9531392, 5000), from the class's memory (a class
+# missing here fails the plan: add it).
+locals {
+  database_class_memory_mib = {
+    "db.t4g.micro"  = 1024
+    "db.t4g.small"  = 2048
+    "db.t4g.medium" = 4096
+    "db.t4g.large"  = 8192
+    "db.m7g.large"  = 8192
+    "db.r7g.large"  = 16384
+  }
+  database_max_connections = min(floor(local.database_class_memory_mib[var.database_instance_class] * 1048576 / 9531392), 5000)
+  database_alarm_actions   = module.observability.alarm_actions
+
+  database_alarms = local.database == null ? {} : {
+    db-free-storage = {
+      description = "The database has less than 2 GiB of free storage (storage autoscaling may be at its maximum)"
+      metric      = "FreeStorageSpace"
+      statistic   = "Minimum"
+      operator    = "LessThanThreshold"
+      threshold   = 2 * 1073741824
+    }
+    db-cpu = {
+      description = "The database's CPU is above 80 % for 15 minutes"
+      metric      = "CPUUtilization"
+      statistic   = "Average"
+      operator    = "GreaterThanThreshold"
+      threshold   = 80
+    }
+    db-connections = {
+      description = "The database has more than 80 % of its max_connections (${local.database_max_connections}) open: new tasks, a rollout or the migration may be refused"
+      metric      = "DatabaseConnections"
+      statistic   = "Maximum"
+      operator    = "GreaterThanThreshold"
+      threshold   = floor(local.database_max_connections * 0.8)
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "database" {
+  for_each = local.database_alarms
+
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/RDS"
+  metric_name         = each.value.metric
+  statistic           = each.value.statistic
+  dimensions          = { DBInstanceIdentifier = local.database.identifier }
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = each.value.operator
+  threshold           = each.value.threshold
+  treat_missing_data  = "missing"
+
+  alarm_actions = local.database_alarm_actions
+  ok_actions    = local.database_alarm_actions
+}
