@@ -427,7 +427,10 @@ async fn app_migrate_applies_once_and_fails_clearly() {
     assert!(stderr.contains("password authentication failed"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("28P01") && stdout.contains("rotated") && stdout.contains("force-new-deployment"),
+        stdout.contains("28P01")
+            && stdout.contains("rotated")
+            && stdout.contains("force-new-deployment")
+            && stdout.contains("\"auth_failures\":1"),
         "{stdout}"
     );
 }

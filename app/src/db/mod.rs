@@ -338,21 +338,49 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+/// Counts events and lets one log line through per interval, carrying how many happened since
+/// the previous line: a log-based metric (the `db-auth-failures` metric filter, Terraform app
+/// layer) sums the counts, while the log gets one line a minute, not one per request.
+pub struct EveryInterval {
+    interval_secs: u64,
+    last: AtomicU64,
+    count: AtomicU64,
+}
+
+impl EveryInterval {
+    pub const fn new(interval_secs: u64) -> Self {
+        Self { interval_secs, last: AtomicU64::new(0), count: AtomicU64::new(0) }
+    }
+
+    /// Record one event at `now` (seconds): `Some(n)` when this one should be logged, with the
+    /// number of events since the last logged one (this one included).
+    pub fn record(&self, now: u64) -> Option<u64> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let last = self.last.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= self.interval_secs;
+        if due && self.last.compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            Some(self.count.swap(0, Ordering::Relaxed))
+        } else {
+            None
+        }
+    }
+}
+
 /// The RDS-managed master secret rotates (every 7 days by default). ECS resolved `DB_PASSWORD`
 /// when the task started, so once the password changes, NEW connections from this task fail
-/// with 28P01 while open ones keep working. Say so, clearly and at most once a minute.
+/// with 28P01. Say so, clearly and at most once a minute, with the count of failures since the
+/// last line (`auth_failures`: what the CloudWatch metric filter sums).
 fn log_rejected_password(message: &str) {
-    static LAST: AtomicU64 = AtomicU64::new(0);
+    static FAILURES: EveryInterval = EveryInterval::new(60);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let last = LAST.load(Ordering::Relaxed);
-    if now.saturating_sub(last) >= 60 && LAST.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    {
+    if let Some(count) = FAILURES.record(now) {
         tracing::error!(
             sqlstate = "28P01",
+            auth_failures = count,
             detail = message,
             "the database rejected this task's password (SQLSTATE 28P01): the RDS-managed secret was probably \
              rotated after the task read DB_PASSWORD at start. Start new tasks to pick up the current secret: \
-             `cargo xtask deploy` or `aws ecs update-service --force-new-deployment`. See docs/database.md"
+             `cargo xtask deploy --force` or `aws ecs update-service --force-new-deployment`. See docs/database.md"
         );
     }
 }
@@ -451,6 +479,18 @@ mod tests {
         let limits = crate::Limits::from_config(&crate::Config::defaults());
         let total = limits.drain + limits.grace + POOL_CLOSE_TIMEOUT;
         assert!(total < Duration::from_secs(stop_timeout), "{total:?} does not fit stopTimeout {stop_timeout} s");
+    }
+
+    #[test]
+    fn auth_failures_are_logged_once_per_interval_with_their_count() {
+        let every = EveryInterval::new(60);
+        assert_eq!(every.record(1_000), Some(1), "the first failure is logged at once");
+        for t in 1_001..1_060 {
+            assert_eq!(every.record(t), None, "t={t}: within the interval, only counted");
+        }
+        assert_eq!(every.record(1_060), Some(60), "59 counted + this one");
+        assert_eq!(every.record(1_061), None);
+        assert_eq!(every.record(5_000), Some(2), "a quiet hour later: the one counted before + this one");
     }
 
     #[test]

@@ -144,3 +144,39 @@ resource "aws_cloudwatch_metric_alarm" "database" {
   alarm_actions = local.database_alarm_actions
   ok_actions    = local.database_alarm_actions
 }
+
+# Authentication failures (SQLSTATE 28P01, e.g. a rotated password): the app logs one JSON line
+# a minute at most, with `auth_failures` = the failures since its previous line
+# (app/src/db/mod.rs, log_rejected_password); the metric sums them.
+resource "aws_cloudwatch_log_metric_filter" "database_auth_failures" {
+  count = local.database == null ? 0 : 1
+
+  name           = "${local.name}-db-auth-failures"
+  log_group_name = module.service.log_group_name
+  pattern        = "{ $.fields.sqlstate = \"28P01\" }"
+
+  metric_transformation {
+    name          = "DatabaseAuthFailures"
+    namespace     = local.name
+    value         = "$.fields.auth_failures"
+    default_value = null
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "database_auth_failures" {
+  count = local.database == null ? 0 : 1
+
+  alarm_name          = "${local.name}-db-auth-failures"
+  alarm_description   = "The database rejects the app's credentials (SQLSTATE 28P01): new connections fail, the guestbook answers 503 (docs/database.md, rotation)"
+  namespace           = local.name
+  metric_name         = aws_cloudwatch_log_metric_filter.database_auth_failures[0].metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+
+  alarm_actions = local.database_alarm_actions
+  ok_actions    = local.database_alarm_actions
+}

@@ -97,6 +97,15 @@ run "with_database" {
     error_message = "free storage, CPU and connections (80 % of max_connections for the class) alarm on the database, to the alarm topic"
   }
   assert {
+    condition = (
+      aws_cloudwatch_log_metric_filter.database_auth_failures[0].pattern == "{ $.fields.sqlstate = \"28P01\" }"
+      && aws_cloudwatch_log_metric_filter.database_auth_failures[0].metric_transformation[0].value == "$.fields.auth_failures"
+      && aws_cloudwatch_metric_alarm.database_auth_failures[0].metric_name == "DatabaseAuthFailures"
+      && length(aws_cloudwatch_metric_alarm.database_auth_failures[0].alarm_actions) == 1
+    )
+    error_message = "authentication failures alarm from a metric filter that sums the app's auth_failures counts"
+  }
+  assert {
     condition     = length(setintersection(keys(module.service.container_environment), ["DATABASE_URL", "DB_PASSWORD", "DB_USERNAME"])) == 0
     error_message = "with a database: no DATABASE_URL (it would win over DB_*) and no credential in the plain environment"
   }
