@@ -25,6 +25,9 @@ variable "instance" {
     username              = optional(string, "app")
     port                  = optional(number, 5432)
     kms_key_id            = optional(string)
+    # The CA that signs the server certificate, stated so that it is not whatever RDS's
+    # default is on the day of creation; the app trusts the RDS global bundle, which holds it.
+    ca_cert_identifier = optional(string, "rds-ca-rsa2048-g1")
   })
   default = {}
 }

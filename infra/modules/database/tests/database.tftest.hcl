@@ -38,6 +38,10 @@ run "first_creation" {
     error_message = "the instance uses the module's postgres16 parameter group"
   }
   assert {
+    condition     = aws_db_instance.this.ca_cert_identifier == "rds-ca-rsa2048-g1"
+    error_message = "the server certificate's CA is set explicitly (rds-ca-rsa2048-g1), not left to RDS's default"
+  }
+  assert {
     condition     = [for p in aws_db_parameter_group.this.parameter : p.value if p.name == "rds.force_ssl"] == ["1"]
     error_message = "rds.force_ssl = 1: the server refuses connections without TLS"
   }
