@@ -156,6 +156,38 @@ pub struct DatabaseConfig {
     /// than REQUEST_TIMEOUT_SECS, so the caller sees 503 + Retry-After rather than a 504.
     #[arg(long, env = "DB_ACQUIRE_TIMEOUT_SECS", value_name = "DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
     pub db_acquire_timeout_secs: u64,
+    /// PostgreSQL's `statement_timeout` for serving queries. Default and maximum:
+    /// REQUEST_TIMEOUT_SECS - DB_ACQUIRE_TIMEOUT_SECS, so a request that waited the whole acquire
+    /// timeout still has its query cancelled before the request times out (no query outlives its
+    /// 504). Checked at start.
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_SECS", value_name = "DB_STATEMENT_TIMEOUT_SECS", value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub db_statement_timeout_secs: Option<u64>,
+    /// `app migrate` on PostgreSQL: the migration session's `statement_timeout` (long: an index
+    /// build may take minutes, but never unbounded).
+    #[arg(long, env = "DB_MIGRATION_STATEMENT_TIMEOUT_SECS", value_name = "DB_MIGRATION_STATEMENT_TIMEOUT_SECS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(1..=86400), global = true)]
+    pub db_migration_statement_timeout_secs: u64,
+    /// `app migrate` on PostgreSQL: the session's `lock_timeout`. Short, so a migration waiting
+    /// for a table lock gives up before the serving queries queued behind it stall.
+    #[arg(long, env = "DB_MIGRATION_LOCK_TIMEOUT_MS", value_name = "DB_MIGRATION_LOCK_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=600_000), global = true)]
+    pub db_migration_lock_timeout_ms: u64,
+    /// `app migrate`: how many times a migration that hit the lock timeout is tried again
+    /// (backoff 1, 2, 4, ... s, at most 30).
+    #[arg(long, env = "DB_MIGRATION_LOCK_RETRIES", value_name = "DB_MIGRATION_LOCK_RETRIES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=100), global = true)]
+    pub db_migration_lock_retries: u32,
+    /// `app migrate`: how long a second migrator waits for the first one's lock, then exits 1.
+    #[arg(long, env = "DB_MIGRATION_WAIT_SECS", value_name = "DB_MIGRATION_WAIT_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=86400), global = true)]
+    pub db_migration_wait_secs: u64,
+}
+
+impl DatabaseConfig {
+    pub fn migrate_settings(&self) -> crate::db::migrations::MigrateSettings {
+        crate::db::migrations::MigrateSettings {
+            statement_timeout: Duration::from_secs(self.db_migration_statement_timeout_secs),
+            lock_timeout: Duration::from_millis(self.db_migration_lock_timeout_ms),
+            lock_retries: self.db_migration_lock_retries,
+            wait_for_other_migrator: Duration::from_secs(self.db_migration_wait_secs),
+        }
+    }
 }
 
 /// TLS modes for PostgreSQL, as libpq names them.

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use app::db::migrations::SchemaStatus;
+use app::db::migrations::{MigrateFailure, SchemaStatus};
 use app::db::{Db, PoolSettings, Target};
 use app::{AppState, Cli, Command, config};
 use clap::Parser;
@@ -59,17 +59,16 @@ async fn migrate(config: app::Config) -> ExitCode {
         Err(code) => return code,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let settings = config.database.migrate_settings();
     let result = loop {
-        match db.migrate().await {
+        match db.migrate_with(&settings).await {
             // Unreachable (refused, timed out): retry. Anything else (a wrong password, a failing
-            // migration) will not fix itself.
-            Err(sqlx::migrate::MigrateError::Execute(e @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))))
-                if tokio::time::Instant::now() < deadline =>
-            {
+            // migration, another migrator holding the lock too long) will not fix itself.
+            Err(MigrateFailure::Unreachable(e)) if tokio::time::Instant::now() < deadline => {
                 tracing::warn!(database = %target.describe(), error = %e, "database not reachable yet; retrying");
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
-            Err(sqlx::migrate::MigrateError::Execute(e)) => break Err(app::db::DbError::from(e).to_string()),
+            Err(MigrateFailure::Unreachable(e)) => break Err(app::db::DbError::from(e).to_string()),
             other => break other.map_err(|e| e.to_string()),
         }
     };

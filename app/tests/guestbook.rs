@@ -427,7 +427,10 @@ async fn app_migrate_applies_once_and_fails_clearly() {
     assert!(stderr.contains("password authentication failed"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("28P01") && stdout.contains("rotated") && stdout.contains("force-new-deployment"),
+        stdout.contains("28P01")
+            && stdout.contains("rotated")
+            && stdout.contains("force-new-deployment")
+            && stdout.contains("\"auth_failures\":1"),
         "{stdout}"
     );
 }
@@ -499,4 +502,54 @@ async fn tls_modes_against_a_real_server() {
         matches!(db.ping().await, Err(app::db::DbError::Unavailable(_))),
         "require must not fall back to plain text"
     );
+}
+
+/// `app migrate`'s waits are bounded: a second migrator waits for the advisory lock only
+/// `wait_for_other_migrator`, then says why; a lock the migration needs (here on its bookkeeping
+/// table) makes each attempt give up after `lock_timeout`, retried with backoff, and the
+/// migration succeeds once the holder lets go.
+#[tokio::test]
+async fn migrate_waits_for_locks_only_a_bounded_time() {
+    use app::db::migrations::{MigrateFailure, MigrateSettings, SchemaStatus, advisory_lock_key};
+    use sqlx::Connection;
+    let server = pg::shared();
+    let name = pg::create_database(&server).await;
+    let db = pg::open(&server.url(&name), PoolSettings::default());
+    let quick = MigrateSettings {
+        statement_timeout: Duration::from_secs(60),
+        lock_timeout: Duration::from_millis(200),
+        lock_retries: 1,
+        wait_for_other_migrator: Duration::from_secs(1),
+    };
+    let mut other = sqlx::PgConnection::connect(&server.url(&name)).await.unwrap();
+
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(advisory_lock_key(&name)).execute(&mut other).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = db.migrate_with(&quick).await.unwrap_err();
+    let waited = started.elapsed();
+    assert!(matches!(err, MigrateFailure::OtherMigrator { .. }), "{err}");
+    assert!(err.to_string().contains("another `app migrate` holds the migration lock"), "{err}");
+    assert!(waited >= Duration::from_secs(1) && waited < Duration::from_secs(5), "{waited:?}");
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(advisory_lock_key(&name)).execute(&mut other).await.unwrap();
+
+    db.migrate_with(&quick).await.unwrap();
+    // Make migration 1 pending again, then hold a lock it needs.
+    sqlx::raw_sql("DELETE FROM _sqlx_migrations; DROP TABLE messages").execute(&mut other).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE _sqlx_migrations IN ACCESS EXCLUSIVE MODE").execute(&mut other).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = db.migrate_with(&quick).await.unwrap_err();
+    assert!(matches!(err, MigrateFailure::LockTimeout { attempts: 2, .. }), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(4), "two attempts and one 1 s backoff: {:?}", started.elapsed());
+
+    // Released while the migrator backs off: the retry succeeds.
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sqlx::raw_sql("COMMIT").execute(&mut other).await.unwrap();
+    };
+    let patient = MigrateSettings { lock_retries: 3, ..quick };
+    let (migrated, ()) = tokio::join!(db.migrate_with(&patient), release);
+    migrated.unwrap();
+    other.close().await.ok();
+    assert_eq!(db.schema_status().await.unwrap(), SchemaStatus::Current);
+    db.close().await;
 }

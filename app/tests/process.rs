@@ -114,6 +114,7 @@ fn invalid_config_exits_2_with_one_line_naming_the_variable() {
         ("DB_POOL_SIZE", "0"),
         ("DB_PORT", "99999"),
         ("DB_ACQUIRE_TIMEOUT_SECS", "10"),
+        ("DB_STATEMENT_TIMEOUT_SECS", "8"),
         ("DB_HOST", "db.example"),
     ] {
         let mut cmd = app(&[("BIND", "127.0.0.1"), ("PORT", &port), (var, value)]);

@@ -49,6 +49,15 @@ autoscaling_cpu_target   = 50
 database_enabled             = true
 database_deletion_protection = false
 
+# Database changes: apply_immediately = true restarts (or fails over) the instance during the
+# apply; false waits for the maintenance window. allow_major_version_upgrade = true lets an
+# engine_version change cross a major version (minutes of downtime, no way back but a restore).
+database_apply_immediately           = true
+database_allow_major_version_upgrade = false
+# Teardown keeps data unless switched off here (docs/database.md "Teardown").
+database_final_snapshot           = false
+database_retain_automated_backups = false
+
 # Compute: "fargate" or "ec2" (ECS on an Auto Scaling group; docs/compute.md). The ec2_* sizes
 # apply only to "ec2". t3.small: 2 vCPU, 2 GiB, room for two 512 MiB tasks (awsvpc: one ENI each).
 compute              = "fargate"

@@ -50,6 +50,15 @@ autoscaling_enabled = false
 # cycle). `cargo xtask deploy --env local` skips the migration task: the emulator runs no tasks.
 database_enabled             = true
 database_deletion_protection = false
+
+# Database changes: apply_immediately = true restarts (or fails over) the instance during the
+# apply; false waits for the maintenance window. allow_major_version_upgrade = true lets an
+# engine_version change cross a major version (minutes of downtime, no way back but a restore).
+database_apply_immediately           = true
+database_allow_major_version_upgrade = false
+# Teardown keeps data unless switched off here (docs/database.md "Teardown").
+database_final_snapshot           = false
+database_retain_automated_backups = false
 # The emulator ignores EnablePerformanceInsights on create (reads back false): every plan would
 # show it, and every apply would modify the instance and sit in the provider's ~1 min wait.
 database_performance_insights = false

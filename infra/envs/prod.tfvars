@@ -60,6 +60,15 @@ database_multi_az              = true
 database_backup_retention_days = 14
 database_deletion_protection   = true
 
+# Database changes: apply_immediately = true restarts (or fails over) the instance during the
+# apply; false waits for the maintenance window. allow_major_version_upgrade = true lets an
+# engine_version change cross a major version (minutes of downtime, no way back but a restore).
+database_apply_immediately           = false
+database_allow_major_version_upgrade = false
+# Teardown keeps data unless switched off here (docs/database.md "Teardown").
+database_final_snapshot           = true
+database_retain_automated_backups = true
+
 # Compute: "fargate" or "ec2" (ECS on an Auto Scaling group; docs/compute.md). The ec2_* sizes
 # apply only to "ec2". t3.medium: 2 vCPU, 4 GiB, two 1 GiB tasks per instance (awsvpc: one ENI
 # each); min 2 keeps one instance per zone.

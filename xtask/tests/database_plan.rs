@@ -43,7 +43,8 @@ fn database_module_snapshot_names_tls_and_backups() {
             "replan_keeps_the_name",
             "second_creation",
             "backups_cannot_be_switched_off",
-            "unprotected_skips_the_final_snapshot",
+            "unprotected_still_takes_the_final_snapshot",
+            "disposable_skips_snapshot_and_backups",
         ],
     );
 }
@@ -68,7 +69,7 @@ fn dev_and_prod_wire_the_database_into_the_service() {
         let (ok, core) = terraform_test(&format!("database-core-{env}"), "layers/core", &[&var_file]);
         println!("{env} core:\n{core}");
         assert!(ok, "{env}: core layer terraform test failed:\n{core}");
-        assert_runs(&core, &["database_as_the_env_file_sets_it"]);
+        assert_runs(&core, &["prod_teardown_keeps_the_final_snapshot", "database_as_the_env_file_sets_it"]);
         assert_runs(
             &text,
             &[

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
@@ -66,7 +67,7 @@ impl<'s> MigrationSource<'s> for Dialect {
                         Cow::Borrowed(m.description),
                         MigrationType::Simple,
                         Cow::Borrowed(m.sql(self)),
-                        false,
+                        outside_transaction(m.sql(self)),
                     )
                 })
                 .collect())
@@ -120,21 +121,207 @@ impl Db {
     }
 }
 
+/// How `app migrate` treats time and locks on PostgreSQL (docs/database.md, "Migrations").
+#[derive(Debug, Clone, Copy)]
+pub struct MigrateSettings {
+    /// `statement_timeout` for the migration session: long (an index build may take minutes),
+    /// but never unbounded.
+    pub statement_timeout: Duration,
+    /// `lock_timeout` for the migration session: short, so an ALTER waiting for a table lock
+    /// gives up before the serving queries queued behind it stall for long.
+    pub lock_timeout: Duration,
+    /// How often a migration that hit the lock timeout is tried again (with backoff).
+    pub lock_retries: u32,
+    /// How long a second migrator waits for the first one's advisory lock.
+    pub wait_for_other_migrator: Duration,
+}
+
+impl Default for MigrateSettings {
+    fn default() -> Self {
+        Self {
+            statement_timeout: Duration::from_secs(1800),
+            lock_timeout: Duration::from_secs(2),
+            lock_retries: 5,
+            wait_for_other_migrator: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Why `migrate` failed, each case with what an operator can do.
+#[derive(Debug)]
+pub enum MigrateFailure {
+    /// The database is not reachable (yet): worth retrying.
+    Unreachable(sqlx::Error),
+    /// Another migrator held the migration lock for the whole wait.
+    OtherMigrator { waited: Duration },
+    /// Every attempt hit the lock timeout: something holds a lock the migration needs.
+    LockTimeout { attempts: u32, error: String },
+    /// Anything else: a failing migration, a wrong password, a changed migration file.
+    Failed(String),
+}
+
+impl std::fmt::Display for MigrateFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unreachable(e) => write!(f, "database not reachable: {e}"),
+            Self::OtherMigrator { waited } => write!(
+                f,
+                "another `app migrate` holds the migration lock (waited {} s): it is probably still running; \
+                 let it finish, or find it in pg_locks (locktype advisory) and pg_stat_activity",
+                waited.as_secs()
+            ),
+            Self::LockTimeout { attempts, error } => write!(
+                f,
+                "gave up after {attempts} attempts: a lock the migration needs stayed held longer than the lock \
+                 timeout each time ({error}); find the holder in pg_locks / pg_stat_activity and try again"
+            ),
+            Self::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The advisory lock key sqlx's own migrator uses (`generate_lock_id` in sqlx-postgres: CRC-32
+/// of the database name times a constant), so an older binary's `migrate` excludes ours too.
+pub fn advisory_lock_key(database: &str) -> i64 {
+    0x3d32_ad9e * i64::from(crc32(database.as_bytes()))
+}
+
+/// CRC-32 (IEEE, as zlib): a few lines instead of a dependency.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+fn sqlstate(e: &MigrateError) -> Option<String> {
+    match e {
+        MigrateError::Execute(sqlx::Error::Database(db))
+        | MigrateError::ExecuteMigration(sqlx::Error::Database(db), _) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    }
+}
+
+fn unreachable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+}
+
+impl Db {
+    /// `app migrate`: like [`Db::migrate`], but on PostgreSQL in one session with the
+    /// migration's own `statement_timeout` and a short `lock_timeout`, retried with backoff
+    /// (1, 2, 4, ... s, at most 30) `lock_retries` times; and waiting for another migrator's
+    /// advisory lock at most `wait_for_other_migrator`.
+    pub async fn migrate_with(&self, s: &MigrateSettings) -> Result<(), MigrateFailure> {
+        let pool = match self {
+            Self::Sqlite(_) => {
+                return self.migrate().await.map_err(|e| match e {
+                    MigrateError::Execute(e) if unreachable(&e) => MigrateFailure::Unreachable(e),
+                    e => MigrateFailure::Failed(e.to_string()),
+                });
+            }
+            Self::Postgres(p) => p,
+        };
+        let failed = |e: sqlx::Error| {
+            if unreachable(&e) {
+                MigrateFailure::Unreachable(e)
+            } else {
+                MigrateFailure::Failed(DbError::from(e).to_string())
+            }
+        };
+        let mut conn = pool.acquire().await.map_err(failed)?;
+        // Integers formatted by us: SET takes no bind parameters.
+        let set = format!(
+            "SET statement_timeout = {}; SET lock_timeout = {}",
+            s.statement_timeout.as_millis(),
+            s.lock_timeout.as_millis()
+        );
+        sqlx::raw_sql(&set).execute(&mut *conn).await.map_err(failed)?;
+        let database: String =
+            sqlx::query_scalar("SELECT current_database()").fetch_one(&mut *conn).await.map_err(failed)?;
+        let key = advisory_lock_key(&database);
+        let started = tokio::time::Instant::now();
+        loop {
+            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(failed)?;
+            if locked {
+                break;
+            }
+            if started.elapsed() >= s.wait_for_other_migrator {
+                conn.close_on_drop();
+                return Err(MigrateFailure::OtherMigrator { waited: started.elapsed() });
+            }
+            tracing::info!(key, "another migrator holds the migration lock; waiting");
+            tokio::time::sleep(Duration::from_millis(500).min(s.wait_for_other_migrator)).await;
+        }
+        let mut migrator = migrator(Dialect::Postgres).await.map_err(|e| MigrateFailure::Failed(e.to_string()))?;
+        migrator.set_locking(false);
+        let mut attempt = 1;
+        let result = loop {
+            match migrator.run(&mut *conn).await {
+                Err(e) if sqlstate(&e).as_deref() == Some("55P03") && attempt <= s.lock_retries => {
+                    let backoff = Duration::from_secs(1 << (attempt - 1).min(5)).min(Duration::from_secs(30));
+                    tracing::warn!(attempt, error = %e, backoff_secs = backoff.as_secs(), "lock timeout; retrying");
+                    tokio::time::sleep(backoff).await;
+                    attempt += 1;
+                }
+                Err(e) if sqlstate(&e).as_deref() == Some("55P03") => {
+                    break Err(MigrateFailure::LockTimeout { attempts: attempt, error: e.to_string() });
+                }
+                Err(MigrateError::Execute(e)) => break Err(failed(e)),
+                other => break other.map_err(|e| MigrateFailure::Failed(e.to_string())),
+            }
+        };
+        // The session's settings must not reach a serving query: this connection is not reused.
+        conn.close_on_drop();
+        result
+    }
+}
+
 /// The line in a migration file that marks it as the contract step of expand-then-contract,
 /// with the reason it is safe: `-- contract: <what no running binary uses any more, since which
 /// release>`.
 pub const CONTRACT_MARKER: &str = "-- contract:";
 
+/// The line that makes a migration run outside a transaction (sqlx's `no_tx`): needed by
+/// statements PostgreSQL refuses inside one, such as `CREATE INDEX CONCURRENTLY`. Such a file
+/// should hold that one statement: if it fails half-way nothing is rolled back (an invalid index
+/// stays behind; write it `IF NOT EXISTS` and drop an invalid one before retrying).
+pub const NO_TRANSACTION_MARKER: &str = "-- no-transaction";
+
+/// Whether `sql` carries [`NO_TRANSACTION_MARKER`] on a line of its own.
+pub fn outside_transaction(sql: &str) -> bool {
+    sql.lines().any(|l| l.trim() == NO_TRANSACTION_MARKER)
+}
+
 /// Statements in `sql` that would break the binary still running while (or after) it is
-/// applied, unless the file is marked as a contract step (see [`CONTRACT_MARKER`]). Each entry
-/// names the rule and quotes the statement.
+/// applied, unless the file is marked as a contract step (see [`CONTRACT_MARKER`]), and
+/// statements that cannot run inside the migration's transaction in a file without
+/// [`NO_TRANSACTION_MARKER`] (a contract marker does not excuse those). Each entry names the
+/// rule and quotes the statement.
 pub fn compat_violations(sql: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    if !outside_transaction(sql) {
+        for statement in statements(sql) {
+            if format!(" {statement} ").contains(" concurrently ") {
+                found.push(format!(
+                    "runs CONCURRENTLY, which PostgreSQL refuses inside the migration's transaction (mark the \
+                     file `{NO_TRANSACTION_MARKER}`): {statement}"
+                ));
+            }
+        }
+    }
     let marked =
         sql.lines().any(|l| l.trim().strip_prefix(CONTRACT_MARKER).is_some_and(|reason| !reason.trim().is_empty()));
     if marked {
-        return Vec::new();
+        return found;
     }
-    let mut found = Vec::new();
     for statement in statements(sql) {
         let s = format!(" {statement} ");
         let has = |w: &str| s.contains(&format!(" {w} "));
@@ -239,6 +426,9 @@ mod tests {
             "ALTER TABLE messages ADD COLUMN email TEXT NOT NULL",
             "-- harmless comment\nCREATE INDEX i ON messages (id);\n/* x */ ALTER TABLE\n  messages\n  ADD email text   NOT   NULL;",
             "TRUNCATE messages",
+            "CREATE INDEX CONCURRENTLY messages_author ON messages (author)",
+            "-- contract: a reason\nDROP INDEX CONCURRENTLY messages_author",
+            "-- no-transaction: not on a line of its own\nCREATE INDEX CONCURRENTLY i ON messages (id)",
         ] {
             assert!(!compat_violations(bad).is_empty(), "accepted: {bad}");
         }
@@ -250,13 +440,21 @@ mod tests {
             "CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NOT NULL)",
             "ALTER TABLE messages ADD COLUMN email TEXT",
             "ALTER TABLE messages ADD COLUMN flagged BOOLEAN NOT NULL DEFAULT false",
-            "CREATE INDEX CONCURRENTLY messages_author ON messages (author)",
+            "-- no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS messages_author ON messages (author)",
             "ALTER TABLE messages ALTER COLUMN author DROP NOT NULL",
             "ALTER TABLE messages ALTER COLUMN author DROP DEFAULT",
             "-- DROP TABLE messages (only a comment)\nSELECT 1",
         ] {
             assert_eq!(compat_violations(ok), Vec::<String>::new(), "refused: {ok}");
         }
+    }
+
+    #[test]
+    fn the_advisory_lock_key_is_sqlxs() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926, "the CRC-32/IEEE check value");
+        // sqlx-postgres generate_lock_id: 0x3d32ad9e * crc32(name)
+        // (python3 -c "import zlib; print(0x3d32ad9e * zlib.crc32(b'postgres'))")
+        assert_eq!(advisory_lock_key("postgres"), 368_907_709_894_077_238);
     }
 
     #[test]

@@ -134,13 +134,35 @@ impl PoolSettings {
                 request_timeout.as_secs()
             ));
         }
-        Ok(Self { size: c.db_pool_size, acquire_timeout, statement_timeout: request_timeout })
+        // A request may wait the whole acquire timeout before its query starts: the query must
+        // then still end (cancelled by PostgreSQL) before the request times out.
+        let budget = request_timeout - acquire_timeout;
+        let statement_timeout = match c.db_statement_timeout_secs.map(Duration::from_secs) {
+            None => budget,
+            Some(t) if t <= budget => t,
+            Some(t) => {
+                return Err(format!(
+                    "DB_STATEMENT_TIMEOUT_SECS ({}) must be at most REQUEST_TIMEOUT_SECS ({}) - \
+                     DB_ACQUIRE_TIMEOUT_SECS ({}) = {}, or a query keeps running after its client got a 504",
+                    t.as_secs(),
+                    request_timeout.as_secs(),
+                    acquire_timeout.as_secs(),
+                    budget.as_secs()
+                ));
+            }
+        };
+        Ok(Self { size: c.db_pool_size, acquire_timeout, statement_timeout })
     }
 }
 
+/// How long [`Db::close`] waits for connections to be returned and closed at shutdown. The
+/// shutdown budget is drain (`SHUTDOWN_DRAIN_SECS`, 5) + grace (request timeout + 1 = 11) + this,
+/// which must fit ECS's `stopTimeout` (30 s, `infra/modules/ecs-service`) before SIGKILL.
+pub const POOL_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { size: 10, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(10) }
+        Self { size: 10, acquire_timeout: Duration::from_secs(3), statement_timeout: Duration::from_secs(7) }
     }
 }
 
@@ -227,11 +249,28 @@ impl Db {
         .map_err(DbError::from)
     }
 
-    pub async fn close(&self) {
-        match self {
-            Self::Postgres(p) => p.close().await,
-            Self::Sqlite(p) => p.close().await,
+    /// Close the pool, waiting at most [`POOL_CLOSE_TIMEOUT`] for connections still checked out
+    /// (sqlx's own `close` waits for every one of them, without a bound). Returns whether it
+    /// closed in time; if not, the process exits anyway and the server drops the connections.
+    pub async fn close(&self) -> bool {
+        self.close_within(POOL_CLOSE_TIMEOUT).await
+    }
+
+    pub async fn close_within(&self, limit: Duration) -> bool {
+        let close = async {
+            match self {
+                Self::Postgres(p) => p.close().await,
+                Self::Sqlite(p) => p.close().await,
+            }
+        };
+        let closed = tokio::time::timeout(limit, close).await.is_ok();
+        if !closed {
+            tracing::warn!(
+                limit_secs = limit.as_secs_f64(),
+                "database pool not closed in time (a connection is still in use); exiting anyway"
+            );
         }
+        closed
     }
 }
 
@@ -299,21 +338,49 @@ impl From<sqlx::Error> for DbError {
     }
 }
 
+/// Counts events and lets one log line through per interval, carrying how many happened since
+/// the previous line: a log-based metric (the `db-auth-failures` metric filter, Terraform app
+/// layer) sums the counts, while the log gets one line a minute, not one per request.
+pub struct EveryInterval {
+    interval_secs: u64,
+    last: AtomicU64,
+    count: AtomicU64,
+}
+
+impl EveryInterval {
+    pub const fn new(interval_secs: u64) -> Self {
+        Self { interval_secs, last: AtomicU64::new(0), count: AtomicU64::new(0) }
+    }
+
+    /// Record one event at `now` (seconds): `Some(n)` when this one should be logged, with the
+    /// number of events since the last logged one (this one included).
+    pub fn record(&self, now: u64) -> Option<u64> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let last = self.last.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= self.interval_secs;
+        if due && self.last.compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            Some(self.count.swap(0, Ordering::Relaxed))
+        } else {
+            None
+        }
+    }
+}
+
 /// The RDS-managed master secret rotates (every 7 days by default). ECS resolved `DB_PASSWORD`
 /// when the task started, so once the password changes, NEW connections from this task fail
-/// with 28P01 while open ones keep working. Say so, clearly and at most once a minute.
+/// with 28P01. Say so, clearly and at most once a minute, with the count of failures since the
+/// last line (`auth_failures`: what the CloudWatch metric filter sums).
 fn log_rejected_password(message: &str) {
-    static LAST: AtomicU64 = AtomicU64::new(0);
+    static FAILURES: EveryInterval = EveryInterval::new(60);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let last = LAST.load(Ordering::Relaxed);
-    if now.saturating_sub(last) >= 60 && LAST.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    {
+    if let Some(count) = FAILURES.record(now) {
         tracing::error!(
             sqlstate = "28P01",
+            auth_failures = count,
             detail = message,
             "the database rejected this task's password (SQLSTATE 28P01): the RDS-managed secret was probably \
              rotated after the task read DB_PASSWORD at start. Start new tasks to pick up the current secret: \
-             `cargo xtask deploy` or `aws ecs update-service --force-new-deployment`. See docs/database.md"
+             `cargo xtask deploy --force` or `aws ecs update-service --force-new-deployment`. See docs/database.md"
         );
     }
 }
@@ -361,6 +428,69 @@ mod tests {
             assert!(matches!(DbError::from(e), DbError::Unavailable(_)), "{shown}");
         }
         assert!(matches!(DbError::from(sqlx::Error::RowNotFound), DbError::Other(_)));
+    }
+
+    fn pool_settings(env: &[&str]) -> Result<PoolSettings, String> {
+        let config = crate::Cli::parse_without_env(std::iter::once("app").chain(env.iter().copied())).unwrap().config;
+        PoolSettings::from_config(&config.database, config.request_timeout())
+    }
+
+    #[test]
+    fn statement_timeout_fits_inside_the_request_after_the_acquire_wait() {
+        assert_eq!(pool_settings(&[]).unwrap().statement_timeout, Duration::from_secs(7), "10 - 3 by default");
+        let s = pool_settings(&["--request-timeout-secs", "30", "--db-acquire-timeout-secs", "5"]).unwrap();
+        assert_eq!(s.statement_timeout, Duration::from_secs(25));
+        assert_eq!(pool_settings(&["--db-statement-timeout-secs", "7"]).unwrap().statement_timeout.as_secs(), 7);
+        assert_eq!(pool_settings(&["--db-statement-timeout-secs", "2"]).unwrap().statement_timeout.as_secs(), 2);
+        let err = pool_settings(&["--db-statement-timeout-secs", "8"]).unwrap_err();
+        assert!(err.starts_with("DB_STATEMENT_TIMEOUT_SECS (8)") && err.contains("= 7"), "{err}");
+        let err = pool_settings(&["--db-acquire-timeout-secs", "10"]).unwrap_err();
+        assert!(err.starts_with("DB_ACQUIRE_TIMEOUT_SECS"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn closing_the_pool_is_bounded_while_a_connection_is_checked_out() {
+        let db = Db::sqlite_memory();
+        let Db::Sqlite(pool) = &db else { unreachable!() };
+        let held = pool.acquire().await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(!db.close_within(Duration::from_millis(200)).await, "a held connection blocks sqlx's close");
+        assert!(started.elapsed() < Duration::from_secs(2), "bounded: {:?}", started.elapsed());
+        drop(held);
+        let db = Db::sqlite_memory();
+        db.ping().await.unwrap();
+        assert!(db.close_within(Duration::from_secs(2)).await, "nothing checked out: closes in time");
+    }
+
+    /// SIGTERM to SIGKILL is ECS's `stopTimeout`: the default drain, the in-flight grace and the
+    /// pool's close must all fit in it, or ECS kills the task mid-request.
+    #[test]
+    fn drain_grace_and_close_fit_the_ecs_stop_timeout() {
+        let tf =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/modules/ecs-service/variables.tf"))
+                .unwrap();
+        let stop_timeout: u64 = tf
+            .split("stop_timeout")
+            .nth(1)
+            .and_then(|rest| rest.split("optional(number,").nth(1))
+            .and_then(|rest| rest.split(')').next())
+            .map(|n| n.trim().parse().unwrap())
+            .expect("stop_timeout = optional(number, N) in the ecs-service module");
+        let limits = crate::Limits::from_config(&crate::Config::defaults());
+        let total = limits.drain + limits.grace + POOL_CLOSE_TIMEOUT;
+        assert!(total < Duration::from_secs(stop_timeout), "{total:?} does not fit stopTimeout {stop_timeout} s");
+    }
+
+    #[test]
+    fn auth_failures_are_logged_once_per_interval_with_their_count() {
+        let every = EveryInterval::new(60);
+        assert_eq!(every.record(1_000), Some(1), "the first failure is logged at once");
+        for t in 1_001..1_060 {
+            assert_eq!(every.record(t), None, "t={t}: within the interval, only counted");
+        }
+        assert_eq!(every.record(1_060), Some(60), "59 counted + this one");
+        assert_eq!(every.record(1_061), None);
+        assert_eq!(every.record(5_000), Some(2), "a quiet hour later: the one counted before + this one");
     }
 
     #[test]

@@ -355,9 +355,33 @@ variable "database_backup_retention_days" {
 }
 
 variable "database_deletion_protection" {
-  description = "RDS deletion protection and a final snapshot on destroy."
+  description = "RDS deletion protection (the API refuses to delete the instance)."
   type        = bool
   default     = true
+}
+
+variable "database_final_snapshot" {
+  description = "Take a final snapshot on destroy. Its own switch: turning deletion protection off for a teardown keeps it."
+  type        = bool
+  default     = true
+}
+
+variable "database_retain_automated_backups" {
+  description = "Keep the automated backups after the instance is deleted (delete_automated_backups = false)."
+  type        = bool
+  default     = true
+}
+
+variable "database_apply_immediately" {
+  description = "Apply database changes at once (restart/failover now) instead of in the maintenance window. Set per environment."
+  type        = bool
+  default     = false
+}
+
+variable "database_allow_major_version_upgrade" {
+  description = "Allow a major engine version upgrade (downtime during the upgrade). Set per environment."
+  type        = bool
+  default     = false
 }
 
 variable "database_performance_insights" {

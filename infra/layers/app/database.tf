@@ -84,3 +84,99 @@ output "database_security_group_rules" {
     port                  = local.database.port
   }
 }
+
+# Alarms on the database, on the app layer's alarm topic (module.observability): storage running
+# out, CPU saturated, connections near the server's limit. max_connections is RDS's default for
+# PostgreSQL, LEAST(DBInstanceClassMemory / 9531392, 5000), from the class's memory (a class
+# missing here fails the plan: add it).
+locals {
+  database_class_memory_mib = {
+    "db.t4g.micro"  = 1024
+    "db.t4g.small"  = 2048
+    "db.t4g.medium" = 4096
+    "db.t4g.large"  = 8192
+    "db.m7g.large"  = 8192
+    "db.r7g.large"  = 16384
+  }
+  database_max_connections = min(floor(local.database_class_memory_mib[var.database_instance_class] * 1048576 / 9531392), 5000)
+  database_alarm_actions   = module.observability.alarm_actions
+
+  database_alarms = local.database == null ? {} : {
+    db-free-storage = {
+      description = "The database has less than 2 GiB of free storage (storage autoscaling may be at its maximum)"
+      metric      = "FreeStorageSpace"
+      statistic   = "Minimum"
+      operator    = "LessThanThreshold"
+      threshold   = 2 * 1073741824
+    }
+    db-cpu = {
+      description = "The database's CPU is above 80 % for 15 minutes"
+      metric      = "CPUUtilization"
+      statistic   = "Average"
+      operator    = "GreaterThanThreshold"
+      threshold   = 80
+    }
+    db-connections = {
+      description = "The database has more than 80 % of its max_connections (${local.database_max_connections}) open: new tasks, a rollout or the migration may be refused"
+      metric      = "DatabaseConnections"
+      statistic   = "Maximum"
+      operator    = "GreaterThanThreshold"
+      threshold   = floor(local.database_max_connections * 0.8)
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "database" {
+  for_each = local.database_alarms
+
+  alarm_name          = "${local.name}-${each.key}"
+  alarm_description   = each.value.description
+  namespace           = "AWS/RDS"
+  metric_name         = each.value.metric
+  statistic           = each.value.statistic
+  dimensions          = { DBInstanceIdentifier = local.database.identifier }
+  period              = 300
+  evaluation_periods  = 3
+  comparison_operator = each.value.operator
+  threshold           = each.value.threshold
+  treat_missing_data  = "missing"
+
+  alarm_actions = local.database_alarm_actions
+  ok_actions    = local.database_alarm_actions
+}
+
+# Authentication failures (SQLSTATE 28P01, e.g. a rotated password): the app logs one JSON line
+# a minute at most, with `auth_failures` = the failures since its previous line
+# (app/src/db/mod.rs, log_rejected_password); the metric sums them.
+resource "aws_cloudwatch_log_metric_filter" "database_auth_failures" {
+  count = local.database == null ? 0 : 1
+
+  name           = "${local.name}-db-auth-failures"
+  log_group_name = module.service.log_group_name
+  pattern        = "{ $.fields.sqlstate = \"28P01\" }"
+
+  metric_transformation {
+    name          = "DatabaseAuthFailures"
+    namespace     = local.name
+    value         = "$.fields.auth_failures"
+    default_value = null
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "database_auth_failures" {
+  count = local.database == null ? 0 : 1
+
+  alarm_name          = "${local.name}-db-auth-failures"
+  alarm_description   = "The database rejects the app's credentials (SQLSTATE 28P01): new connections fail, the guestbook answers 503 (docs/database.md, rotation)"
+  namespace           = local.name
+  metric_name         = aws_cloudwatch_log_metric_filter.database_auth_failures[0].metric_transformation[0].name
+  statistic           = "Sum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+
+  alarm_actions = local.database_alarm_actions
+  ok_actions    = local.database_alarm_actions
+}

@@ -53,6 +53,11 @@ module "database" {
   subnet_ids          = module.network.private_subnet_ids
   deletion_protection = var.database_deletion_protection
 
+  final_snapshot              = var.database_final_snapshot
+  retain_automated_backups    = var.database_retain_automated_backups
+  apply_immediately           = var.database_apply_immediately
+  allow_major_version_upgrade = var.database_allow_major_version_upgrade
+
   performance_insights_enabled = var.database_performance_insights
 
   instance = {
@@ -62,5 +67,9 @@ module "database" {
 
   backup = {
     retention_days = var.database_backup_retention_days
+  }
+
+  logs = {
+    retention_in_days = var.log_retention_days
   }
 }

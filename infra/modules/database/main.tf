@@ -3,6 +3,8 @@ locals {
 
   # "16" or "16.4" -> postgres16: the parameter group family follows the major version.
   parameter_group_family = "postgres${split(".", var.instance.engine_version)[0]}"
+
+  log_exports = ["postgresql", "upgrade"]
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -51,6 +53,19 @@ resource "aws_db_parameter_group" "this" {
   }
 }
 
+# The groups RDS writes its log exports to (enabled_cloudwatch_logs_exports below). Made here,
+# before the instance, so they have a retention and are Terraform's: created by RDS on first
+# export they would keep logs forever and outlive a destroy.
+resource "aws_cloudwatch_log_group" "exports" {
+  for_each = toset(local.log_exports)
+
+  name              = "/aws/rds/instance/${local.identifier}/${each.key}"
+  retention_in_days = var.logs.retention_in_days
+  kms_key_id        = var.logs.kms_key_id
+
+  tags = var.tags
+}
+
 resource "aws_db_instance" "this" {
   identifier     = local.identifier
   engine         = "postgres"
@@ -79,10 +94,11 @@ resource "aws_db_instance" "this" {
   publicly_accessible    = false
   multi_az               = var.instance.multi_az
 
+  ca_cert_identifier                  = var.instance.ca_cert_identifier
   iam_database_authentication_enabled = true
   auto_minor_version_upgrade          = true
   copy_tags_to_snapshot               = true
-  enabled_cloudwatch_logs_exports     = ["postgresql", "upgrade"]
+  enabled_cloudwatch_logs_exports     = local.log_exports
   performance_insights_enabled        = var.performance_insights_enabled
 
   backup_retention_period = var.backup.retention_days
@@ -90,15 +106,21 @@ resource "aws_db_instance" "this" {
   maintenance_window      = var.backup.maintenance_window
 
   deletion_protection = var.deletion_protection
-  # A protected database also gets a final snapshot; an unprotected (dev) one is disposable.
-  # The name is fixed when the instance is created (ignore_changes below) and carries the
+  # Each guard has its own variable: turning deletion protection off (the documented first step
+  # of a teardown) must not also drop the final snapshot or the automated backups.
+  # The final snapshot's name is fixed when the instance is created (ignore_changes below) and carries the
   # creation time plus 8 random hex digits (uuid()): every creation, a replacement included,
   # gets its own name, so destroying a re-created instance never collides with an earlier
   # instance's snapshot, even within the same second (modules/database/tests/).
-  skip_final_snapshot       = !var.deletion_protection
-  final_snapshot_identifier = "${local.identifier}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}-${substr(uuid(), 0, 8)}"
+  skip_final_snapshot         = !var.final_snapshot
+  delete_automated_backups    = !var.retain_automated_backups
+  apply_immediately           = var.apply_immediately
+  allow_major_version_upgrade = var.allow_major_version_upgrade
+  final_snapshot_identifier   = "${local.identifier}-final-${formatdate("YYYYMMDDhhmmss", timestamp())}-${substr(uuid(), 0, 8)}"
 
   tags = merge(var.tags, { Name = local.identifier })
+
+  depends_on = [aws_cloudwatch_log_group.exports]
 
   lifecycle {
     # timestamp() and uuid() change on every plan; the value chosen at creation is the one that

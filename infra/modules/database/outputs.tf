@@ -49,15 +49,21 @@ output "parameter_group_name" {
 }
 
 output "final_snapshot_identifier" {
-  description = "Name of the snapshot a destroy takes (used only with `deletion_protection`), fixed at creation."
+  description = "Name of the snapshot a destroy takes (used unless final_snapshot = false), fixed at creation."
   value       = aws_db_instance.this.final_snapshot_identifier
 }
 
+output "log_groups" {
+  description = "The RDS log-export CloudWatch log groups, by export (postgresql, upgrade)."
+  value       = { for k, g in aws_cloudwatch_log_group.exports : k => g.name }
+}
+
 output "protection" {
-  description = "What guards the data: deletion_protection, skip_final_snapshot, backup_retention_period (days)."
+  description = "What guards the data: deletion_protection, skip_final_snapshot, delete_automated_backups, backup_retention_period (days)."
   value = {
-    deletion_protection     = aws_db_instance.this.deletion_protection
-    skip_final_snapshot     = aws_db_instance.this.skip_final_snapshot
-    backup_retention_period = aws_db_instance.this.backup_retention_period
+    deletion_protection      = aws_db_instance.this.deletion_protection
+    skip_final_snapshot      = aws_db_instance.this.skip_final_snapshot
+    delete_automated_backups = aws_db_instance.this.delete_automated_backups
+    backup_retention_period  = aws_db_instance.this.backup_retention_period
   }
 }

@@ -25,6 +25,9 @@ variable "instance" {
     username              = optional(string, "app")
     port                  = optional(number, 5432)
     kms_key_id            = optional(string)
+    # The CA that signs the server certificate, stated so that it is not whatever RDS's
+    # default is on the day of creation; the app trusts the RDS global bundle, which holds it.
+    ca_cert_identifier = optional(string, "rds-ca-rsa2048-g1")
   })
   default = {}
 }
@@ -45,9 +48,42 @@ variable "backup" {
 }
 
 variable "deletion_protection" {
-  description = "Block deletion through the API, and take a final snapshot on destroy. On in production."
+  description = "Block deletion through the API. On in production. (The final snapshot is final_snapshot's.)"
   type        = bool
   default     = true
+}
+
+variable "final_snapshot" {
+  description = "Take a final snapshot when the instance is destroyed (independent of deletion_protection). On in production."
+  type        = bool
+  default     = true
+}
+
+variable "retain_automated_backups" {
+  description = "Keep the automated backups (for their retention period) after the instance is deleted: delete_automated_backups = false. On in production."
+  type        = bool
+  default     = true
+}
+
+variable "apply_immediately" {
+  description = "Apply instance changes (class, storage, parameter group) at once, with the restart or failover they need, instead of in the next maintenance window."
+  type        = bool
+  default     = false
+}
+
+variable "allow_major_version_upgrade" {
+  description = "Allow a change of engine_version's major version (an upgrade with downtime; the parameter group family follows it)."
+  type        = bool
+  default     = false
+}
+
+variable "logs" {
+  description = "The RDS log-export groups (/aws/rds/instance/<id>/postgresql, /upgrade): retention in days and an optional KMS key."
+  type = object({
+    retention_in_days = optional(number, 30)
+    kms_key_id        = optional(string)
+  })
+  default = {}
 }
 
 variable "performance_insights_enabled" {

@@ -32,3 +32,8 @@ output "deployment_alarm_names" {
   description = "The alarms an ECS service watches during a deployment, rolling back when one fires (target-5xx, error-rate). They depend on the ALB only, so a service may refer to them."
   value       = [aws_cloudwatch_metric_alarm.target_5xx.alarm_name, aws_cloudwatch_metric_alarm.error_rate.alarm_name]
 }
+
+output "alarm_actions" {
+  description = "What an alarm of this stack notifies (the topic, when created, plus extra_alarm_actions): for alarms defined outside this module."
+  value       = local.alarm_actions
+}

@@ -88,6 +88,24 @@ run "with_database" {
     error_message = "DB_HOST/PORT/NAME/SSLMODE are plain environment: ${jsonencode(module.service.container_environment)}"
   }
   assert {
+    condition = (
+      toset(keys(aws_cloudwatch_metric_alarm.database)) == toset(["db-free-storage", "db-cpu", "db-connections"])
+      && alltrue([for a in aws_cloudwatch_metric_alarm.database : a.namespace == "AWS/RDS" && a.dimensions.DBInstanceIdentifier == "rdeploy-x-db" && length(a.alarm_actions) == 1])
+      && aws_cloudwatch_metric_alarm.database["db-connections"].threshold == (var.database_instance_class == "db.t4g.micro" ? 89 : var.database_instance_class == "db.t4g.small" ? 180 : -1)
+      && aws_cloudwatch_metric_alarm.database["db-free-storage"].comparison_operator == "LessThanThreshold"
+    )
+    error_message = "free storage, CPU and connections (80 % of max_connections for the class) alarm on the database, to the alarm topic"
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_log_metric_filter.database_auth_failures[0].pattern == "{ $.fields.sqlstate = \"28P01\" }"
+      && aws_cloudwatch_log_metric_filter.database_auth_failures[0].metric_transformation[0].value == "$.fields.auth_failures"
+      && aws_cloudwatch_metric_alarm.database_auth_failures[0].metric_name == "DatabaseAuthFailures"
+      && length(aws_cloudwatch_metric_alarm.database_auth_failures[0].alarm_actions) == 1
+    )
+    error_message = "authentication failures alarm from a metric filter that sums the app's auth_failures counts"
+  }
+  assert {
     condition     = length(setintersection(keys(module.service.container_environment), ["DATABASE_URL", "DB_PASSWORD", "DB_USERNAME"])) == 0
     error_message = "with a database: no DATABASE_URL (it would win over DB_*) and no credential in the plain environment"
   }

@@ -25,6 +25,21 @@ variables {
   alb_certificate_arn = "arn:aws:acm:eu-west-1:111122223333:certificate/test"
 }
 
+# The documented teardown of prod (docs/database.md "Teardown"): deletion protection off, then
+# destroy. The plan of step one still takes the final snapshot and keeps the backups.
+run "prod_teardown_keeps_the_final_snapshot" {
+  command = plan
+
+  variables {
+    database_deletion_protection = false
+  }
+
+  assert {
+    condition     = var.environment != "prod" || alltrue([for d in module.database : !d.protection.deletion_protection && !d.protection.skip_final_snapshot && !d.protection.delete_automated_backups && d.final_snapshot_identifier != ""])
+    error_message = "prod with deletion protection off must still take a final snapshot and keep its automated backups"
+  }
+}
+
 run "database_as_the_env_file_sets_it" {
   command = plan
 
@@ -37,7 +52,7 @@ run "database_as_the_env_file_sets_it" {
     error_message = "automated backups are on"
   }
   assert {
-    condition     = var.environment != "prod" || alltrue([for d in module.database : d.protection.deletion_protection && !d.protection.skip_final_snapshot])
-    error_message = "prod: deletion protection on, and a final snapshot on destroy"
+    condition     = var.environment != "prod" || alltrue([for d in module.database : d.protection.deletion_protection && !d.protection.skip_final_snapshot && !d.protection.delete_automated_backups])
+    error_message = "prod: deletion protection on, a final snapshot on destroy, automated backups kept"
   }
 }

@@ -26,12 +26,20 @@ run "first_creation" {
     error_message = "final snapshot name must be <identifier>-final-<YYYYMMDDhhmmss>-<8 hex>, a valid RDS snapshot identifier: ${output.final_snapshot_identifier}"
   }
   assert {
-    condition     = aws_db_instance.this.skip_final_snapshot == false
-    error_message = "a protected database takes a final snapshot on destroy"
+    condition     = output.log_groups == { postgresql = "/aws/rds/instance/rdeploy-test-db/postgresql", upgrade = "/aws/rds/instance/rdeploy-test-db/upgrade" } && alltrue([for g in aws_cloudwatch_log_group.exports : g.retention_in_days == 30])
+    error_message = "Terraform owns the RDS log-export groups (the names RDS writes to), with a retention"
+  }
+  assert {
+    condition     = aws_db_instance.this.skip_final_snapshot == false && aws_db_instance.this.delete_automated_backups == false
+    error_message = "by default a destroy takes a final snapshot and keeps the automated backups"
   }
   assert {
     condition     = aws_db_parameter_group.this.family == "postgres16" && aws_db_instance.this.parameter_group_name == aws_db_parameter_group.this.name
     error_message = "the instance uses the module's postgres16 parameter group"
+  }
+  assert {
+    condition     = aws_db_instance.this.ca_cert_identifier == "rds-ca-rsa2048-g1"
+    error_message = "the server certificate's CA is set explicitly (rds-ca-rsa2048-g1), not left to RDS's default"
   }
   assert {
     condition     = [for p in aws_db_parameter_group.this.parameter : p.value if p.name == "rds.force_ssl"] == ["1"]
@@ -86,7 +94,7 @@ run "backups_cannot_be_switched_off" {
   expect_failures = [var.backup]
 }
 
-run "unprotected_skips_the_final_snapshot" {
+run "unprotected_still_takes_the_final_snapshot" {
   command = plan
 
   variables {
@@ -94,7 +102,22 @@ run "unprotected_skips_the_final_snapshot" {
   }
 
   assert {
-    condition     = aws_db_instance.this.skip_final_snapshot == true && aws_db_instance.this.deletion_protection == false
-    error_message = "an unprotected (dev) database is disposable: no final snapshot"
+    condition     = aws_db_instance.this.deletion_protection == false && aws_db_instance.this.skip_final_snapshot == false && aws_db_instance.this.delete_automated_backups == false
+    error_message = "turning deletion protection off (step one of a teardown) must keep the final snapshot and the backups"
+  }
+}
+
+run "disposable_skips_snapshot_and_backups" {
+  command = plan
+
+  variables {
+    deletion_protection      = false
+    final_snapshot           = false
+    retain_automated_backups = false
+  }
+
+  assert {
+    condition     = aws_db_instance.this.skip_final_snapshot == true && aws_db_instance.this.delete_automated_backups == true
+    error_message = "only the explicit switches make a database disposable"
   }
 }
