@@ -94,7 +94,7 @@ resource "aws_db_instance" "this" {
   publicly_accessible    = false
   multi_az               = var.instance.multi_az
 
-  ca_cert_identifier                  = var.instance.ca_cert_identifier
+  ca_cert_identifier                  = var.ca_cert_identifier
   iam_database_authentication_enabled = true
   auto_minor_version_upgrade          = true
   copy_tags_to_snapshot               = true
