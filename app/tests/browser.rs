@@ -304,6 +304,13 @@ async fn the_guestbook_page_lists_posts_and_reloads_under_its_csp_with_a_clean_c
     let all = listed(&browser).await;
     assert!(all.windows(2).all(|w| w[0].0 > w[1].0), "still descending after the older page: {all:?}");
     assert_eq!(all.last().unwrap().1, "Seed 1");
+    // Every message, its author and its text are bidi-isolated (guestbook.css), as rendered.
+    let isolated = "return [...document.querySelectorAll('#messages > li, #messages .message-author, #messages .message-text')]\
+                    .map(e => getComputedStyle(e).unicodeBidi);";
+    let isolated = eval(&browser, isolated).await;
+    let isolated = isolated.as_array().unwrap();
+    assert_eq!(isolated.len(), 3 * SEEDED, "{isolated:?}");
+    assert!(isolated.iter().all(|v| v == "isolate"), "{isolated:?}");
     // The document the browser built has no inline code either.
     let inline = "return document.querySelectorAll('script:not([src]), style, [style]').length + \
                   [...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length;";
