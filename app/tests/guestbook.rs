@@ -66,6 +66,20 @@ async fn get_json(srv: &common::TestServer, path: &str) -> (u16, Value) {
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
+/// What `/ready` reports for the database once the background check (every 2 s,
+/// app::readiness) has seen `want`: polls for up to 10 s, returns the last answer.
+async fn ready_database(srv: &common::TestServer, want: &str) -> (u16, Value) {
+    let mut last = get_json(srv, "/ready").await;
+    for _ in 0..40 {
+        if last.1["database"] == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        last = get_json(srv, "/ready").await;
+    }
+    last
+}
+
 fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
@@ -297,7 +311,7 @@ async fn postgres_outage_answers_503_then_recovers_without_restart() {
     let res = post(&srv, json!({"author": "during", "text": "x"})).await;
     assert_eq!(res.status(), 503);
     assert_eq!(common::client().get(srv.url("/health")).send().await.unwrap().status(), 200);
-    let (status, ready) = get_json(&srv, "/ready").await;
+    let (status, ready) = ready_database(&srv, "unavailable").await;
     assert_eq!((status, ready["database"].as_str()), (200, Some("unavailable")), "{ready}");
 
     server.start_again().unwrap();
@@ -320,7 +334,7 @@ async fn postgres_outage_answers_503_then_recovers_without_restart() {
         assert_eq!(r.unwrap().status(), 200, "the pool is not left exhausted");
     }
     assert_eq!(post(&srv, json!({"author": "after", "text": "x"})).await.status(), 201);
-    let (_, ready) = get_json(&srv, "/ready").await;
+    let (_, ready) = ready_database(&srv, "ok").await;
     assert_eq!(ready["database"], "ok");
 }
 
@@ -346,10 +360,10 @@ async fn a_schema_behind_the_binary_is_named_not_a_500() {
     let body: Value = res.json().await.unwrap();
     assert_error(&body, "database_unavailable");
     assert!(body["error"]["message"].as_str().unwrap().contains("app migrate"), "{body}");
-    assert_eq!(get_json(&srv, "/ready").await.1["database"], "schema_behind");
+    assert_eq!(ready_database(&srv, "schema_behind").await.1["database"], "schema_behind");
     db.migrate().await.unwrap();
     assert_eq!(get_json(&srv, "/api/messages").await.0, 200);
-    assert_eq!(get_json(&srv, "/ready").await.1["database"], "ok");
+    assert_eq!(ready_database(&srv, "ok").await.1["database"], "ok");
 }
 
 /// An old binary against a schema a newer one migrated (the previous revision during a

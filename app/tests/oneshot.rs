@@ -50,6 +50,12 @@ async fn ready_flips_to_503_when_shutdown_begins() {
         MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))).layer(app::app(&Config::defaults(), state.clone()));
     let req = || Request::get("/ready").body(Body::empty()).unwrap();
     assert_eq!(router.clone().oneshot(req()).await.unwrap().status(), StatusCode::OK);
+    // A probe flood reads the cached state: the database is asked once (the first probe), not
+    // once per request (app::readiness).
+    for _ in 0..100 {
+        assert_eq!(router.clone().oneshot(req()).await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(state.db_health.checks(), 1);
     state.ready.store(false, std::sync::atomic::Ordering::Release);
     assert_eq!(router.oneshot(req()).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
 }
