@@ -70,3 +70,12 @@ output "access_logs_bucket" {
   description = "Bucket the access logs go to (null: off)."
   value       = try(local.access_logs.bucket, null)
 }
+
+output "private_paths" {
+  description = "The listener rule that answers the private paths with a fixed 404 from outside: `{ listener, paths, status_code }` (`listener`: `http` or `https`, the one that forwards), or null when there are none."
+  value = try({
+    listener    = local.https_enabled ? "https" : "http"
+    paths       = one(aws_lb_listener_rule.private_paths[0].condition).path_pattern[0].values
+    status_code = one(aws_lb_listener_rule.private_paths[0].action).fixed_response[0].status_code
+  }, null)
+}

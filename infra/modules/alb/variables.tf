@@ -115,3 +115,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "private_paths" {
+  description = "Paths the forwarding listener answers itself with a fixed 404 (JSON `not_found`), so they never reach a target from outside: the app's probes. Target group health checks reach the targets directly and still work. At most 5 (one listener rule's limit for path patterns); empty: no rule."
+  type        = list(string)
+  default     = ["/health", "/ready"]
+
+  validation {
+    condition     = length(var.private_paths) <= 5
+    error_message = "private_paths takes at most 5 paths (the ALB's limit of condition values per rule)."
+  }
+}
