@@ -12,12 +12,23 @@ use crate::{AppState, Config, messages, meta, openapi, rate_limit, web};
 /// handler) to it and wrap the result with [`crate::with_middleware`], so they exercise the real
 /// stack.
 pub fn routes(config: &Config, state: AppState) -> Router {
-    let quota = rate_limit::quota(config.rate_limit_rps, config.rate_limit_burst);
-    routes_with_limit(rate_limit::RateLimit::new(quota, usize::from(config.trusted_proxy_hops)), state)
+    let hops = usize::from(config.trusted_proxy_hops);
+    let reads = rate_limit::quota(config.rate_limit_rps, config.rate_limit_burst);
+    let writes = rate_limit::write_quota(config.write_rate_limit_per_minute, config.write_rate_limit_burst);
+    routes_with_limit(
+        rate_limit::RateLimit::new(reads, hops),
+        rate_limit::RateLimit::new(writes, hops).writes_only(),
+        state,
+    )
 }
 
-/// [`routes`] with a given rate limiter (tests pass one reading a fake clock).
-pub fn routes_with_limit<C>(limit: rate_limit::RateLimit<C>, state: AppState) -> Router
+/// [`routes`] with given rate limiters: `limit` for every request, `writes` (built with
+/// [`rate_limit::RateLimit::writes_only`]) on top for writes. Tests pass ones reading a fake clock.
+pub fn routes_with_limit<C>(
+    limit: rate_limit::RateLimit<C>,
+    writes: rate_limit::RateLimit<C>,
+    state: AppState,
+) -> Router
 where
     C: governor::clock::Clock + Send + Sync + 'static,
 {
@@ -29,6 +40,8 @@ where
         .merge(messages::router())
         .merge(web::router())
         .fallback(not_found)
+        // Inner: a write the read quota already refused does not spend write budget.
+        .layer(writes)
         .layer(limit);
     probes.merge(throttled).with_state(state)
 }

@@ -99,6 +99,8 @@ fn invalid_config_exits_2_with_one_line_naming_the_variable() {
         ("PORT", "seventy"),
         ("RATE_LIMIT_RPS", "0"),
         ("RATE_LIMIT_RPS", "2000000000"),
+        ("WRITE_RATE_LIMIT_PER_MINUTE", "0"),
+        ("WRITE_RATE_LIMIT_BURST", "lots"),
         ("ALLOWED_ORIGINS", "evil.example"),
         ("LOG_FORMAT", "xml"),
         ("ACCESS_LOG", "verbose"),
