@@ -17,6 +17,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod healthcheck;
+pub mod log_summary;
 pub mod logging;
 pub mod messages;
 pub mod meta;

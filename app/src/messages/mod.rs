@@ -120,7 +120,9 @@ impl IntoResponse for DbFailure {
     fn into_response(self) -> Response {
         let (err, retry) = match &self.0 {
             DbError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "database unavailable; answered 503");
+                // Not a line per request (a flood would amplify it): the access log counts the
+                // 503s (crate::log_summary) and the readiness check logs the outage once.
+                tracing::debug!(error = %detail, "database unavailable; answered 503");
                 let msg = "the database is unavailable; retry after the Retry-After delay";
                 (ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", msg), true)
             }
