@@ -147,6 +147,9 @@ fn start_app(database_url: &str, extra: &[(&str, &str)]) -> (Killed, String) {
         // No load balancer to drain from: SIGTERM stops it at once.
         .env("SHUTDOWN_DRAIN_SECS", "0")
         .env("DATABASE_URL", database_url)
+        // The test seeds more messages than the write quota allows one client a minute.
+        .env("WRITE_RATE_LIMIT_PER_MINUTE", "1000000")
+        .env("WRITE_RATE_LIMIT_BURST", "1000000")
         .envs(extra.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

@@ -21,7 +21,10 @@ enum Backend {
 
 /// A server on `backend` with a fresh, migrated database. The `Arc` keeps PostgreSQL alive.
 async fn serve(backend: Backend, args: &[&str]) -> (common::TestServer, Option<Arc<PgServer>>) {
-    let config = common::config(args);
+    // The write quota (6 a minute) is tested in http.rs; these tests write more than that.
+    let mut all = vec!["--write-rate-limit-per-minute", "1000000", "--write-rate-limit-burst", "1000000"];
+    all.extend_from_slice(args);
+    let config = common::config(&all);
     match backend {
         Backend::Sqlite => (common::start(config).await, None),
         Backend::Postgres => {
@@ -260,7 +263,18 @@ async fn postgres_outage_answers_503_then_recovers_without_restart() {
     let db = pg::open(&server.url(&name), pool);
     db.migrate().await.unwrap();
     // Request timeout 5 s: a 503 must come from the 1 s acquire timeout, well before a 504.
-    let args = ["--request-timeout-secs", "5", "--rate-limit-rps", "1000000", "--rate-limit-burst", "1000000"];
+    let args = [
+        "--request-timeout-secs",
+        "5",
+        "--rate-limit-rps",
+        "1000000",
+        "--rate-limit-burst",
+        "1000000",
+        "--write-rate-limit-per-minute",
+        "1000000",
+        "--write-rate-limit-burst",
+        "1000000",
+    ];
     let srv = common::start_with_db(common::config(&args), db).await;
     let created = post(&srv, json!({"author": "before", "text": "the outage"})).await;
     assert_eq!(created.status(), 201);
