@@ -97,6 +97,15 @@ pub struct Config {
     /// Larger request bodies get 413.
     #[arg(long, env = "MAX_BODY_BYTES", value_name = "MAX_BODY_BYTES", default_value_t = 64 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// A request body must arrive completely within this many seconds, or the answer is 408
+    /// (a client trickling its body cannot hold a slot for the whole request timeout).
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", value_name = "BODY_READ_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub body_read_timeout_secs: u64,
+    /// API requests (`/api/...`) answered at once per task; one more gets 503 `overloaded` with
+    /// Retry-After at once, rather than waiting for a database connection. Keep it a small
+    /// multiple of DB_POOL_SIZE.
+    #[arg(long, env = "API_MAX_IN_FLIGHT", value_name = "API_MAX_IN_FLIGHT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
+    pub api_max_in_flight: u32,
     /// A connection that takes longer than this from a request's first byte to the end of its
     /// headers is closed (slow clients; the first request counts from the connection's start).
     #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", value_name = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
@@ -336,6 +345,8 @@ mod tests {
         assert_eq!(c.header_read_timeout_secs, 10);
         assert_eq!(c.keep_alive_timeout_secs, 75);
         assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.body_read_timeout_secs, 3);
+        assert_eq!(c.api_max_in_flight, 20);
         assert!(c.app_version.starts_with(env!("CARGO_PKG_VERSION")));
     }
 

@@ -12,6 +12,7 @@
 //! limits and graceful shutdown. `main.rs` only parses config and calls these.
 
 pub mod access_log;
+pub mod api_guard;
 pub mod client_ip;
 pub mod config;
 pub mod db;

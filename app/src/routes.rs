@@ -6,6 +6,9 @@
 use axum::Router;
 use axum::http::StatusCode;
 
+use std::time::Duration;
+
+use crate::api_guard::{self, ApiGuard};
 use crate::{AppState, Config, messages, meta, openapi, rate_limit, web};
 
 /// The service's routes, without middleware. Tests add their own routes (a slow or panicking
@@ -18,15 +21,23 @@ pub fn routes(config: &Config, state: AppState) -> Router {
     routes_with_limit(
         rate_limit::RateLimit::new(reads, hops),
         rate_limit::RateLimit::new(writes, hops).writes_only(),
+        api_guard(config),
         state,
     )
 }
 
+/// The in-flight cap and body deadline of `/api` ([`crate::api_guard`]) as `config` sets them.
+pub fn api_guard(config: &Config) -> ApiGuard {
+    ApiGuard::new(config.api_max_in_flight as usize, Duration::from_secs(config.body_read_timeout_secs))
+}
+
 /// [`routes`] with given rate limiters: `limit` for every request, `writes` (built with
-/// [`rate_limit::RateLimit::writes_only`]) on top for writes. Tests pass ones reading a fake clock.
+/// [`rate_limit::RateLimit::writes_only`]) on top for writes, and `api` around `/api`. Tests pass
+/// limiters reading a fake clock.
 pub fn routes_with_limit<C>(
     limit: rate_limit::RateLimit<C>,
     writes: rate_limit::RateLimit<C>,
+    api: ApiGuard,
     state: AppState,
 ) -> Router
 where
@@ -37,7 +48,7 @@ where
     let throttled = Router::new()
         .merge(meta::router())
         .merge(openapi::router())
-        .merge(messages::router())
+        .merge(messages::router().layer(axum::middleware::from_fn_with_state(api, api_guard::guard)))
         .merge(web::router())
         .fallback(not_found)
         // Inner: a write the read quota already refused does not spend write budget.

@@ -101,6 +101,8 @@ fn invalid_config_exits_2_with_one_line_naming_the_variable() {
         ("RATE_LIMIT_RPS", "2000000000"),
         ("WRITE_RATE_LIMIT_PER_MINUTE", "0"),
         ("WRITE_RATE_LIMIT_BURST", "lots"),
+        ("BODY_READ_TIMEOUT_SECS", "0"),
+        ("API_MAX_IN_FLIGHT", "0"),
         ("ALLOWED_ORIGINS", "evil.example"),
         ("LOG_FORMAT", "xml"),
         ("ACCESS_LOG", "verbose"),

@@ -80,7 +80,7 @@ pub async fn start_with_clock(config: Config, clock: governor::clock::FakeRelati
     let limit = app::rate_limit::RateLimit::with_clock(quota, hops, clock.clone(), Duration::from_secs(3600));
     let writes = app::rate_limit::write_quota(config.write_rate_limit_per_minute, config.write_rate_limit_burst);
     let writes = app::rate_limit::RateLimit::with_clock(writes, hops, clock, Duration::from_secs(3600)).writes_only();
-    let routes = app::routes_with_limit(limit, writes, state.clone());
+    let routes = app::routes_with_limit(limit, writes, app::routes::api_guard(&config), state.clone());
     serve(config, state, routes).await
 }
 
