@@ -26,7 +26,8 @@ fn dev_plans_with_fargate_and_with_ec2() {
 }
 
 /// Hostile traffic (issue #26), planned for dev: infra/layers/app/tests/hostile_traffic.tftest.hcl
-/// (the ALB answers the probes itself from outside, on the listener that forwards).
+/// (the ALB answers the probes itself from outside, on the listener that forwards; the task
+/// definition drops every Linux capability).
 #[test]
 fn dev_plans_the_hostile_traffic_defences() {
     if !have_terraform() {
@@ -40,7 +41,11 @@ fn dev_plans_the_hostile_traffic_defences() {
     );
     println!("{text}");
     assert!(ok, "terraform test failed:\n{text}");
-    for run in ["probes_are_not_public", "probes_rule_on_https_when_there_is_a_certificate"] {
+    for run in [
+        "probes_are_not_public",
+        "probes_rule_on_https_when_there_is_a_certificate",
+        "the_container_has_no_capabilities",
+    ] {
         assert!(text.contains(&format!("run \"{run}\"... pass")), "run {run} did not pass:\n{text}");
     }
 }

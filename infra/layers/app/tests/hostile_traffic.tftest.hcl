@@ -87,3 +87,16 @@ run "probes_rule_on_https_when_there_is_a_certificate" {
     error_message = "with a certificate the HTTP listener only redirects: the rule must be on HTTPS"
   }
 }
+
+run "the_container_has_no_capabilities" {
+  command = plan
+
+  assert {
+    condition     = module.service.container_security.capabilities.drop == ["ALL"] && length(module.service.container_security.capabilities.add) == 0
+    error_message = "the task definition must drop every Linux capability and add none"
+  }
+  assert {
+    condition     = module.service.container_security.privileged == false && module.service.container_security.readonly_root_filesystem == true
+    error_message = "the container must be unprivileged with a read-only root filesystem"
+  }
+}
