@@ -79,3 +79,12 @@ output "private_paths" {
     status_code = one(aws_lb_listener_rule.private_paths[0].action).fixed_response[0].status_code
   }, null)
 }
+
+output "waf" {
+  description = "The WAF on the ALB: `{ name, rules, rate_limit_per_5_minutes }`, or null without one."
+  value = try({
+    name                     = aws_wafv2_web_acl.this[0].name
+    rules                    = sort([for r in aws_wafv2_web_acl.this[0].rule : r.name])
+    rate_limit_per_5_minutes = var.waf.rate_limit_per_5_minutes
+  }, null)
+}

@@ -126,3 +126,16 @@ variable "private_paths" {
     error_message = "private_paths takes at most 5 paths (the ALB's limit of condition values per rule)."
   }
 }
+
+variable "waf" {
+  description = "A WAF web ACL on the ALB: a per-IP rate-based rule (requests per 5 minutes, counted across all tasks; over it, 403) and AWSManagedRulesCommonRuleSet. Null: no WAF. About $7/month plus $0.60 per million requests."
+  type = object({
+    rate_limit_per_5_minutes = optional(number, 1000)
+  })
+  default = null
+
+  validation {
+    condition     = var.waf == null ? true : (var.waf.rate_limit_per_5_minutes >= 10 && var.waf.rate_limit_per_5_minutes <= 2000000000)
+    error_message = "waf.rate_limit_per_5_minutes must be 10..2000000000 (WAF's limits)."
+  }
+}

@@ -100,3 +100,33 @@ run "the_container_has_no_capabilities" {
     error_message = "the container must be unprivileged with a read-only root filesystem"
   }
 }
+
+run "waf_is_optional_and_has_both_rules" {
+  command = plan
+
+  variables {
+    waf_enabled = true
+  }
+
+  assert {
+    condition     = toset(module.alb.waf.rules) == toset(["aws-common", "rate-per-ip"]) && module.alb.waf.rate_limit_per_5_minutes == 1000
+    error_message = "the WAF must carry the per-IP rate rule and the AWS common rule set"
+  }
+  assert {
+    condition     = module.alb.waf.name == "${var.project}-${var.environment}-waf"
+    error_message = "the web ACL is named {project}-{environment}-waf"
+  }
+}
+
+run "no_waf_by_default" {
+  command = plan
+
+  variables {
+    waf_enabled = false
+  }
+
+  assert {
+    condition     = module.alb.waf == null
+    error_message = "the WAF is off unless waf_enabled"
+  }
+}
