@@ -106,6 +106,10 @@ pub struct Config {
     /// multiple of DB_POOL_SIZE.
     #[arg(long, env = "API_MAX_IN_FLIGHT", value_name = "API_MAX_IN_FLIGHT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
     pub api_max_in_flight: u32,
+    /// The storage guard: the app keeps at most this many messages, deleting the oldest beyond
+    /// it once a minute (an anonymous write flood cannot fill the database).
+    #[arg(long, env = "RETENTION_MAX_ROWS", value_name = "RETENTION_MAX_ROWS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000), global = true)]
+    pub retention_max_rows: u64,
     /// A connection that takes longer than this from a request's first byte to the end of its
     /// headers is closed (slow clients; the first request counts from the connection's start).
     #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", value_name = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
@@ -347,6 +351,7 @@ mod tests {
         assert_eq!(c.max_connections, 1024);
         assert_eq!(c.body_read_timeout_secs, 3);
         assert_eq!(c.api_max_in_flight, 20);
+        assert_eq!(c.retention_max_rows, 1_000_000);
         assert!(c.app_version.starts_with(env!("CARGO_PKG_VERSION")));
     }
 

@@ -51,6 +51,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    retention_keeps_only_the_newest_messages,
     create_answers_201_with_location_and_the_stored_message,
     list_is_newest_first_with_cursor_pages,
     invalid_messages_are_refused_and_store_nothing,
@@ -106,6 +107,21 @@ fn is_rfc3339_utc(s: &str) -> bool {
         && b[16] == b':'
         && digits(17..19)
         && s.ends_with('Z')
+}
+
+/// The storage guard (RETENTION_MAX_ROWS, run once a minute by the binary): all but the newest
+/// `keep` messages go, on both dialects; with fewer rows nothing does.
+async fn retention_keeps_only_the_newest_messages(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    for i in 0..10 {
+        assert_eq!(post(&srv, json!({"author": "a", "text": format!("m{i}")})).await.status(), 201);
+    }
+    assert_eq!(srv.state.db.keep_newest(20).await.unwrap(), 0);
+    assert_eq!(srv.state.db.keep_newest(3).await.unwrap(), 7);
+    let (_, page) = get_json(&srv, "/api/messages").await;
+    let texts: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["m9", "m8", "m7"]);
+    assert_eq!(srv.state.db.keep_newest(3).await.unwrap(), 0);
 }
 
 async fn create_answers_201_with_location_and_the_stored_message(backend: Backend) {
