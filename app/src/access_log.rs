@@ -4,6 +4,10 @@
 //! `ACCESS_LOG` picks which responses are logged: `errors` (the default: 4xx, 5xx, and any
 //! response slower than [`SLOW_RESPONSE`]), `all`, or `off`.
 //!
+//! Throttled (429) and unavailable (503) answers get no line each, in any mode but `off`: they
+//! are counted and summarised once per interval ([`crate::log_summary`]), so a flood of cheap
+//! refusals cannot flood the log.
+//!
 //! Each request also runs in a `request` span (method, path, request id) at DEBUG level, as
 //! tower-http's `TraceLayer` makes it by default: with `RUST_LOG=debug` (or `app=debug`) every
 //! line a handler logs carries the request's context. At the default `info` the span is never
@@ -20,20 +24,31 @@ use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
 use crate::AccessLog;
+use crate::log_summary::Summaries;
 
 /// A response at least this slow is logged even when only errors are (`ACCESS_LOG=errors`).
 pub const SLOW_RESPONSE: Duration = Duration::from_secs(1);
 
 /// Logs responses as `ACCESS_LOG` says. Put it inside the layer that sets the request id and
 /// outside the one that copies it to the response: the line reads the id from the response.
-#[derive(Debug, Clone, Copy)]
-pub struct AccessLogLayer(pub AccessLog);
+#[derive(Debug, Clone)]
+pub struct AccessLogLayer {
+    mode: AccessLog,
+    summaries: Summaries,
+}
+
+impl AccessLogLayer {
+    /// Lines as `mode` says; 429s and 503s counted into `summaries`.
+    pub fn new(mode: AccessLog, summaries: Summaries) -> Self {
+        Self { mode, summaries }
+    }
+}
 
 impl<S> Layer<S> for AccessLogLayer {
     type Service = AccessLogService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AccessLogService { inner, mode: self.0 }
+        AccessLogService { inner, mode: self.mode, summaries: self.summaries.clone() }
     }
 }
 
@@ -41,6 +56,7 @@ impl<S> Layer<S> for AccessLogLayer {
 pub struct AccessLogService<S> {
     inner: S,
     mode: AccessLog,
+    summaries: Summaries,
 }
 
 /// What the log line needs from the request, kept until the response.
@@ -75,7 +91,8 @@ where
             let _entered = span.enter();
             self.inner.call(req)
         };
-        AccessLogFuture { inner: inner.instrument(span), requested, mode: self.mode }
+        let summaries = requested.as_ref().map(|_| self.summaries.clone());
+        AccessLogFuture { inner: inner.instrument(span), requested, mode: self.mode, summaries }
     }
 }
 
@@ -86,6 +103,7 @@ pin_project_lite::pin_project! {
         inner: Instrumented<F>,
         requested: Option<Requested>,
         mode: AccessLog,
+        summaries: Option<Summaries>,
     }
 }
 
@@ -99,7 +117,10 @@ where
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         if let (Ok(res), Some(req)) = (&result, this.requested.take()) {
-            log(*this.mode, &req, res);
+            let summarised = this.summaries.take().is_some_and(|s| s.record(res.status()));
+            if !summarised {
+                log(*this.mode, &req, res);
+            }
         }
         Poll::Ready(result)
     }

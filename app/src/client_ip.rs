@@ -13,9 +13,13 @@ use axum::http::HeaderMap;
 ///
 /// `trusted_hops == 0`: the socket peer. Otherwise the `trusted_hops`-th address counted from the
 /// right across all `X-Forwarded-For` lines (the last line first). The peer is used instead when
-/// the header is shorter than that, when that entry is not an address, or when a line on the
-/// way to it is not readable text: counting past a line we cannot read would land on an entry
-/// the client wrote.
+/// the header is shorter than that or when that entry is not an address.
+///
+/// The header is read as raw bytes, not as text: a byte that is not UTF-8 (or not visible
+/// ASCII) in the part the client wrote makes THAT entry unreadable and nothing else. A comma is
+/// one ASCII byte that never occurs inside a multi-byte UTF-8 sequence, so the count of entries
+/// from the right, the ones our own proxies appended, is exact whatever the client sent; the
+/// client cannot hide those hops and push every request into the proxy's own bucket.
 ///
 /// An entry may be an IPv4 or IPv6 address, optionally bracketed (`[2001:db8::1]`) or with a
 /// port (`192.0.2.1:4711`, `[2001:db8::1]:4711`); IPv4-mapped IPv6 is the same client as IPv4.
@@ -26,8 +30,7 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trusted_hops: usize)
     }
     let mut remaining = trusted_hops;
     for line in headers.get_all("x-forwarded-for").iter().rev() {
-        let Ok(line) = line.to_str() else { return peer.map(canonical) };
-        for entry in line.rsplit(',') {
+        for entry in line.as_bytes().rsplit(|b| *b == b',') {
             remaining -= 1;
             if remaining == 0 {
                 return parse_entry(entry).or(peer).map(canonical);
@@ -38,8 +41,9 @@ pub fn client_ip(headers: &HeaderMap, peer: Option<IpAddr>, trusted_hops: usize)
 }
 
 /// One `X-Forwarded-For` entry: an address, bracketed or not, with or without a port.
-fn parse_entry(entry: &str) -> Option<IpAddr> {
-    let entry = entry.trim();
+fn parse_entry(entry: &[u8]) -> Option<IpAddr> {
+    // An address is ASCII: anything else (including bytes that are not UTF-8) is not one.
+    let entry = std::str::from_utf8(entry.trim_ascii()).ok()?;
     entry
         .parse::<IpAddr>()
         .ok()
@@ -88,18 +92,29 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_line_stops_the_count_instead_of_reaching_client_written_entries() {
-        // The ALB appended 203.0.113.7 to a line the client started with a byte that is not
-        // text; skipping that line would count into the client's own earlier line (6.6.6.6).
+    fn bytes_that_are_not_text_never_hide_the_hops_the_proxy_appended() {
+        // The ALB appended 203.0.113.7 to a line the client started with bytes that are not
+        // UTF-8: the trusted entry is still found, not the ALB node's address (the peer).
         let mut h = xff(&["6.6.6.6"]);
-        h.append("x-forwarded-for", HeaderValue::from_bytes(b"x\xff, 203.0.113.7").unwrap());
-        assert_eq!(client_ip(&h, PEER, 1), PEER);
+        h.append("x-forwarded-for", HeaderValue::from_bytes(b"x\xff\xfe, 203.0.113.7").unwrap());
+        assert_eq!(client_ip(&h, PEER, 1), Some("203.0.113.7".parse().unwrap()));
+        // The client's own garbage entry is not an address: the peer, never an earlier line.
         assert_eq!(client_ip(&h, PEER, 2), PEER);
-        // An unreadable line to the LEFT of the trusted entry does not matter.
+        assert_eq!(client_ip(&h, PEER, 3), Some("6.6.6.6".parse().unwrap()));
+        // Bytes that look like the start of a multi-byte sequence cannot swallow the comma.
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", HeaderValue::from_bytes(b"\xe2\x82, 198.51.100.4, 203.0.113.9").unwrap());
+        assert_eq!(client_ip(&h, PEER, 1), Some("203.0.113.9".parse().unwrap()));
+        assert_eq!(client_ip(&h, PEER, 2), Some("198.51.100.4".parse().unwrap()));
+        // An unreadable line to the LEFT of the trusted entry does not matter either.
         let mut h = HeaderMap::new();
         h.append("x-forwarded-for", HeaderValue::from_bytes(b"\xfe\xff").unwrap());
         h.append("x-forwarded-for", HeaderValue::from_static("203.0.113.8"));
         assert_eq!(client_ip(&h, PEER, 1), Some("203.0.113.8".parse().unwrap()));
+        // Non-ASCII inside the trusted entry itself: not an address.
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", HeaderValue::from_bytes(b"203.0.113.\xff").unwrap());
+        assert_eq!(client_ip(&h, PEER, 1), PEER);
     }
 
     #[test]

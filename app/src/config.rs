@@ -79,6 +79,14 @@ pub struct Config {
     /// Requests a client may send in a burst before being limited.
     #[arg(long, env = "RATE_LIMIT_BURST", value_name = "RATE_LIMIT_BURST", default_value = "100", global = true)]
     pub rate_limit_burst: NonZeroU32,
+    /// Writes (POST and every method but GET, HEAD and OPTIONS) per MINUTE sustained allowed per
+    /// client, on top of RATE_LIMIT_RPS (1 to 1000000). Per task: behind the ALB a client can
+    /// write this times the number of tasks.
+    #[arg(long, env = "WRITE_RATE_LIMIT_PER_MINUTE", value_name = "WRITE_RATE_LIMIT_PER_MINUTE", default_value = "6", value_parser = write_rate, global = true)]
+    pub write_rate_limit_per_minute: NonZeroU32,
+    /// Writes a client may send in a burst before the write quota applies (1 to 1000000).
+    #[arg(long, env = "WRITE_RATE_LIMIT_BURST", value_name = "WRITE_RATE_LIMIT_BURST", default_value = "5", value_parser = write_rate, global = true)]
+    pub write_rate_limit_burst: NonZeroU32,
     /// Number of proxies in front of the service that append to X-Forwarded-For (1 behind an ALB).
     /// 0 uses the socket peer address.
     #[arg(long, env = "TRUSTED_PROXY_HOPS", value_name = "TRUSTED_PROXY_HOPS", default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=10), global = true)]
@@ -89,6 +97,19 @@ pub struct Config {
     /// Larger request bodies get 413.
     #[arg(long, env = "MAX_BODY_BYTES", value_name = "MAX_BODY_BYTES", default_value_t = 64 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// A request body must arrive completely within this many seconds, or the answer is 408
+    /// (a client trickling its body cannot hold a slot for the whole request timeout).
+    #[arg(long, env = "BODY_READ_TIMEOUT_SECS", value_name = "BODY_READ_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub body_read_timeout_secs: u64,
+    /// API requests (`/api/...`) answered at once per task; one more gets 503 `overloaded` with
+    /// Retry-After at once, rather than waiting for a database connection. Keep it a small
+    /// multiple of DB_POOL_SIZE.
+    #[arg(long, env = "API_MAX_IN_FLIGHT", value_name = "API_MAX_IN_FLIGHT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
+    pub api_max_in_flight: u32,
+    /// The storage guard: the app keeps at most this many messages, deleting the oldest beyond
+    /// it once a minute (an anonymous write flood cannot fill the database).
+    #[arg(long, env = "RETENTION_MAX_ROWS", value_name = "RETENTION_MAX_ROWS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000), global = true)]
+    pub retention_max_rows: u64,
     /// A connection that takes longer than this from a request's first byte to the end of its
     /// headers is closed (slow clients; the first request counts from the connection's start).
     #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", value_name = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
@@ -287,6 +308,18 @@ fn rate(s: &str) -> Result<NonZeroU32, String> {
         .ok_or_else(|| format!("{n} is not in 1..={MAX_RATE}"))
 }
 
+/// The largest write quota or burst: far above any sensible write rate, far below overflow.
+const MAX_WRITE_RATE: u32 = 1_000_000;
+
+fn write_rate(s: &str) -> Result<NonZeroU32, String> {
+    let n: u64 = s.trim().parse().map_err(|_| format!("'{s}' is not a whole number"))?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n <= MAX_WRITE_RATE)
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| format!("{n} is not in 1..={MAX_WRITE_RATE}"))
+}
+
 fn non_empty(s: &str) -> Result<String, String> {
     if s.trim().is_empty() { Err("must not be empty".into()) } else { Ok(s.to_owned()) }
 }
@@ -343,9 +376,14 @@ mod tests {
         assert_eq!(c.access_log, AccessLog::Errors);
         assert_eq!(c.rate_limit_rps.get(), 50);
         assert_eq!(c.rate_limit_burst.get(), 100);
+        assert_eq!(c.write_rate_limit_per_minute.get(), 6);
+        assert_eq!(c.write_rate_limit_burst.get(), 5);
         assert_eq!(c.header_read_timeout_secs, 10);
         assert_eq!(c.keep_alive_timeout_secs, 75);
         assert_eq!(c.max_connections, 1024);
+        assert_eq!(c.body_read_timeout_secs, 3);
+        assert_eq!(c.api_max_in_flight, 20);
+        assert_eq!(c.retention_max_rows, 1_000_000);
         assert!(c.app_version.starts_with(env!("CARGO_PKG_VERSION")));
     }
 
@@ -395,12 +433,28 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_write_quota_names_its_variable() {
+        for (flag, var) in [
+            ("--write-rate-limit-per-minute", "WRITE_RATE_LIMIT_PER_MINUTE"),
+            ("--write-rate-limit-burst", "WRITE_RATE_LIMIT_BURST"),
+        ] {
+            for bad in ["0", "1000001", "-1", "often"] {
+                let err = Cli::parse_without_env(["app".to_owned(), format!("{flag}={bad}")]).unwrap_err();
+                let line = one_line_error(&err);
+                assert!(line.contains(var), "{line}");
+            }
+        }
+    }
+
+    #[test]
     fn the_list_of_variables_is_complete() {
         let vars = Cli::env_vars();
         for var in [
             "PORT",
             "ALLOWED_ORIGINS",
             "RATE_LIMIT_RPS",
+            "WRITE_RATE_LIMIT_PER_MINUTE",
+            "WRITE_RATE_LIMIT_BURST",
             "HEADER_READ_TIMEOUT_SECS",
             "KEEP_ALIVE_TIMEOUT_SECS",
             "MAX_CONNECTIONS",

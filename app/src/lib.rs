@@ -6,23 +6,26 @@
 //! - [`db`]: the storage, behind one module (pool, migrations, queries);
 //! - [`routes`]: the one place where those routers are merged (and the rate limiter applied);
 //! - [`middleware`]: the stack around every request, assembled apart from routing;
-//! - [`state`]: what handlers share; [`openapi`]: the document listing every resource's paths.
+//! - [`state`]: what handlers share; [`readiness`]: the cached database state `/ready` reports; [`openapi`]: the document listing every resource's paths.
 //!
 //! [`app`] builds the complete service from a [`Config`], [`serve`] runs it with connection
 //! limits and graceful shutdown. `main.rs` only parses config and calls these.
 
 pub mod access_log;
+pub mod api_guard;
 pub mod client_ip;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod healthcheck;
+pub mod log_summary;
 pub mod logging;
 pub mod messages;
 pub mod meta;
 pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
+pub mod readiness;
 pub mod routes;
 pub mod server;
 pub mod shutdown;

@@ -3,7 +3,6 @@
 //! module does not import it back.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,7 +12,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::db::migrations::SchemaStatus;
 use crate::error::{ApiError, ErrorBody};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,13 +32,11 @@ pub struct Health {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Ready {
     pub status: &'static str,
-    /// `ok`, `unavailable` (cannot reach it within 1 s) or `schema_behind` (run `app migrate`).
-    /// Informational: readiness does not fail on it (docs/database.md, "Outages").
+    /// `ok`, `unavailable` (cannot reach it within 1 s) or `schema_behind` (run `app migrate`),
+    /// as the background check last found it (every 2 s; `/ready` itself never queries the
+    /// database). Informational: readiness does not fail on it (docs/database.md, "Outages").
     pub database: &'static str,
 }
-
-/// How long `/ready` waits for the database before reporting it unavailable.
-const READY_DB_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A greeting.
 #[utoipa::path(get, path = "/", responses(
@@ -61,17 +57,15 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 /// database's state is reported, not judged: every task shares the one database, so failing
 /// readiness on it would take the whole service (and the endpoints that do not need it) out of
 /// the load balancer at once, while the app recovers by itself when the database returns.
+/// The database state is the one cached by the background check ([`crate::readiness`]).
 #[utoipa::path(get, path = "/ready", responses(
     (status = 200, description = "Ready for traffic", body = Ready),
     (status = 503, description = "Shutting down", body = ErrorBody),
 ))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     if state.ready.load(Ordering::Acquire) {
-        let database = match tokio::time::timeout(READY_DB_TIMEOUT, state.db.schema_status()).await {
-            Ok(Ok(SchemaStatus::Current)) => "ok",
-            Ok(Ok(SchemaStatus::Behind { .. })) => "schema_behind",
-            Ok(Err(_)) | Err(_) => "unavailable",
-        };
+        // The cached state (crate::readiness): a probe flood takes no pool connection.
+        let database = state.db_health.current(&state.db).await.as_str();
         Ok(Json(Ready { status: "ready", database }))
     } else {
         Err(ApiError::new(

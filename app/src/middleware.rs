@@ -139,7 +139,7 @@ pub fn with_middleware(router: Router, config: &Config) -> impl AppService + use
         // The request id: set (or kept from the caller if it is safe), logged, echoed.
         .map_request(drop_unsafe_request_id)
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, RandomRequestId))
-        .layer(access_log::AccessLogLayer(config.access_log))
+        .layer(access_log::AccessLogLayer::new(config.access_log, crate::log_summary::Summaries::default()))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         // With no allowed origins there is no CORS layer at all (a preflight is then just an
         // OPTIONS: 405).

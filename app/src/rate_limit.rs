@@ -5,6 +5,10 @@
 //! - A throttled request gets 429 with `Retry-After`: the wait in whole seconds, rounded UP (a
 //!   client told "0" retries at once and is throttled again). Its JSON body is added by
 //!   [`json_errors`](crate::error::json_errors).
+//! - Two limiters, each a [`RateLimit`]: every request counts against the read quota
+//!   (`RATE_LIMIT_RPS`/`_BURST`); a write (any method but GET, HEAD and OPTIONS) counts against
+//!   the much stricter write quota too (`WRITE_RATE_LIMIT_PER_MINUTE`/`_BURST`,
+//!   [`RateLimit::writes_only`]): a client may read freely, but cannot fill the storage.
 //! - The key table holds one entry per client seen. A thread forgets the clients whose budget
 //!   is full again and gives the table's memory back ([`RateLimit::prune`]), every
 //!   [`PRUNE_EVERY`]; it runs whether or not the router is built inside a tokio runtime, and
@@ -45,17 +49,39 @@ pub fn quota(rps: NonZeroU32, burst: NonZeroU32) -> Quota {
     Quota::with_period(Duration::from_nanos(nanos)).map_or_else(|| Quota::per_second(rps), |q| q.allow_burst(burst))
 }
 
+/// The write quota: `per_minute` writes per minute sustained, bursts of `burst`.
+pub fn write_quota(per_minute: NonZeroU32, burst: NonZeroU32) -> Quota {
+    Quota::per_minute(per_minute).allow_burst(burst)
+}
+
 /// The rate limiter, shared by every clone of its layer.
 #[derive(Debug)]
 pub struct RateLimit<C: Clock = DefaultClock> {
     limiter: Arc<Limiter<C>>,
     trusted_hops: usize,
+    /// Count only writes (not GET, HEAD or OPTIONS); the others pass untouched.
+    writes_only: bool,
 }
 
 impl<C: Clock> Clone for RateLimit<C> {
     fn clone(&self) -> Self {
-        Self { limiter: self.limiter.clone(), trusted_hops: self.trusted_hops }
+        Self { limiter: self.limiter.clone(), trusted_hops: self.trusted_hops, writes_only: self.writes_only }
     }
+}
+
+impl<C: Clock> RateLimit<C> {
+    /// This limiter counts writes only: GET, HEAD and OPTIONS pass without touching its budget.
+    #[must_use]
+    pub fn writes_only(mut self) -> Self {
+        self.writes_only = true;
+        self
+    }
+}
+
+/// Whether `method` writes (counts against the write quota).
+pub fn is_write(method: &axum::http::Method) -> bool {
+    use axum::http::Method;
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 impl RateLimit<DefaultClock> {
@@ -74,7 +100,7 @@ where
     pub fn with_clock(quota: Quota, trusted_hops: usize, clock: C, prune_every: Duration) -> Self {
         let limiter = Arc::new(RateLimiter::dashmap_with_clock(quota, clock));
         spawn_pruner(Arc::downgrade(&limiter), prune_every);
-        Self { limiter, trusted_hops }
+        Self { limiter, trusted_hops, writes_only: false }
     }
 
     /// Count a request from `client`: `Ok`, or how long until it would be allowed.
@@ -169,6 +195,9 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        if self.limit.writes_only && !is_write(req.method()) {
+            return RateLimitedFuture::Allowed { inner: self.inner.call(req) };
+        }
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         // Without a peer address (never the case behind `serve`), share one bucket rather than fail.
         let client =

@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crate::db::Db;
+use crate::readiness::DbHealth;
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -15,10 +16,18 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// The storage (see `crate::db`).
     pub db: Db,
+    /// The database state `/ready` reports, cached by one background check.
+    pub db_health: DbHealth,
 }
 
 impl AppState {
     pub fn new(version: &str, db: Db) -> Self {
-        Self { version: version.into(), started: Instant::now(), ready: Arc::new(AtomicBool::new(true)), db }
+        Self {
+            version: version.into(),
+            started: Instant::now(),
+            ready: Arc::new(AtomicBool::new(true)),
+            db,
+            db_health: DbHealth::default(),
+        }
     }
 }

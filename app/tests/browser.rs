@@ -147,6 +147,9 @@ fn start_app(database_url: &str, extra: &[(&str, &str)]) -> (Killed, String) {
         // No load balancer to drain from: SIGTERM stops it at once.
         .env("SHUTDOWN_DRAIN_SECS", "0")
         .env("DATABASE_URL", database_url)
+        // The test seeds more messages than the write quota allows one client a minute.
+        .env("WRITE_RATE_LIMIT_PER_MINUTE", "1000000")
+        .env("WRITE_RATE_LIMIT_BURST", "1000000")
         .envs(extra.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -304,6 +307,13 @@ async fn the_guestbook_page_lists_posts_and_reloads_under_its_csp_with_a_clean_c
     let all = listed(&browser).await;
     assert!(all.windows(2).all(|w| w[0].0 > w[1].0), "still descending after the older page: {all:?}");
     assert_eq!(all.last().unwrap().1, "Seed 1");
+    // Every message, its author and its text are bidi-isolated (guestbook.css), as rendered.
+    let isolated = "return [...document.querySelectorAll('#messages > li, #messages .message-author, #messages .message-text')]\
+                    .map(e => getComputedStyle(e).unicodeBidi);";
+    let isolated = eval(&browser, isolated).await;
+    let isolated = isolated.as_array().unwrap();
+    assert_eq!(isolated.len(), 3 * SEEDED, "{isolated:?}");
+    assert!(isolated.iter().all(|v| v == "isolate"), "{isolated:?}");
     // The document the browser built has no inline code either.
     let inline = "return document.querySelectorAll('script:not([src]), style, [style]').length + \
                   [...document.querySelectorAll('*')].filter(e => [...e.attributes].some(a => a.name.startsWith('on'))).length;";

@@ -21,7 +21,10 @@ enum Backend {
 
 /// A server on `backend` with a fresh, migrated database. The `Arc` keeps PostgreSQL alive.
 async fn serve(backend: Backend, args: &[&str]) -> (common::TestServer, Option<Arc<PgServer>>) {
-    let config = common::config(args);
+    // The write quota (6 a minute) is tested in http.rs; these tests write more than that.
+    let mut all = vec!["--write-rate-limit-per-minute", "1000000", "--write-rate-limit-burst", "1000000"];
+    all.extend_from_slice(args);
+    let config = common::config(&all);
     match backend {
         Backend::Sqlite => (common::start(config).await, None),
         Backend::Postgres => {
@@ -48,6 +51,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    retention_keeps_only_the_newest_messages,
     create_answers_201_with_location_and_the_stored_message,
     list_is_newest_first_with_cursor_pages,
     invalid_messages_are_refused_and_store_nothing,
@@ -64,6 +68,20 @@ async fn post(srv: &common::TestServer, body: Value) -> reqwest::Response {
 async fn get_json(srv: &common::TestServer, path: &str) -> (u16, Value) {
     let res = common::client().get(srv.url(path)).send().await.unwrap();
     (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// What `/ready` reports for the database once the background check (every 2 s,
+/// app::readiness) has seen `want`: polls for up to 10 s, returns the last answer.
+async fn ready_database(srv: &common::TestServer, want: &str) -> (u16, Value) {
+    let mut last = get_json(srv, "/ready").await;
+    for _ in 0..40 {
+        if last.1["database"] == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        last = get_json(srv, "/ready").await;
+    }
+    last
 }
 
 fn assert_error(body: &Value, code: &str) {
@@ -89,6 +107,21 @@ fn is_rfc3339_utc(s: &str) -> bool {
         && b[16] == b':'
         && digits(17..19)
         && s.ends_with('Z')
+}
+
+/// The storage guard (RETENTION_MAX_ROWS, run once a minute by the binary): all but the newest
+/// `keep` messages go, on both dialects; with fewer rows nothing does.
+async fn retention_keeps_only_the_newest_messages(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    for i in 0..10 {
+        assert_eq!(post(&srv, json!({"author": "a", "text": format!("m{i}")})).await.status(), 201);
+    }
+    assert_eq!(srv.state.db.keep_newest(20).await.unwrap(), 0);
+    assert_eq!(srv.state.db.keep_newest(3).await.unwrap(), 7);
+    let (_, page) = get_json(&srv, "/api/messages").await;
+    let texts: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["m9", "m8", "m7"]);
+    assert_eq!(srv.state.db.keep_newest(3).await.unwrap(), 0);
 }
 
 async fn create_answers_201_with_location_and_the_stored_message(backend: Backend) {
@@ -246,7 +279,18 @@ async fn postgres_outage_answers_503_then_recovers_without_restart() {
     let db = pg::open(&server.url(&name), pool);
     db.migrate().await.unwrap();
     // Request timeout 5 s: a 503 must come from the 1 s acquire timeout, well before a 504.
-    let args = ["--request-timeout-secs", "5", "--rate-limit-rps", "1000000", "--rate-limit-burst", "1000000"];
+    let args = [
+        "--request-timeout-secs",
+        "5",
+        "--rate-limit-rps",
+        "1000000",
+        "--rate-limit-burst",
+        "1000000",
+        "--write-rate-limit-per-minute",
+        "1000000",
+        "--write-rate-limit-burst",
+        "1000000",
+    ];
     let srv = common::start_with_db(common::config(&args), db).await;
     let created = post(&srv, json!({"author": "before", "text": "the outage"})).await;
     assert_eq!(created.status(), 201);
@@ -297,7 +341,7 @@ async fn postgres_outage_answers_503_then_recovers_without_restart() {
     let res = post(&srv, json!({"author": "during", "text": "x"})).await;
     assert_eq!(res.status(), 503);
     assert_eq!(common::client().get(srv.url("/health")).send().await.unwrap().status(), 200);
-    let (status, ready) = get_json(&srv, "/ready").await;
+    let (status, ready) = ready_database(&srv, "unavailable").await;
     assert_eq!((status, ready["database"].as_str()), (200, Some("unavailable")), "{ready}");
 
     server.start_again().unwrap();
@@ -320,7 +364,7 @@ async fn postgres_outage_answers_503_then_recovers_without_restart() {
         assert_eq!(r.unwrap().status(), 200, "the pool is not left exhausted");
     }
     assert_eq!(post(&srv, json!({"author": "after", "text": "x"})).await.status(), 201);
-    let (_, ready) = get_json(&srv, "/ready").await;
+    let (_, ready) = ready_database(&srv, "ok").await;
     assert_eq!(ready["database"], "ok");
 }
 
@@ -346,10 +390,10 @@ async fn a_schema_behind_the_binary_is_named_not_a_500() {
     let body: Value = res.json().await.unwrap();
     assert_error(&body, "database_unavailable");
     assert!(body["error"]["message"].as_str().unwrap().contains("app migrate"), "{body}");
-    assert_eq!(get_json(&srv, "/ready").await.1["database"], "schema_behind");
+    assert_eq!(ready_database(&srv, "schema_behind").await.1["database"], "schema_behind");
     db.migrate().await.unwrap();
     assert_eq!(get_json(&srv, "/api/messages").await.0, 200);
-    assert_eq!(get_json(&srv, "/ready").await.1["database"], "ok");
+    assert_eq!(ready_database(&srv, "ok").await.1["database"], "ok");
 }
 
 /// An old binary against a schema a newer one migrated (the previous revision during a

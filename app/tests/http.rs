@@ -211,6 +211,49 @@ async fn rate_limit_429_after_burst_then_recovers_and_probes_are_never_limited()
 }
 
 #[tokio::test]
+async fn writes_have_their_own_much_stricter_quota_and_reads_are_not_charged_for_it() {
+    // Reads: 1000/s, burst 1000. Writes: 6 per minute (one every 10 s), burst 3.
+    let args = [
+        "--rate-limit-rps",
+        "1000",
+        "--rate-limit-burst",
+        "1000",
+        "--write-rate-limit-per-minute",
+        "6",
+        "--write-rate-limit-burst",
+        "3",
+    ];
+    let clock = FakeRelativeClock::default();
+    let srv = start_with_clock(config(&args), clock.clone()).await;
+    let c = client();
+    let post = || {
+        c.post(srv.url("/api/messages"))
+            .header("x-request-id", "w")
+            .json(&serde_json::json!({"author": "flood", "text": "x"}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        statuses.push(post().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 201, 429, 429, 429, 429, 429], "exactly the write burst is accepted");
+    let limited = post().await.unwrap();
+    assert_eq!(limited.headers()["retry-after"], "10", "the next write is 10 s away");
+    assert_error_shape(&json(limited).await, "rate_limited", "w");
+    // Reading is untouched by the write quota (and was not charged by the writes' refusals).
+    for _ in 0..20 {
+        assert_eq!(c.get(srv.url("/api/messages")).send().await.unwrap().status(), StatusCode::OK);
+    }
+    clock.advance(Duration::from_millis(9_999));
+    assert_eq!(post().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "1 ms early");
+    clock.advance(Duration::from_millis(1));
+    assert_eq!(post().await.unwrap().status(), StatusCode::CREATED, "one write per 10 s");
+    assert_eq!(post().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let stored: serde_json::Value = c.get(srv.url("/api/messages")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stored["messages"].as_array().map(Vec::len), Some(4), "{stored}");
+}
+
+#[tokio::test]
 async fn forged_leftmost_forwarded_for_does_not_escape_the_limiter() {
     let args = ["--rate-limit-rps", "1", "--rate-limit-burst", "2", "--trusted-proxy-hops", "1"];
     let srv = start_with_clock(config(&args), FakeRelativeClock::default()).await;

@@ -50,6 +50,12 @@ async fn ready_flips_to_503_when_shutdown_begins() {
         MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 1))).layer(app::app(&Config::defaults(), state.clone()));
     let req = || Request::get("/ready").body(Body::empty()).unwrap();
     assert_eq!(router.clone().oneshot(req()).await.unwrap().status(), StatusCode::OK);
+    // A probe flood reads the cached state: the database is asked once (the first probe), not
+    // once per request (app::readiness).
+    for _ in 0..100 {
+        assert_eq!(router.clone().oneshot(req()).await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(state.db_health.checks(), 1);
     state.ready.store(false, std::sync::atomic::Ordering::Release);
     assert_eq!(router.oneshot(req()).await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
 }
@@ -132,4 +138,39 @@ async fn lines_logged_inside_a_request_carry_its_span_at_debug_only() {
     let access = info.iter().find(|l| l["fields"]["message"] == "response").expect("the 500 is logged");
     assert_eq!(access["fields"]["request_id"], "p-2");
     assert_eq!(access["fields"]["status"], 500);
+}
+
+/// A 429 storm is one summary line with its count, not a line per request (app::log_summary).
+#[tokio::test]
+async fn throttled_requests_are_one_summary_line_with_their_count() {
+    let _turn = turn().await;
+    let sink = Sink::default();
+    let (writer, guard) = app::logging::buffered(sink.clone(), std::time::Duration::from_secs(3600));
+    let subscriber = json_subscriber::fmt().with_env_filter("info").with_writer(writer).finish();
+    let _default = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+    let config =
+        app::Cli::parse_without_env(["app", "--rate-limit-rps", "1", "--rate-limit-burst", "1"]).unwrap().config;
+    let routes = app::routes(&config, AppState::new("1.2.3", app::db::Db::sqlite_memory()));
+    let svc = MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9))).layer(app::with_middleware(routes, &config));
+    const N: u64 = 200;
+    let mut throttled = 0;
+    for _ in 0..=N {
+        let res = svc.clone().oneshot(Request::get("/does-not-exist").body(Body::empty()).unwrap()).await.unwrap();
+        throttled += u64::from(res.status() == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(throttled, N, "the burst of 1 passes, every other request is throttled");
+    drop(svc); // the app's counts are flushed when it goes (as at shutdown)
+    drop(guard);
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let summaries: Vec<_> = lines.iter().filter(|l| l["fields"]["message"] == "responses summarised").collect();
+    assert_eq!(summaries.len(), 1, "{lines:?}");
+    assert_eq!(summaries[0]["fields"]["count"], N);
+    assert_eq!(summaries[0]["fields"]["kind"], "rate_limited");
+    assert_eq!(summaries[0]["fields"]["status"], 429);
+    // No access line per 429; the one 404 that got through keeps its own line.
+    let access: Vec<_> = lines.iter().filter(|l| l["fields"]["message"] == "response").collect();
+    assert_eq!(access.len(), 1, "{access:?}");
+    assert_eq!(access[0]["fields"]["status"], 404);
 }

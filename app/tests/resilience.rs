@@ -24,6 +24,8 @@ fn drain_under_load_loses_no_request_and_exits_0() {
             ("SHUTDOWN_DRAIN_SECS", "5"),
             ("RATE_LIMIT_RPS", "100000"),
             ("RATE_LIMIT_BURST", "100000"),
+            ("WRITE_RATE_LIMIT_PER_MINUTE", "1000000"),
+            ("WRITE_RATE_LIMIT_BURST", "1000000"),
         ])
         .stdout(Stdio::piped())
         .spawn()
@@ -184,6 +186,10 @@ fn hostile_input_never_gets_a_5xx_and_the_service_survives() {
         "100000",
         "--rate-limit-burst",
         "100000",
+        "--write-rate-limit-per-minute",
+        "1000000",
+        "--write-rate-limit-burst",
+        "1000000",
         "--request-timeout-secs",
         "2",
     ])));

@@ -77,3 +77,6 @@ ec2_instance_type    = "t3.medium"
 ec2_min_size         = 2
 ec2_max_size         = 4
 ec2_desired_capacity = 2
+
+# WAF on the ALB (issue #26): per-IP rate limit across all tasks + AWS's common rule set.
+waf_enabled = true

@@ -64,6 +64,18 @@ impl Db {
         Ok(rows.into_iter().map(MessageRow::from).collect())
     }
 
+    /// The storage guard: delete all but the newest `keep` messages; returns how many went.
+    /// (Ids only grow, so "newest" is "highest id"; with fewer rows the subquery is NULL and
+    /// nothing matches.)
+    pub async fn keep_newest(&self, keep: i64) -> Result<u64, DbError> {
+        const SQL: &str =
+            "DELETE FROM messages WHERE id <= (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET $1)";
+        let deleted = on_pool!(self, pool, _sql => {
+            sqlx::query(SQL).bind(keep).execute(pool).await?.rows_affected()
+        });
+        Ok(deleted)
+    }
+
     pub async fn get_message(&self, id: i64) -> Result<Option<MessageRow>, DbError> {
         let row: Option<Row> = on_pool!(self, pool, sql => {
             sqlx::query_as(sql.get).bind(id).fetch_optional(pool).await?

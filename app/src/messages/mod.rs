@@ -1,5 +1,8 @@
 //! The guestbook resource: `POST /api/messages`, `GET /api/messages` (newest first, cursor
-//! pagination), `GET /api/messages/{id}`. Validation lives here; storage in `crate::db`.
+//! pagination), `GET /api/messages/{id}`. Validation lives here (what the text may contain:
+//! [`text`]); storage in `crate::db`.
+
+pub mod text;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -77,10 +80,11 @@ pub struct ListParams {
     pub before: Option<i64>,
 }
 
-/// Checks and trims a new message; `Err` is the 422 explaining the first problem.
+/// Checks, normalises (NFC) and trims a new message; `Err` is the 422 explaining the first
+/// problem, naming the field.
 pub fn validate(new: &NewMessage) -> Result<(String, String), ApiError> {
-    let author = field("author", &new.author, MAX_AUTHOR_CHARS, false)?;
-    let text = field("text", &new.text, MAX_TEXT_CHARS, true)?;
+    let author = field("author", &text::nfc(&new.author), MAX_AUTHOR_CHARS, false)?;
+    let text = field("text", &text::nfc(&new.text), MAX_TEXT_CHARS, true)?;
     Ok((author, text))
 }
 
@@ -98,6 +102,8 @@ fn field(name: &str, value: &str, max: usize, newlines: bool) -> Result<String, 
         let allowed = if newlines { " (line breaks are allowed)" } else { "" };
         return Err(invalid(format!("{name} must not contain control characters{allowed}")));
     }
+    // `author` is one line; `text` may hold line breaks.
+    text::check(trimmed, !newlines).map_err(|why| invalid(why.describe(name)))?;
     Ok(trimmed.to_owned())
 }
 
@@ -114,7 +120,9 @@ impl IntoResponse for DbFailure {
     fn into_response(self) -> Response {
         let (err, retry) = match &self.0 {
             DbError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "database unavailable; answered 503");
+                // Not a line per request (a flood would amplify it): the access log counts the
+                // 503s (crate::log_summary) and the readiness check logs the outage once.
+                tracing::debug!(error = %detail, "database unavailable; answered 503");
                 let msg = "the database is unavailable; retry after the Retry-After delay";
                 (ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", msg), true)
             }
@@ -259,5 +267,31 @@ mod tests {
             assert_eq!((err.status, err.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_message"), "{a:?} {t:?}");
         }
         assert!(validate(&new("a", "line 1\nline 2")).is_ok());
+    }
+
+    #[test]
+    fn impersonating_text_is_refused_naming_the_field() {
+        for (a, t, field) in [
+            ("Ada\u{202E}nimda", "x", "author"),
+            ("Ada", "see \u{2066}this\u{2069}", "text"),
+            ("Ada\u{2028}Admin", "x", "author"),
+            ("Ada", &format!("z{}", "\u{0336}".repeat(30)), "text"),
+        ] {
+            let err = validate(&new(a, t)).unwrap_err();
+            assert_eq!((err.status, err.code), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_message"), "{a:?} {t:?}");
+            assert!(err.message.starts_with(field), "{}", err.message);
+        }
+        // A paragraph separator is a line break, allowed where line breaks are.
+        assert!(validate(&new("Ada", "one\u{2029}two")).is_ok());
+    }
+
+    #[test]
+    fn fields_are_stored_in_nfc_and_counted_after_normalising() {
+        assert_eq!(
+            validate(&new("Rene\u{0301}", "caf\u{0065}\u{0301}")).unwrap(),
+            ("Ren\u{e9}".into(), "caf\u{e9}".into())
+        );
+        // 64 decomposed letters are 128 code points before NFC, 64 after: allowed.
+        assert!(validate(&new(&"e\u{0301}".repeat(64), "x")).is_ok());
     }
 }

@@ -75,14 +75,12 @@ pub async fn start_with_db(config: Config, db: app::db::Db) -> TestServer {
 /// [`start`] with a rate limiter that reads `clock`: the test decides when time passes.
 pub async fn start_with_clock(config: Config, clock: governor::clock::FakeRelativeClock) -> TestServer {
     let state = AppState::new("9.9.9-test", memory_db().await);
+    let hops = usize::from(config.trusted_proxy_hops);
     let quota = app::rate_limit::quota(config.rate_limit_rps, config.rate_limit_burst);
-    let limit = app::rate_limit::RateLimit::with_clock(
-        quota,
-        usize::from(config.trusted_proxy_hops),
-        clock,
-        Duration::from_secs(3600),
-    );
-    let routes = app::routes_with_limit(limit, state.clone());
+    let limit = app::rate_limit::RateLimit::with_clock(quota, hops, clock.clone(), Duration::from_secs(3600));
+    let writes = app::rate_limit::write_quota(config.write_rate_limit_per_minute, config.write_rate_limit_burst);
+    let writes = app::rate_limit::RateLimit::with_clock(writes, hops, clock, Duration::from_secs(3600)).writes_only();
+    let routes = app::routes_with_limit(limit, writes, app::routes::api_guard(&config), state.clone());
     serve(config, state, routes).await
 }
 

@@ -487,3 +487,15 @@ variable "ec2_desired_capacity" {
     error_message = "ec2_desired_capacity must lie between ec2_min_size and ec2_max_size."
   }
 }
+
+variable "waf_enabled" {
+  description = "Put a WAF web ACL on the ALB (per-IP rate rule counted across all tasks + AWSManagedRulesCommonRuleSet; about $7/month plus $0.60 per million requests). On in prod."
+  type        = bool
+  default     = false
+}
+
+variable "waf_rate_limit_per_5_minutes" {
+  description = "Requests one IP may send in 5 minutes, across all tasks, before the WAF blocks it (403)."
+  type        = number
+  default     = 1000
+}

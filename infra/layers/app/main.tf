@@ -49,6 +49,7 @@ module "alb" {
   # Access logs to a bucket of the environment's own (lifecycle rule, ELB delivery policy).
   create_access_logs_bucket  = var.alb_access_logs_enabled && var.alb_access_logs_bucket == null
   access_logs_retention_days = var.alb_access_logs_retention_days
+  waf                        = var.waf_enabled ? { rate_limit_per_5_minutes = var.waf_rate_limit_per_5_minutes } : null
 }
 
 module "service" {

@@ -228,3 +228,37 @@ resource "aws_lb_listener" "https" {
 
   tags = merge(var.tags, { Name = "${var.name}-https" })
 }
+
+################################################################################
+# Probes are not public
+################################################################################
+
+# The app's probes (`/health`, `/ready`) are for the ALB's own health checks and the container's,
+# which reach the targets directly (target group health checks do not pass through listeners).
+# From outside, the listener that forwards traffic answers them with a fixed 404 before any
+# target sees the request: a probe flood from the internet costs the app nothing. On the HTTP
+# listener of an HTTPS ALB everything is redirected anyway, so the rule sits on the forwarding one.
+resource "aws_lb_listener_rule" "private_paths" {
+  count = length(var.private_paths) > 0 ? 1 : 0
+
+  listener_arn = local.https_enabled ? aws_lb_listener.https[0].arn : aws_lb_listener.http.arn
+  priority     = 1
+
+  action {
+    type = "fixed-response"
+
+    fixed_response {
+      content_type = "application/json"
+      status_code  = "404"
+      message_body = jsonencode({ error = { code = "not_found", message = "no such path" } })
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = var.private_paths
+    }
+  }
+
+  tags = merge(var.tags, { Name = "${var.name}-private-paths" })
+}

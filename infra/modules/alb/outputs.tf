@@ -70,3 +70,21 @@ output "access_logs_bucket" {
   description = "Bucket the access logs go to (null: off)."
   value       = try(local.access_logs.bucket, null)
 }
+
+output "private_paths" {
+  description = "The listener rule that answers the private paths with a fixed 404 from outside: `{ listener, paths, status_code }` (`listener`: `http` or `https`, the one that forwards), or null when there are none."
+  value = try({
+    listener    = local.https_enabled ? "https" : "http"
+    paths       = one(aws_lb_listener_rule.private_paths[0].condition).path_pattern[0].values
+    status_code = one(aws_lb_listener_rule.private_paths[0].action).fixed_response[0].status_code
+  }, null)
+}
+
+output "waf" {
+  description = "The WAF on the ALB: `{ name, rules, rate_limit_per_5_minutes }`, or null without one."
+  value = try({
+    name                     = aws_wafv2_web_acl.this[0].name
+    rules                    = sort([for r in aws_wafv2_web_acl.this[0].rule : r.name])
+    rate_limit_per_5_minutes = var.waf.rate_limit_per_5_minutes
+  }, null)
+}

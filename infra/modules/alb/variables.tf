@@ -115,3 +115,27 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "private_paths" {
+  description = "Paths the forwarding listener answers itself with a fixed 404 (JSON `not_found`), so they never reach a target from outside: the app's probes. Target group health checks reach the targets directly and still work. At most 5 (one listener rule's limit for path patterns); empty: no rule."
+  type        = list(string)
+  default     = ["/health", "/ready"]
+
+  validation {
+    condition     = length(var.private_paths) <= 5
+    error_message = "private_paths takes at most 5 paths (the ALB's limit of condition values per rule)."
+  }
+}
+
+variable "waf" {
+  description = "A WAF web ACL on the ALB: a per-IP rate-based rule (requests per 5 minutes, counted across all tasks; over it, 403) and AWSManagedRulesCommonRuleSet. Null: no WAF. About $7/month plus $0.60 per million requests."
+  type = object({
+    rate_limit_per_5_minutes = optional(number, 1000)
+  })
+  default = null
+
+  validation {
+    condition     = var.waf == null ? true : (var.waf.rate_limit_per_5_minutes >= 10 && var.waf.rate_limit_per_5_minutes <= 2000000000)
+    error_message = "waf.rate_limit_per_5_minutes must be 10..2000000000 (WAF's limits)."
+  }
+}

@@ -101,3 +101,13 @@ output "deployment_alarms" {
     rollback    = a.rollback
   }])
 }
+
+output "container_security" {
+  description = "The app container's privilege settings as rendered in the task definition: `{ privileged, user, readonly_root_filesystem, capabilities = { add, drop } }`."
+  value = {
+    privileged               = jsondecode(aws_ecs_task_definition.app.container_definitions)[0].privileged
+    user                     = jsondecode(aws_ecs_task_definition.app.container_definitions)[0].user
+    readonly_root_filesystem = jsondecode(aws_ecs_task_definition.app.container_definitions)[0].readonlyRootFilesystem
+    capabilities             = jsondecode(aws_ecs_task_definition.app.container_definitions)[0].linuxParameters.capabilities
+  }
+}

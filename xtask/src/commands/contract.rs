@@ -56,6 +56,8 @@ fn app_command(bin: &std::path::Path, port: u16) -> Command {
         // Generated traffic comes from one address: keep the limiter from answering 429 to it.
         .env("RATE_LIMIT_RPS", "1000000")
         .env("RATE_LIMIT_BURST", "1000000")
+        .env("WRITE_RATE_LIMIT_PER_MINUTE", "1000000")
+        .env("WRITE_RATE_LIMIT_BURST", "1000000")
         // Generated messages go to a database of this run only, not the developer's
         // target/app-data/guestbook.db.
         .env("DATABASE_URL", "sqlite::memory:")

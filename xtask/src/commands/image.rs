@@ -252,7 +252,13 @@ fn build(ctx: &Ctx, args: &ImageArgs) -> Result<Option<Built>> {
     let size_bytes: u64 = size.trim().parse().unwrap_or(0);
     println!("image: {reference}  id {}  size {:.1} MB", &id[..id.len().min(19)], size_bytes as f64 / 1e6);
     scan(ctx, &binary)?;
-    scan_image(ctx, engine, &reference)?;
+    let scanned = scan_image(ctx, engine, &reference)?;
+    if let Scan::Skipped(why) = &scanned
+        && args.push
+        && !env.is_local()
+    {
+        unscanned_push(why, ctx.sh.var_os("CI").is_some_and(|v| !v.is_empty()))?;
+    }
     let mut built = Built { uri: reference.clone(), tag: tag.clone(), digest: None, id: id.to_owned(), size_bytes };
     if args.push {
         if env.is_local() {
@@ -330,15 +336,28 @@ fn scan(ctx: &Ctx, binary: &PathBuf) -> Result<()> {
 /// Trivy on the built image: fails on HIGH or CRITICAL. Its vulnerability database is downloaded
 /// (cached under the tools directory), or read from `XTASK_TRIVY_DB` (a trivy cache directory
 /// holding `db/trivy.db`) without downloading. Only when no database can be had is the scan
-/// skipped, saying why.
-pub fn scan_image(ctx: &Ctx, engine: Engine, reference: &str) -> Result<()> {
+/// skipped, saying why (and a push after it then fails in CI: [`unscanned_push`]).
+pub fn scan_image(ctx: &Ctx, engine: Engine, reference: &str) -> Result<Scan> {
     let sh = &ctx.sh;
     let bin = engine.bin();
     let archive = paths::image_archive(&ctx.root);
     let _ = std::fs::remove_file(&archive);
     let save: &[&str] = if engine == Engine::Podman { &["--format", "docker-archive"] } else { &[] };
     ctx.run(&Step::new("image save", None, cmd!(sh, "{bin} save {save...} --output {archive} {reference}").quiet()))?;
-    scan_archive(ctx, &archive).map(|_| ())
+    scan_archive(ctx, &archive)
+}
+
+/// Pushing an image whose scan was skipped (no vulnerability database): in CI (`CI` set) that
+/// fails closed, exit 1, since nobody is there to read a warning; locally it warns and goes on.
+pub fn unscanned_push(why: &str, ci: bool) -> Result<()> {
+    if ci {
+        return Err(CodedError::failed(format!(
+            "refusing to push an image trivy could not scan ({why}) while CI is set: give the job a \
+             vulnerability database (network, or XTASK_TRIVY_DB), or push from a machine that has one"
+        )));
+    }
+    eprintln!("warning: pushing an image trivy could not scan ({why}); in CI this fails");
+    Ok(())
 }
 
 /// [`scan_image`] on an image saved as a docker archive: Ok when clean or skipped (which it says).
@@ -457,6 +476,15 @@ fn local_digest(ctx: &Ctx, engine: Engine, reference: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unscanned_push_fails_closed_in_ci_and_warns_locally() {
+        let err = unscanned_push("failed to download vulnerability DB", true).unwrap_err();
+        let coded = err.downcast_ref::<CodedError>().expect("a coded error");
+        assert_eq!(coded.code, 1);
+        assert!(err.to_string().contains("CI") && err.to_string().contains("vulnerability DB"), "{err}");
+        assert!(unscanned_push("failed to download vulnerability DB", false).is_ok());
+    }
 
     #[test]
     fn the_image_is_built_for_the_platform_ecs_runs() {

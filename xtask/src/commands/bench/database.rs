@@ -90,7 +90,14 @@ fn measure(
     connections: u32,
 ) -> Result<Vec<DbLoad>> {
     let sh = &ctx.sh;
-    let mut all = vec![("RATE_LIMIT_RPS", "100000000"), ("RATE_LIMIT_BURST", "100000000")];
+    let mut all = vec![
+        ("RATE_LIMIT_RPS", "100000000"),
+        ("RATE_LIMIT_BURST", "100000000"),
+        ("WRITE_RATE_LIMIT_PER_MINUTE", "1000000"),
+        ("WRITE_RATE_LIMIT_BURST", "1000000"),
+        // 64 connections measure the pool and the database, not /api's load shedding (20).
+        ("API_MAX_IN_FLIGHT", "1000000"),
+    ];
     all.extend_from_slice(vars);
     let (server, _) = start(APP, app, &all)?;
     let (secs, conns) = (format!("{seconds}s"), connections.to_string());

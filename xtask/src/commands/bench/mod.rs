@@ -206,7 +206,12 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     let release = ctx.root.join("target/release");
     type Target = (&'static str, PathBuf, Vec<(&'static str, &'static str)>);
     // The limiter stays in the stack (its work is measured), with a budget no bench exhausts.
-    let unlimited = [("RATE_LIMIT_RPS", "100000000"), ("RATE_LIMIT_BURST", "100000000")];
+    let unlimited = [
+        ("RATE_LIMIT_RPS", "100000000"),
+        ("RATE_LIMIT_BURST", "100000000"),
+        ("WRITE_RATE_LIMIT_PER_MINUTE", "1000000"),
+        ("WRITE_RATE_LIMIT_BURST", "1000000"),
+    ];
     let servers: [Target; 3] = [
         (BARE, release.join("examples/bare"), vec![]),
         (APP, release.join("app"), unlimited.to_vec()),
