@@ -96,7 +96,7 @@ fn measure(
         ("WRITE_RATE_LIMIT_PER_MINUTE", "1000000"),
         ("WRITE_RATE_LIMIT_BURST", "1000000"),
         // 64 connections measure the pool and the database, not /api's load shedding (20).
-        ("API_MAX_IN_FLIGHT", "1000000"),
+        ("API_MAX_IN_FLIGHT", "100000"),
     ];
     all.extend_from_slice(vars);
     let (server, _) = start(APP, app, &all)?;
