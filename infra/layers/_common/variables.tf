@@ -489,7 +489,7 @@ variable "ec2_desired_capacity" {
 }
 
 variable "waf_enabled" {
-  description = "Put a WAF web ACL on the ALB (per-IP rate rule counted across all tasks + AWSManagedRulesCommonRuleSet; about $7/month plus $0.60 per million requests). On in prod."
+  description = "Put a WAF web ACL on the ALB (per-IP rate rule counted across all tasks + AWSManagedRulesCommonRuleSet + KnownBadInputs; about $8/month plus $0.60 per million requests). On in prod."
   type        = bool
   default     = false
 }

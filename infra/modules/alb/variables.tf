@@ -128,7 +128,7 @@ variable "private_paths" {
 }
 
 variable "waf" {
-  description = "A WAF web ACL on the ALB: a per-IP rate-based rule (requests per 5 minutes, counted across all tasks; over it, 403) and AWSManagedRulesCommonRuleSet. Null: no WAF. About $7/month plus $0.60 per million requests."
+  description = "A WAF web ACL on the ALB: a per-IP rate-based rule (requests per 5 minutes, counted across all tasks; over it, 403) AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet. Null: no WAF. About $8/month plus $0.60 per million requests."
   type = object({
     rate_limit_per_5_minutes = optional(number, 1000)
   })

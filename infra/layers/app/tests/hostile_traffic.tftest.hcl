@@ -109,8 +109,8 @@ run "waf_is_optional_and_has_both_rules" {
   }
 
   assert {
-    condition     = toset(module.alb.waf.rules) == toset(["aws-common", "rate-per-ip"]) && module.alb.waf.rate_limit_per_5_minutes == 1000
-    error_message = "the WAF must carry the per-IP rate rule and the AWS common rule set"
+    condition     = toset(module.alb.waf.rules) == toset(["aws-common", "aws-known-bad-inputs", "rate-per-ip"]) && module.alb.waf.rate_limit_per_5_minutes == 1000
+    error_message = "the WAF must carry the per-IP rate rule, the AWS common and known-bad-inputs rule sets"
   }
   assert {
     condition     = module.alb.waf.name == "${var.project}-${var.environment}-waf"
