@@ -196,3 +196,71 @@ async fn requests_hyper_cannot_parse_get_a_bare_status_and_a_close() {
     .await
     .unwrap();
 }
+
+/// A client that trickles an `/api` body is answered 408 `body_timeout` at the body read
+/// deadline, long before the request timeout, and its in-flight slot is free again right after.
+/// With `API_MAX_IN_FLIGHT=1` the trickle holds the only slot: a normal write is shed while it
+/// lasts and accepted once the deadline has ended it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_api_body_is_cut_off_at_the_body_deadline_and_frees_its_slot() {
+    let srv = start(config(&[
+        "--body-read-timeout-secs",
+        "1",
+        "--request-timeout-secs",
+        "60",
+        "--api-max-in-flight",
+        "1",
+        "--write-rate-limit-burst",
+        "100",
+    ]))
+    .await;
+    let addr = srv.addr;
+    let body = br#"{"author":"slow","text":"a body sent one byte at a time"}"#;
+    let head = format!(
+        "POST /api/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let (tx, started) = std::sync::mpsc::channel();
+    let slow = tokio::task::spawn_blocking(move || {
+        let mut s = connect(addr);
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&body[..1]).unwrap();
+        let t0 = Instant::now();
+        tx.send(()).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let mut sent = 1;
+        // One byte every 200 ms: the whole body would take about 11 s.
+        let mut probe = [0u8; 1];
+        loop {
+            std::thread::sleep(Duration::from_millis(200));
+            match s.peek(&mut probe) {
+                Ok(_) => break,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => panic!("the connection failed before an answer: {e}"),
+            }
+            if sent < body.len() && s.write_all(&body[sent..=sent]).is_ok() {
+                sent += 1;
+            }
+        }
+        s.set_nonblocking(false).unwrap();
+        (read_response(&mut s), sent, t0.elapsed(), closed_by_server(&mut s))
+    });
+    started.recv_timeout(Duration::from_secs(30)).unwrap();
+    let c = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let post = || c.post(srv.url("/api/messages")).json(&serde_json::json!({"author": "normal", "text": "hi"})).send();
+    // While the trickle holds the only slot, a normal write is shed (the slot really is held).
+    let mut shed = false;
+    while !slow.is_finished() && !shed {
+        shed = post().await.unwrap().status() == 503;
+    }
+    let (answer, sent, after, closed) = slow.await.unwrap();
+    let answer = answer.expect("an answer before the close");
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"body_timeout\"") && answer.contains("BODY_READ_TIMEOUT_SECS"), "{answer}");
+    assert!(sent < body.len(), "the whole body went out: the deadline never ended the trickle");
+    assert!(after >= Duration::from_secs(1), "cut off before the deadline: {after:?}");
+    assert!(closed, "the server closes the connection after the 408");
+    assert!(shed, "the trickle never held the in-flight slot");
+    assert_eq!(post().await.unwrap().status(), 201, "the slot is free again after the 408");
+    println!("trickled body cut off after {after:?} with {sent} of {} bytes sent (deadline 1 s)", body.len());
+}
