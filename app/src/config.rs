@@ -110,6 +110,11 @@ pub struct Config {
     /// it once a minute (an anonymous write flood cannot fill the database).
     #[arg(long, env = "RETENTION_MAX_ROWS", value_name = "RETENTION_MAX_ROWS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000), global = true)]
     pub retention_max_rows: u64,
+    /// The storage guard by age: when set, the app also deletes messages older than this many
+    /// days, once a minute. Unset (the default): messages are kept until RETENTION_MAX_ROWS
+    /// pushes them out.
+    #[arg(long, env = "RETENTION_MAX_AGE_DAYS", value_name = "RETENTION_MAX_AGE_DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500), global = true)]
+    pub retention_max_age_days: Option<u32>,
     /// A connection that takes longer than this from a request's first byte to the end of its
     /// headers is closed (slow clients; the first request counts from the connection's start).
     #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", value_name = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
@@ -384,6 +389,7 @@ mod tests {
         assert_eq!(c.body_read_timeout_secs, 3);
         assert_eq!(c.api_max_in_flight, 20);
         assert_eq!(c.retention_max_rows, 1_000_000);
+        assert_eq!(c.retention_max_age_days, None);
         assert!(c.app_version.starts_with(env!("CARGO_PKG_VERSION")));
     }
 

@@ -26,6 +26,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
 pub mod readiness;
+pub mod retention;
 pub mod routes;
 pub mod server;
 pub mod shutdown;

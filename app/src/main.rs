@@ -115,19 +115,6 @@ async fn prepare_db(db: &Db, target: &Target) -> Result<(), String> {
     Ok(())
 }
 
-/// The storage guard (RETENTION_MAX_ROWS): once a minute, delete all but the newest messages.
-async fn retention(db: Db, keep: u64) {
-    let keep = i64::try_from(keep).unwrap_or(i64::MAX);
-    loop {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        match db.keep_newest(keep).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, keep, "retention: deleted the oldest messages"),
-            Err(e) => tracing::debug!(error = %e, "retention: database not reachable; next try in a minute"),
-        }
-    }
-}
-
 async fn run(config: app::Config) -> ExitCode {
     let (db, target) = match open_db(&config) {
         Ok(v) => v,
@@ -160,7 +147,8 @@ async fn run(config: app::Config) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let state = AppState::new(&config.app_version, db.clone());
-    tokio::spawn(retention(db.clone(), config.retention_max_rows));
+    let retention = app::retention::Policy::from_config(&config);
+    tokio::spawn(app::retention::run(db.clone(), retention, app::retention::INTERVAL));
     let limits = app::Limits::from_config(&config);
     tracing::info!(
         addr = %local,

@@ -52,6 +52,7 @@ macro_rules! on_both {
 
 on_both!(
     retention_keeps_only_the_newest_messages,
+    retention_by_age_deletes_only_the_older_messages,
     create_answers_201_with_location_and_the_stored_message,
     list_is_newest_first_with_cursor_pages,
     invalid_messages_are_refused_and_store_nothing,
@@ -122,6 +123,41 @@ async fn retention_keeps_only_the_newest_messages(backend: Backend) {
     let texts: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
     assert_eq!(texts, ["m9", "m8", "m7"]);
     assert_eq!(srv.state.db.keep_newest(3).await.unwrap(), 0);
+}
+
+/// The storage guard by age (RETENTION_MAX_AGE_DAYS), and the pass the binary runs once a
+/// minute: messages older than the limit go, on both dialects, and younger ones stay, however
+/// close to the limit.
+async fn retention_by_age_deletes_only_the_older_messages(backend: Backend) {
+    let (srv, _pg) = serve(backend, &[]).await;
+    for i in 0..6 {
+        assert_eq!(post(&srv, json!({"author": "a", "text": format!("m{i}")})).await.status(), 201);
+    }
+    // m0, m1 are 40 days old, m2 29 days and 23 hours; the rest are new.
+    let (old, almost) = match &srv.state.db {
+        app::db::Db::Postgres(_) => ("now() - interval '40 days'", "now() - interval '29 days 23 hours'"),
+        app::db::Db::Sqlite(_) => (
+            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-40 days')",
+            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-29 days', '-23 hours')",
+        ),
+    };
+    for (set, ids) in [(old, "text IN ('m0', 'm1')"), (almost, "text = 'm2'")] {
+        let sql = format!("UPDATE messages SET created_at = {set} WHERE {ids}");
+        match &srv.state.db {
+            app::db::Db::Postgres(p) => sqlx::query(&sql).execute(p).await.map(|r| r.rows_affected()),
+            app::db::Db::Sqlite(p) => sqlx::query(&sql).execute(p).await.map(|r| r.rows_affected()),
+        }
+        .unwrap();
+    }
+    let policy = app::retention::Policy { max_rows: 1_000, max_age_days: Some(30) };
+    assert_eq!(policy.apply(&srv.state.db).await.unwrap(), (0, 2));
+    let (_, page) = get_json(&srv, "/api/messages").await;
+    let texts: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["m5", "m4", "m3", "m2"]);
+    // Both limits in one pass: the count first, then the age.
+    let policy = app::retention::Policy { max_rows: 3, max_age_days: Some(29) };
+    assert_eq!(policy.apply(&srv.state.db).await.unwrap(), (1, 0), "m2 went by count, so none is left by age");
+    assert_eq!(app::retention::Policy { max_rows: 3, max_age_days: None }.apply(&srv.state.db).await.unwrap(), (0, 0));
 }
 
 async fn create_answers_201_with_location_and_the_stored_message(backend: Backend) {

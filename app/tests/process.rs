@@ -104,6 +104,7 @@ fn invalid_config_exits_2_with_one_line_naming_the_variable() {
         ("BODY_READ_TIMEOUT_SECS", "0"),
         ("API_MAX_IN_FLIGHT", "0"),
         ("RETENTION_MAX_ROWS", "0"),
+        ("RETENTION_MAX_AGE_DAYS", "0"),
         ("ALLOWED_ORIGINS", "evil.example"),
         ("LOG_FORMAT", "xml"),
         ("ACCESS_LOG", "verbose"),

@@ -25,10 +25,11 @@ pub struct Sql {
     insert: &'static str,
     page: &'static str,
     get: &'static str,
+    older_than: &'static str,
 }
 
 macro_rules! dialect {
-    ($created_at:literal) => {
+    ($created_at:literal, $older_than:literal) => {
         Sql {
             insert: concat!(
                 "INSERT INTO messages (author, text) VALUES ($1, $2) RETURNING id, author, text, ",
@@ -40,12 +41,17 @@ macro_rules! dialect {
                 " FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2"
             ),
             get: concat!("SELECT id, author, text, ", $created_at, " FROM messages WHERE id = $1"),
+            older_than: concat!("DELETE FROM messages WHERE created_at < ", $older_than),
         }
     };
 }
 
-pub static POSTGRES: Sql = dialect!(r#"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#);
-pub static SQLITE: Sql = dialect!("created_at");
+pub static POSTGRES: Sql = dialect!(
+    r#"to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#,
+    "now() - make_interval(days => $1)"
+);
+// SQLite's created_at is fixed-width RFC 3339 text, so text order is time order.
+pub static SQLITE: Sql = dialect!("created_at", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || $1 || ' days')");
 
 impl Db {
     pub async fn insert_message(&self, author: &str, text: &str) -> Result<MessageRow, DbError> {
@@ -72,6 +78,16 @@ impl Db {
             "DELETE FROM messages WHERE id <= (SELECT id FROM messages ORDER BY id DESC LIMIT 1 OFFSET $1)";
         let deleted = on_pool!(self, pool, _sql => {
             sqlx::query(SQL).bind(keep).execute(pool).await?.rows_affected()
+        });
+        Ok(deleted)
+    }
+
+    /// The storage guard by age: delete the messages older than `days` days; returns how many
+    /// went.
+    pub async fn delete_older_than(&self, days: u32) -> Result<u64, DbError> {
+        let days = i32::try_from(days).unwrap_or(i32::MAX);
+        let deleted = on_pool!(self, pool, sql => {
+            sqlx::query(sql.older_than).bind(days).execute(pool).await?.rows_affected()
         });
         Ok(deleted)
     }
