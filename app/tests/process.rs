@@ -269,3 +269,48 @@ fn the_embedded_default_keeps_messages_across_restarts() {
     assert_eq!(stop(srv).0, Some(0));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Log amplification (issue #26): a 429 storm writes no line per request, even with
+/// `ACCESS_LOG=all`; the storm is one summary line per 10 s interval (or at exit) whose counts
+/// add up to exactly the 429s the client got.
+#[test]
+fn a_429_storm_is_summarised_with_its_count_never_a_line_each() {
+    let srv = spawn(&[
+        ("ACCESS_LOG", "all"),
+        ("RATE_LIMIT_RPS", "1"),
+        ("RATE_LIMIT_BURST", "1"),
+        ("SHUTDOWN_DRAIN_SECS", "0"),
+    ]);
+    let url = format!("http://{}/", srv.addr);
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let statuses: Vec<u16> = rt.block_on(async {
+        let c = reqwest::Client::new();
+        let mut all = Vec::new();
+        for _ in 0..30 {
+            let wave: Vec<_> =
+                (0..10).map(|_| tokio::spawn(c.get(&url).timeout(Duration::from_secs(10)).send())).collect();
+            for res in wave {
+                all.push(res.await.unwrap().unwrap().status().as_u16());
+            }
+        }
+        all
+    });
+    let elapsed = started.elapsed();
+    let throttled = statuses.iter().filter(|s| **s == 429).count() as u64;
+    assert!(throttled >= 250, "the limiter let too many through: {} of 300 were 429", throttled);
+    let (code, lines) = stop(srv);
+    assert_eq!(code, Some(0));
+    let per_request: Vec<_> =
+        lines.iter().filter(|l| l["fields"]["message"] == "response" && l["fields"]["status"] == 429).collect();
+    assert!(per_request.is_empty(), "429s logged one by one: {per_request:?}");
+    let summaries: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "responses summarised" && l["fields"]["kind"] == "rate_limited")
+        .map(|l| l["fields"]["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(summaries.iter().sum::<u64>(), throttled, "the summaries count every 429: {summaries:?}");
+    let intervals = elapsed.as_secs() / 10 + 2;
+    assert!(summaries.len() as u64 <= intervals, "{} summary lines in {elapsed:?}", summaries.len());
+    println!("{throttled} 429s in {elapsed:?}: {} log lines in all, {} summary lines", lines.len(), summaries.len());
+}
