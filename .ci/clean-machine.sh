@@ -54,10 +54,13 @@ log "a fresh clone of $(git -C "$repo" rev-parse --short HEAD)"
 rm -rf "$root/work/rdeploy"
 git clone -q "$repo" "$root/work/rdeploy"
 
+# The root a mount point of its own: podman's layer unpacking remounts / private (MS_REC |
+# MS_PRIVATE), which fails with EINVAL inside a chroot whose / is a plain directory.
+mountpoint -q "$root" || mount --bind "$root" "$root"
 for fs in proc sys dev dev/pts; do
   mountpoint -q "$root/$fs" || mount --bind "/$fs" "$root/$fs"
 done
-trap 'for fs in dev/pts dev sys proc; do umount "$root/$fs" 2>/dev/null || true; done' EXIT
+trap 'for fs in dev/pts dev sys proc; do umount "$root/$fs" 2>/dev/null || true; done; umount "$root" 2>/dev/null || true' EXIT
 
 inside() {
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \

@@ -39,14 +39,7 @@ struct Moto {
 
 impl Moto {
     fn start() -> Self {
-        // moto_server as xtask resolves it (its tools dir first on PATH), else the python module.
-        let argv: &[&str] = if Command::new("moto_server").arg("--help").output().is_ok_and(|o| o.status.success()) {
-            &["moto_server"]
-        } else {
-            &["python3", "-m", "moto.server"]
-        };
-        let emulator = emulator::Emulator::start(argv)
-            .expect("python3 with moto[server] 5.x (preinstalled; or `pip install 'moto[server]==5.2.1'`)");
+        let emulator = emulator::Emulator::start_moto().unwrap_or_else(|e| panic!("{e:#}"));
         Self { url: emulator.url(), _emulator: emulator }
     }
 

@@ -60,6 +60,18 @@ impl Emulator {
         Ok(emulator)
     }
 
+    /// moto as xtask resolves it: `moto_server` on PATH (`xtask test` puts the tools
+    /// directory's venv first), else `python3 -m moto.server` (a moto installed by hand). A
+    /// fresh machine's python3 has no moto: the venv is the one that is always there.
+    pub fn start_moto() -> Result<Self> {
+        let on_path = Command::new("moto_server").arg("--help").output().is_ok_and(|o| o.status.success());
+        let argv: &[&str] = if on_path { &["moto_server"] } else { &["python3", "-m", "moto.server"] };
+        Self::start(argv).context(
+            "no moto_server on PATH and python3 has no moto: run the tests through `cargo xtask test` (it \
+             installs moto[server] into XTASK_TOOLS_DIR), or `pip install 'moto[server]==5.2.1'`",
+        )
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -32,11 +32,7 @@ impl Scratch {
         let root = std::env::temp_dir().join(format!("xtask-contract-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         copy_tree(&repo().join("infra"), &root.join("infra"));
-        Scratch {
-            root,
-            moto: Emulator::start(&["python3", "-m", "moto.server"])
-                .expect("python3 with moto[server] (pip install 'moto[server]==5.2.1')"),
-        }
+        Scratch { root, moto: Emulator::start_moto().unwrap_or_else(|e| panic!("{e:#}")) }
     }
 
     pub(super) fn endpoint(&self) -> String {
