@@ -5,6 +5,7 @@
 //! Which database: `DATABASE_URL`, else PostgreSQL from `DB_*` when `DB_HOST` is set, else SQLite
 //! in `target/app-data/guestbook.db` (docs/database.md).
 
+pub mod iam;
 pub mod messages;
 pub mod migrations;
 
