@@ -50,6 +50,12 @@ fn open_db(config: &app::Config) -> Result<(Db, Target), ExitCode> {
     })
 }
 
+/// A credential that can change (DB_PASSWORD_FILE, DB_AUTH=iam) is set before the first
+/// connection and renewed in the background from then on.
+async fn fresh_credentials(db: &Db, target: &Target) {
+    db.keep_credentials_fresh(target).await;
+}
+
 /// `app migrate`: apply the embedded migrations; 0 when the schema is current. A database that
 /// is not reachable yet (RDS still starting, a failover) is retried for up to a minute.
 async fn migrate(config: app::Config) -> ExitCode {
@@ -58,6 +64,7 @@ async fn migrate(config: app::Config) -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
+    fresh_credentials(&db, &target).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let settings = config.database.migrate_settings();
     let result = loop {
@@ -154,6 +161,7 @@ async fn run(config: app::Config) -> ExitCode {
         }
     };
     let local = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
+    fresh_credentials(&db, &target).await;
     if let Err(e) = prepare_db(&db, &target).await {
         tracing::error!(error = %e, "database setup failed");
         eprintln!("error: {e}");

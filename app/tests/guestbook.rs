@@ -597,3 +597,167 @@ async fn migrate_waits_for_locks_only_a_bounded_time() {
     assert_eq!(db.schema_status().await.unwrap(), SchemaStatus::Current);
     db.close().await;
 }
+
+/// What one load client saw: when each request started and ended (since the test's start) and
+/// its status (0: no answer).
+type Seen = Vec<(Duration, Duration, u16)>;
+
+/// The figures of a rotation: failed requests in all, among those started after the first
+/// success after the backends were killed (the first reconnect with the new credential), and
+/// among those started 2 s after the kill.
+#[derive(Debug, PartialEq, Eq)]
+struct RotationCounts {
+    requests: usize,
+    failed_total: usize,
+    failed_after_first_reconnect: usize,
+    failed_after_2s: usize,
+    reconnected_after: Option<Duration>,
+}
+
+fn rotation_counts(seen: &[(Duration, Duration, u16)], killed: Duration) -> RotationCounts {
+    let failed = |s: &u16| !matches!(s, 200 | 201);
+    let reconnect = seen.iter().filter(|(start, _, s)| *start >= killed && !failed(s)).map(|(_, end, _)| *end).min();
+    let count_from = |from: Option<Duration>| match from {
+        Some(from) => seen.iter().filter(|(start, _, s)| *start >= from && failed(s)).count(),
+        None => seen.iter().filter(|(start, _, s)| *start >= killed && failed(s)).count(),
+    };
+    RotationCounts {
+        requests: seen.len(),
+        failed_total: seen.iter().filter(|(_, _, s)| failed(s)).count(),
+        failed_after_first_reconnect: count_from(reconnect),
+        failed_after_2s: count_from(Some(killed + Duration::from_secs(2))),
+        reconnected_after: reconnect.map(|r| r - killed),
+    }
+}
+
+/// The weekly rotation (or a failover) under load, against the real binary: the role's password
+/// changes (ALTER ROLE, and the file the app reads: DB_PASSWORD_FILE, as a mounted secret
+/// would), then every backend of the role is terminated, so every request needs a new login.
+/// `fixed`: the same with a DB_PASSWORD fixed at start (the behaviour before #24).
+async fn rotate_under_load(fixed: bool) -> RotationCounts {
+    let server = pg::shared();
+    let name = pg::create_database(&server).await;
+    let user = format!("rot_{name}");
+    pg::superuser(
+        &server,
+        &format!("CREATE ROLE {user} LOGIN PASSWORD 'before-rotation'; ALTER DATABASE {name} OWNER TO {user}"),
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!("app-rotation-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, "before-rotation\n").unwrap();
+    let db = pg::open(&server.url_as(&user, "before-rotation", &name), PoolSettings::default());
+    db.migrate().await.unwrap();
+    db.close().await;
+
+    let mut cmd = app_with_db_vars(&server, &name, &user, "before-rotation");
+    if !fixed {
+        cmd.env_remove("DB_PASSWORD").env("DB_PASSWORD_FILE", &file);
+    }
+    cmd.envs([
+        ("BIND", "127.0.0.1"),
+        ("PORT", "0"),
+        ("RATE_LIMIT_RPS", "1000000"),
+        ("RATE_LIMIT_BURST", "1000000"),
+        ("WRITE_RATE_LIMIT_PER_MINUTE", "1000000"),
+        ("WRITE_RATE_LIMIT_BURST", "1000000"),
+        ("DB_POOL_SIZE", "4"),
+        ("ACCESS_LOG", "off"),
+    ]);
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let log = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["fields"]["message"] == "listening"
+            {
+                let _ = addr_tx.send(v["fields"]["addr"].as_str().unwrap_or_default().to_owned());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(20)).expect("the app listens");
+    let url = format!("http://{addr}/api/messages");
+
+    let t0 = std::time::Instant::now();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            let (client, stop, url) = (common::client(), stop.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut seen: Seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let start = t0.elapsed();
+                    let res = if i % 2 == 0 {
+                        client.get(&url).send().await
+                    } else {
+                        client.post(&url).json(&json!({"author": "load", "text": format!("client {i}")})).send().await
+                    };
+                    seen.push((start, t0.elapsed(), res.map_or(0, |r| r.status().as_u16())));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // The rotation: database and secret change together, then every backend of the role goes
+    // (a failover drops every connection; a rotation alone lets them end by max_lifetime).
+    let rotated = t0.elapsed();
+    pg::superuser(&server, &format!("ALTER ROLE {user} PASSWORD 'after-rotation'")).await;
+    let next = dir.join("password.next");
+    std::fs::write(&next, "after-rotation\n").unwrap();
+    std::fs::rename(&next, &file).unwrap();
+    pg::superuser(&server, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{user}'"))
+        .await;
+    let killed = t0.elapsed();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: Seen = futures_join(clients.into_iter()).await.concat();
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let log = log.join().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let counts = rotation_counts(&seen, killed);
+    let before = seen.iter().filter(|(_, end, s)| *end < rotated && !matches!(s, 200 | 201)).count();
+    println!(
+        "rotation ({}): {counts:?}; failed before the rotation: {before}",
+        if fixed { "fixed DB_PASSWORD" } else { "DB_PASSWORD_FILE" }
+    );
+    assert_eq!(before, 0, "requests failed before the rotation");
+    assert!(seen.iter().filter(|(start, _, _)| *start > killed).count() > 20, "the load went on: {counts:?}");
+    if !fixed {
+        assert!(
+            log.iter().any(|l| l.contains("database credential renewed")),
+            "no renewal logged:\n{}",
+            log.join("\n")
+        );
+    }
+    counts
+}
+
+/// Issue #24: after a rotation (or a failover) serving tasks log in with the new credential:
+/// no failed request after the first reconnect, none 2 s after the rotation.
+#[tokio::test]
+async fn a_rotated_password_costs_no_request_after_the_first_reconnect() {
+    let counts = rotate_under_load(false).await;
+    assert!(counts.reconnected_after.is_some(), "never reconnected: {counts:?}");
+    assert_eq!(counts.failed_after_first_reconnect, 0, "{counts:?}");
+    assert_eq!(counts.failed_after_2s, 0, "{counts:?}");
+}
+
+/// The same rotation with a password fixed at start (DB_PASSWORD, the behaviour before #24, still
+/// the migration task's): every request fails from the rotation on and nothing recovers. Proves
+/// the test above can fail.
+#[tokio::test]
+async fn a_fixed_password_does_not_survive_the_rotation() {
+    let counts = rotate_under_load(true).await;
+    assert_eq!(counts.reconnected_after, None, "{counts:?}");
+    assert!(counts.failed_after_2s > 0, "{counts:?}");
+}
