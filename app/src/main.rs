@@ -79,6 +79,18 @@ async fn migrate(config: app::Config) -> ExitCode {
             other => break other.map_err(|e| e.to_string()),
         }
     };
+    // The serving tasks' role and its grants, after the tables exist (docs/database.md).
+    let result = match result {
+        Ok(()) => match db.ensure_app_role(&config.database.db_app_role).await {
+            Ok(Some(role)) => {
+                tracing::info!(role = %role.name, created = role.created, rds_iam = role.rds_iam, "app role ready");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
     db.close().await;
     let versions = app::db::migrations::MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
     match result {

@@ -445,12 +445,19 @@ async fn app_migrate_applies_once_and_fails_clearly() {
     let name = pg::create_database(&server).await;
     pg::superuser(
         &server,
-        &format!("CREATE ROLE app_{name} LOGIN PASSWORD 'first-secret'; ALTER DATABASE {name} OWNER TO app_{name}"),
+        // CREATEROLE, as RDS's master user has: `app migrate` creates the serving tasks' role.
+        &format!(
+            "CREATE ROLE app_{name} LOGIN CREATEROLE PASSWORD 'first-secret'; ALTER DATABASE {name} OWNER TO app_{name}"
+        ),
     )
     .await;
     let user = format!("app_{name}");
     for round in 1..=2 {
-        let out = app_with_db_vars(&server, &name, &user, "first-secret").arg("migrate").output().unwrap();
+        let out = app_with_db_vars(&server, &name, &user, "first-secret")
+            .env("DB_APP_ROLE", format!("serving_{name}"))
+            .arg("migrate")
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "round {round}: {}{}",
@@ -760,4 +767,74 @@ async fn a_fixed_password_does_not_survive_the_rotation() {
     let counts = rotate_under_load(true).await;
     assert_eq!(counts.reconnected_after, None, "{counts:?}");
     assert!(counts.failed_after_2s > 0, "{counts:?}");
+}
+
+/// `app migrate`, run by a master-like user (CREATEROLE, owner of the database, not a superuser),
+/// creates the serving tasks' role idempotently: it reads and writes the messages, reads the
+/// migrations table (the schema check at start), and gets the same on tables created later; it
+/// cannot create, alter or drop a table, nor touch the migration bookkeeping. Local PostgreSQL
+/// has no `rds_iam`, so the role is no member of it (the test gives it a password to log in).
+#[tokio::test]
+async fn the_app_role_may_read_and_write_messages_and_nothing_more() {
+    use sqlx::Connection;
+    let server = pg::shared();
+    let name = pg::create_database(&server).await;
+    let (master, role) = (format!("master_{name}"), format!("serving_{name}"));
+    pg::superuser(
+        &server,
+        &format!("CREATE ROLE {master} LOGIN CREATEROLE PASSWORD 'master-pw'; ALTER DATABASE {name} OWNER TO {master}"),
+    )
+    .await;
+    for round in 1..=2 {
+        let out = app_with_db_vars(&server, &name, &master, "master-pw")
+            .env("DB_APP_ROLE", &role)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "round {round}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let line = stdout.lines().find(|l| l.contains("app role ready")).unwrap_or_else(|| panic!("{stdout}"));
+        assert!(line.contains(&format!("\"created\":{}", round == 1)) && line.contains("\"rds_iam\":false"), "{line}");
+    }
+    pg::superuser(&server, &format!("ALTER ROLE {role} PASSWORD 'app-pw'")).await;
+    let mut owner = sqlx::PgConnection::connect(&server.url_as(&master, "master-pw", &name)).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE later (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v TEXT)")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let mut app = sqlx::PgConnection::connect(&server.url_as(&role, "app-pw", &name)).await.unwrap();
+    for ok in [
+        "INSERT INTO messages (author, text) VALUES ('role', 'hello')",
+        "SELECT id, author, text, created_at FROM messages",
+        "UPDATE messages SET text = 'edited' WHERE author = 'role'",
+        "DELETE FROM messages WHERE author = 'role'",
+        "SELECT version FROM _sqlx_migrations",
+        "INSERT INTO later (v) VALUES ('default privileges')",
+        "SELECT v FROM later",
+    ] {
+        sqlx::raw_sql(ok).execute(&mut app).await.unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for refused in [
+        "CREATE TABLE mine (id INT)",
+        "DROP TABLE messages",
+        "ALTER TABLE messages ADD COLUMN extra TEXT",
+        "TRUNCATE messages",
+        "DELETE FROM _sqlx_migrations",
+        "CREATE SCHEMA elsewhere",
+        "CREATE ROLE another",
+    ] {
+        let err = sqlx::raw_sql(refused).execute(&mut app).await.expect_err(refused);
+        let code = err.as_database_error().and_then(|d| d.code()).unwrap_or_default();
+        assert_eq!(code, "42501", "{refused}: {err}");
+    }
+    app.close().await.ok();
+    owner.close().await.ok();
+
+    // The app itself, as that role: the schema check and the API work.
+    let db = pg::open(&server.url_as(&role, "app-pw", &name), PoolSettings::default());
+    assert_eq!(db.schema_status().await.unwrap(), app::db::migrations::SchemaStatus::Current);
+    let srv = common::start_with_db(common::config(&[]), db).await;
+    assert_eq!(post(&srv, json!({"author": "app role", "text": "least privilege"})).await.status(), 201);
+    assert_eq!(get_json(&srv, "/api/messages").await.0, 200);
 }
