@@ -838,3 +838,111 @@ async fn the_app_role_may_read_and_write_messages_and_nothing_more() {
     assert_eq!(post(&srv, json!({"author": "app role", "text": "least privilege"})).await.status(), 201);
     assert_eq!(get_json(&srv, "/api/messages").await.0, 200);
 }
+
+/// DB_AUTH=iam through the real binary, with the task role's credentials from a stand-in for the
+/// ECS container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI, as in Fargate): the
+/// app fetches them once, signs a token before serving, and when PostgreSQL refuses the token
+/// (a local server knows no IAM) it renews it at once. What RDS then does with the token is not
+/// testable here (no RDS); the token itself is botocore's byte for byte (db/iam.rs).
+#[tokio::test]
+async fn iam_auth_fetches_container_credentials_signs_and_renews_on_a_refused_login() {
+    use std::io::{Read, Write};
+    let server =
+        PgServer::start_with(pg_harness::Options { tls: true, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+    // On a thread of its own: the test below waits for log lines synchronously.
+    let endpoint = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let credentials_url = format!("http://{}/v2/credentials/task-role", endpoint.local_addr().unwrap());
+    let fetched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = fetched.clone();
+    std::thread::spawn(move || {
+        for conn in endpoint.incoming() {
+            let Ok(mut conn) = conn else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let body = r#"{"AccessKeyId":"ASIATESTKEY","SecretAccessKey":"test/secret","Token":"test-session-token","Expiration":"2099-01-01T00:00:00Z","RoleArn":"arn:aws:iam::111122223333:role/rdeploy-x-task"}"#;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(response.as_bytes());
+        }
+    });
+    let port = server.port().to_string();
+    let mut cmd = common::app_command();
+    cmd.env_remove("DATABASE_URL");
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("AWS_") || key.starts_with("PG") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs([
+        ("DB_HOST", "127.0.0.1"),
+        ("DB_PORT", port.as_str()),
+        ("DB_NAME", "postgres"),
+        ("DB_USERNAME", "guestbook_app"),
+        ("DB_AUTH", "iam"),
+        ("DB_SSLMODE", "require"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", credentials_url.as_str()),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("BIND", "127.0.0.1"),
+        ("PORT", "0"),
+        ("LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+    ]);
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child =
+        Killed(cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let wait_for = |log: &mut Vec<String>, what: &str| -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                log.push(line.clone());
+                if line.contains(what) {
+                    return Some(line);
+                }
+            }
+        }
+        None
+    };
+    let listening =
+        wait_for(&mut log, "\"listening\"").unwrap_or_else(|| panic!("no listening line:\n{}", log.join("\n")));
+    let set = log.iter().find(|l| l.contains("database credential set; kept fresh")).cloned();
+    assert!(
+        set.as_deref().is_some_and(|l| l.contains("IAM token (region eu-west-1, user guestbook_app)")),
+        "{}",
+        log.join("\n")
+    );
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the credentials are fetched once, before serving"
+    );
+    let addr: Value = serde_json::from_str(&listening).unwrap();
+    let url = format!("http://{}/api/messages", addr["fields"]["addr"].as_str().unwrap());
+    let res = common::client().get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 503, "a local PostgreSQL refuses the token");
+    let renewed = wait_for(&mut log, "a login was refused: database credential renewed");
+    drop(child);
+    assert!(renewed.is_some(), "no renewal after the refused login:\n{}", log.join("\n"));
+    assert!(log.iter().any(|l| l.contains("28P01")), "{}", log.join("\n"));
+}
