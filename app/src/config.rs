@@ -161,13 +161,32 @@ pub struct DatabaseConfig {
     /// PostgreSQL database name (default: the user name, as libpq does).
     #[arg(long, env = "DB_NAME", value_name = "DB_NAME", global = true)]
     pub db_name: Option<String>,
-    /// PostgreSQL user (in ECS: from the RDS master secret, task definition `secrets`).
+    /// PostgreSQL user (in ECS: the app role, DB_APP_ROLE's default, for the serving tasks; the RDS
+    /// master user, from its secret, for the migration task).
     #[arg(long, env = "DB_USERNAME", value_name = "DB_USERNAME", global = true)]
     pub db_username: Option<String>,
-    /// PostgreSQL password (in ECS: from the RDS master secret; read once at start, so a rotated
-    /// secret needs a new deployment: docs/database.md).
+    /// How the app logs in to PostgreSQL: `password` (DB_PASSWORD, or DB_PASSWORD_FILE) or `iam`
+    /// (an RDS IAM auth token signed with the task role's AWS credentials, renewed every 5 minutes
+    /// and at once when a login is refused; needs AWS_REGION and DB_SSLMODE require or stricter).
+    #[arg(long, env = "DB_AUTH", value_name = "DB_AUTH", value_enum, default_value_t = DbAuth::Password, global = true)]
+    pub db_auth: DbAuth,
+    /// PostgreSQL password, fixed for the life of the process: a rotated password needs a restart
+    /// (local development; in ECS only the migration task has one, from the RDS master secret).
     #[arg(long, env = "DB_PASSWORD", value_name = "DB_PASSWORD", hide_env_values = true, global = true)]
     pub db_password: Option<Secret>,
+    /// A file holding the PostgreSQL password (instead of DB_PASSWORD; one trailing newline is
+    /// ignored). Read again when a login is refused and every 10 s for new connections, so a
+    /// rotated password is picked up without a restart.
+    #[arg(long, env = "DB_PASSWORD_FILE", value_name = "DB_PASSWORD_FILE", global = true)]
+    pub db_password_file: Option<std::path::PathBuf>,
+    /// The database's AWS region, for DB_AUTH=iam's token signature.
+    #[arg(long, env = "AWS_REGION", value_name = "AWS_REGION", global = true)]
+    pub aws_region: Option<String>,
+    /// `app migrate` on PostgreSQL: the least-privileged role the serving tasks log in as. The
+    /// migration creates it (LOGIN, no password; GRANT rds_iam where that role exists, i.e. on
+    /// RDS) and grants it SELECT/INSERT/UPDATE/DELETE on the app's tables and nothing more.
+    #[arg(long, env = "DB_APP_ROLE", value_name = "DB_APP_ROLE", default_value = "guestbook_app", value_parser = role_name, global = true)]
+    pub db_app_role: String,
     /// TLS to PostgreSQL: `require` encrypts without checking the certificate; `verify-full`
     /// checks it against DB_SSLROOTCERT and the host name.
     #[arg(long, env = "DB_SSLMODE", value_name = "DB_SSLMODE", value_enum, default_value_t = SslMode::Require, global = true)]
@@ -213,6 +232,34 @@ impl DatabaseConfig {
             lock_retries: self.db_migration_lock_retries,
             wait_for_other_migrator: Duration::from_secs(self.db_migration_wait_secs),
         }
+    }
+}
+
+/// How the app authenticates to PostgreSQL (docs/database.md, "Credentials").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DbAuth {
+    /// DB_PASSWORD (fixed) or DB_PASSWORD_FILE (re-read).
+    Password,
+    /// An RDS IAM auth token per login, signed with the task role's credentials.
+    Iam,
+}
+
+/// A PostgreSQL role name the migration may create and name in GRANTs: lower case letters,
+/// digits and `_`, starting with a letter or `_`, at most 63 bytes (PostgreSQL's limit), so it
+/// needs no quoting anywhere.
+fn role_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+        && !s.starts_with("pg_")
+        && !s.starts_with("rds");
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "'{s}' is not a role name: lower case letters, digits and _, not starting with a digit, pg_ or rds, at most 63"
+        ))
     }
 }
 
@@ -449,6 +496,20 @@ mod tests {
                 let line = one_line_error(&err);
                 assert!(line.contains(var), "{line}");
             }
+        }
+    }
+
+    #[test]
+    fn the_database_login_settings_default_and_name_their_variables() {
+        let c = Config::defaults().database;
+        assert_eq!((c.db_auth, c.db_app_role.as_str()), (DbAuth::Password, "guestbook_app"));
+        for bad in ["", "Guestbook", "1app", "pg_app", "rds_iam", "a-b", "a\"b", "x;drop", &"a".repeat(64)] {
+            assert!(role_name(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(role_name(&"a".repeat(63)).is_ok());
+        for (flag, var) in [("--db-app-role=x;drop", "DB_APP_ROLE"), ("--db-auth=kerberos", "DB_AUTH")] {
+            let line = one_line_error(&Cli::parse_without_env(["app", flag]).unwrap_err());
+            assert!(line.contains(var), "{line}");
         }
     }
 

@@ -50,6 +50,12 @@ fn open_db(config: &app::Config) -> Result<(Db, Target), ExitCode> {
     })
 }
 
+/// A credential that can change (DB_PASSWORD_FILE, DB_AUTH=iam) is set before the first
+/// connection and renewed in the background from then on.
+async fn fresh_credentials(db: &Db, target: &Target) {
+    db.keep_credentials_fresh(target).await;
+}
+
 /// `app migrate`: apply the embedded migrations; 0 when the schema is current. A database that
 /// is not reachable yet (RDS still starting, a failover) is retried for up to a minute.
 async fn migrate(config: app::Config) -> ExitCode {
@@ -58,6 +64,7 @@ async fn migrate(config: app::Config) -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
+    fresh_credentials(&db, &target).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let settings = config.database.migrate_settings();
     let result = loop {
@@ -71,6 +78,18 @@ async fn migrate(config: app::Config) -> ExitCode {
             Err(MigrateFailure::Unreachable(e)) => break Err(app::db::DbError::from(e).to_string()),
             other => break other.map_err(|e| e.to_string()),
         }
+    };
+    // The serving tasks' role and its grants, after the tables exist (docs/database.md).
+    let result = match result {
+        Ok(()) => match db.ensure_app_role(&config.database.db_app_role).await {
+            Ok(Some(role)) => {
+                tracing::info!(role = %role.name, created = role.created, rds_iam = role.rds_iam, "app role ready");
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
     };
     db.close().await;
     let versions = app::db::migrations::MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0);
@@ -141,6 +160,7 @@ async fn run(config: app::Config) -> ExitCode {
         }
     };
     let local = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
+    fresh_credentials(&db, &target).await;
     if let Err(e) = prepare_db(&db, &target).await {
         tracing::error!(error = %e, "database setup failed");
         eprintln!("error: {e}");

@@ -481,12 +481,19 @@ async fn app_migrate_applies_once_and_fails_clearly() {
     let name = pg::create_database(&server).await;
     pg::superuser(
         &server,
-        &format!("CREATE ROLE app_{name} LOGIN PASSWORD 'first-secret'; ALTER DATABASE {name} OWNER TO app_{name}"),
+        // CREATEROLE, as RDS's master user has: `app migrate` creates the serving tasks' role.
+        &format!(
+            "CREATE ROLE app_{name} LOGIN CREATEROLE PASSWORD 'first-secret'; ALTER DATABASE {name} OWNER TO app_{name}"
+        ),
     )
     .await;
     let user = format!("app_{name}");
     for round in 1..=2 {
-        let out = app_with_db_vars(&server, &name, &user, "first-secret").arg("migrate").output().unwrap();
+        let out = app_with_db_vars(&server, &name, &user, "first-secret")
+            .env("DB_APP_ROLE", format!("serving_{name}"))
+            .arg("migrate")
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "round {round}: {}{}",
@@ -632,4 +639,346 @@ async fn migrate_waits_for_locks_only_a_bounded_time() {
     other.close().await.ok();
     assert_eq!(db.schema_status().await.unwrap(), SchemaStatus::Current);
     db.close().await;
+}
+
+/// What one load client saw: when each request started and ended (since the test's start) and
+/// its status (0: no answer).
+type Seen = Vec<(Duration, Duration, u16)>;
+
+/// The figures of a rotation: failed requests in all, among those started after the first
+/// success after the backends were killed (the first reconnect with the new credential), and
+/// among those started 2 s after the kill.
+#[derive(Debug, PartialEq, Eq)]
+struct RotationCounts {
+    requests: usize,
+    failed_total: usize,
+    failed_after_first_reconnect: usize,
+    failed_after_2s: usize,
+    reconnected_after: Option<Duration>,
+}
+
+fn rotation_counts(seen: &[(Duration, Duration, u16)], killed: Duration) -> RotationCounts {
+    let failed = |s: &u16| !matches!(s, 200 | 201);
+    let reconnect = seen.iter().filter(|(start, _, s)| *start >= killed && !failed(s)).map(|(_, end, _)| *end).min();
+    let count_from = |from: Option<Duration>| match from {
+        Some(from) => seen.iter().filter(|(start, _, s)| *start >= from && failed(s)).count(),
+        None => seen.iter().filter(|(start, _, s)| *start >= killed && failed(s)).count(),
+    };
+    RotationCounts {
+        requests: seen.len(),
+        failed_total: seen.iter().filter(|(_, _, s)| failed(s)).count(),
+        failed_after_first_reconnect: count_from(reconnect),
+        failed_after_2s: count_from(Some(killed + Duration::from_secs(2))),
+        reconnected_after: reconnect.map(|r| r - killed),
+    }
+}
+
+/// The weekly rotation (or a failover) under load, against the real binary: the role's password
+/// changes (ALTER ROLE, and the file the app reads: DB_PASSWORD_FILE, as a mounted secret
+/// would), then every backend of the role is terminated, so every request needs a new login.
+/// `fixed`: the same with a DB_PASSWORD fixed at start (the behaviour before #24).
+async fn rotate_under_load(fixed: bool) -> RotationCounts {
+    let server = pg::shared();
+    let name = pg::create_database(&server).await;
+    let user = format!("rot_{name}");
+    pg::superuser(
+        &server,
+        &format!("CREATE ROLE {user} LOGIN PASSWORD 'before-rotation'; ALTER DATABASE {name} OWNER TO {user}"),
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!("app-rotation-{name}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, "before-rotation\n").unwrap();
+    let db = pg::open(&server.url_as(&user, "before-rotation", &name), PoolSettings::default());
+    db.migrate().await.unwrap();
+    db.close().await;
+
+    let mut cmd = app_with_db_vars(&server, &name, &user, "before-rotation");
+    if !fixed {
+        cmd.env_remove("DB_PASSWORD").env("DB_PASSWORD_FILE", &file);
+    }
+    cmd.envs([
+        ("BIND", "127.0.0.1"),
+        ("PORT", "0"),
+        ("RATE_LIMIT_RPS", "1000000"),
+        ("RATE_LIMIT_BURST", "1000000"),
+        ("WRITE_RATE_LIMIT_PER_MINUTE", "1000000"),
+        ("WRITE_RATE_LIMIT_BURST", "1000000"),
+        ("DB_POOL_SIZE", "4"),
+        ("ACCESS_LOG", "off"),
+    ]);
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let log = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["fields"]["message"] == "listening"
+            {
+                let _ = addr_tx.send(v["fields"]["addr"].as_str().unwrap_or_default().to_owned());
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(20)).expect("the app listens");
+    let url = format!("http://{addr}/api/messages");
+
+    let t0 = std::time::Instant::now();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            let (client, stop, url) = (common::client(), stop.clone(), url.clone());
+            tokio::spawn(async move {
+                let mut seen: Seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let start = t0.elapsed();
+                    let res = if i % 2 == 0 {
+                        client.get(&url).send().await
+                    } else {
+                        client.post(&url).json(&json!({"author": "load", "text": format!("client {i}")})).send().await
+                    };
+                    seen.push((start, t0.elapsed(), res.map_or(0, |r| r.status().as_u16())));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                seen
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // The rotation: database and secret change together, then every backend of the role goes
+    // (a failover drops every connection; a rotation alone lets them end by max_lifetime).
+    let rotated = t0.elapsed();
+    pg::superuser(&server, &format!("ALTER ROLE {user} PASSWORD 'after-rotation'")).await;
+    let next = dir.join("password.next");
+    std::fs::write(&next, "after-rotation\n").unwrap();
+    std::fs::rename(&next, &file).unwrap();
+    pg::superuser(&server, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{user}'"))
+        .await;
+    let killed = t0.elapsed();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen: Seen = futures_join(clients.into_iter()).await.concat();
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let log = log.join().unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let counts = rotation_counts(&seen, killed);
+    let before = seen.iter().filter(|(_, end, s)| *end < rotated && !matches!(s, 200 | 201)).count();
+    println!(
+        "rotation ({}): {counts:?}; failed before the rotation: {before}",
+        if fixed { "fixed DB_PASSWORD" } else { "DB_PASSWORD_FILE" }
+    );
+    assert_eq!(before, 0, "requests failed before the rotation");
+    assert!(seen.iter().filter(|(start, _, _)| *start > killed).count() > 20, "the load went on: {counts:?}");
+    if !fixed {
+        assert!(
+            log.iter().any(|l| l.contains("database credential renewed")),
+            "no renewal logged:\n{}",
+            log.join("\n")
+        );
+    }
+    counts
+}
+
+/// Issue #24: after a rotation (or a failover) serving tasks log in with the new credential:
+/// no failed request after the first reconnect, none 2 s after the rotation.
+#[tokio::test]
+async fn a_rotated_password_costs_no_request_after_the_first_reconnect() {
+    let counts = rotate_under_load(false).await;
+    assert!(counts.reconnected_after.is_some(), "never reconnected: {counts:?}");
+    assert_eq!(counts.failed_after_first_reconnect, 0, "{counts:?}");
+    assert_eq!(counts.failed_after_2s, 0, "{counts:?}");
+}
+
+/// The same rotation with a password fixed at start (DB_PASSWORD, the behaviour before #24, still
+/// the migration task's): every request fails from the rotation on and nothing recovers. Proves
+/// the test above can fail.
+#[tokio::test]
+async fn a_fixed_password_does_not_survive_the_rotation() {
+    let counts = rotate_under_load(true).await;
+    assert_eq!(counts.reconnected_after, None, "{counts:?}");
+    assert!(counts.failed_after_2s > 0, "{counts:?}");
+}
+
+/// `app migrate`, run by a master-like user (CREATEROLE, owner of the database, not a superuser),
+/// creates the serving tasks' role idempotently: it reads and writes the messages, reads the
+/// migrations table (the schema check at start), and gets the same on tables created later; it
+/// cannot create, alter or drop a table, nor touch the migration bookkeeping. Local PostgreSQL
+/// has no `rds_iam`, so the role is no member of it (the test gives it a password to log in).
+#[tokio::test]
+async fn the_app_role_may_read_and_write_messages_and_nothing_more() {
+    use sqlx::Connection;
+    let server = pg::shared();
+    let name = pg::create_database(&server).await;
+    let (master, role) = (format!("master_{name}"), format!("serving_{name}"));
+    pg::superuser(
+        &server,
+        &format!("CREATE ROLE {master} LOGIN CREATEROLE PASSWORD 'master-pw'; ALTER DATABASE {name} OWNER TO {master}"),
+    )
+    .await;
+    for round in 1..=2 {
+        let out = app_with_db_vars(&server, &name, &master, "master-pw")
+            .env("DB_APP_ROLE", &role)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "round {round}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let line = stdout.lines().find(|l| l.contains("app role ready")).unwrap_or_else(|| panic!("{stdout}"));
+        assert!(line.contains(&format!("\"created\":{}", round == 1)) && line.contains("\"rds_iam\":false"), "{line}");
+    }
+    pg::superuser(&server, &format!("ALTER ROLE {role} PASSWORD 'app-pw'")).await;
+    let mut owner = sqlx::PgConnection::connect(&server.url_as(&master, "master-pw", &name)).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE later (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v TEXT)")
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let mut app = sqlx::PgConnection::connect(&server.url_as(&role, "app-pw", &name)).await.unwrap();
+    for ok in [
+        "INSERT INTO messages (author, text) VALUES ('role', 'hello')",
+        "SELECT id, author, text, created_at FROM messages",
+        "UPDATE messages SET text = 'edited' WHERE author = 'role'",
+        "DELETE FROM messages WHERE author = 'role'",
+        "SELECT version FROM _sqlx_migrations",
+        "INSERT INTO later (v) VALUES ('default privileges')",
+        "SELECT v FROM later",
+    ] {
+        sqlx::raw_sql(ok).execute(&mut app).await.unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for refused in [
+        "CREATE TABLE mine (id INT)",
+        "DROP TABLE messages",
+        "ALTER TABLE messages ADD COLUMN extra TEXT",
+        "TRUNCATE messages",
+        "DELETE FROM _sqlx_migrations",
+        "CREATE SCHEMA elsewhere",
+        "CREATE ROLE another",
+    ] {
+        let err = sqlx::raw_sql(refused).execute(&mut app).await.expect_err(refused);
+        let code = err.as_database_error().and_then(|d| d.code()).unwrap_or_default();
+        assert_eq!(code, "42501", "{refused}: {err}");
+    }
+    app.close().await.ok();
+    owner.close().await.ok();
+
+    // The app itself, as that role: the schema check and the API work.
+    let db = pg::open(&server.url_as(&role, "app-pw", &name), PoolSettings::default());
+    assert_eq!(db.schema_status().await.unwrap(), app::db::migrations::SchemaStatus::Current);
+    let srv = common::start_with_db(common::config(&[]), db).await;
+    assert_eq!(post(&srv, json!({"author": "app role", "text": "least privilege"})).await.status(), 201);
+    assert_eq!(get_json(&srv, "/api/messages").await.0, 200);
+}
+
+/// DB_AUTH=iam through the real binary, with the task role's credentials from a stand-in for the
+/// ECS container credentials endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI, as in Fargate): the
+/// app fetches them once, signs a token before serving, and when PostgreSQL refuses the token
+/// (a local server knows no IAM) it renews it at once. What RDS then does with the token is not
+/// testable here (no RDS); the token itself is botocore's byte for byte (db/iam.rs).
+#[tokio::test]
+async fn iam_auth_fetches_container_credentials_signs_and_renews_on_a_refused_login() {
+    use std::io::{Read, Write};
+    let server =
+        PgServer::start_with(pg_harness::Options { tls: true, ..Default::default() }).unwrap_or_else(|e| panic!("{e}"));
+    // On a thread of its own: the test below waits for log lines synchronously.
+    let endpoint = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let credentials_url = format!("http://{}/v2/credentials/task-role", endpoint.local_addr().unwrap());
+    let fetched = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = fetched.clone();
+    std::thread::spawn(move || {
+        for conn in endpoint.incoming() {
+            let Ok(mut conn) = conn else { return };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let body = r#"{"AccessKeyId":"ASIATESTKEY","SecretAccessKey":"test/secret","Token":"test-session-token","Expiration":"2099-01-01T00:00:00Z","RoleArn":"arn:aws:iam::111122223333:role/rdeploy-x-task"}"#;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(response.as_bytes());
+        }
+    });
+    let port = server.port().to_string();
+    let mut cmd = common::app_command();
+    cmd.env_remove("DATABASE_URL");
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("AWS_") || key.starts_with("PG") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs([
+        ("DB_HOST", "127.0.0.1"),
+        ("DB_PORT", port.as_str()),
+        ("DB_NAME", "postgres"),
+        ("DB_USERNAME", "guestbook_app"),
+        ("DB_AUTH", "iam"),
+        ("DB_SSLMODE", "require"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", credentials_url.as_str()),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("BIND", "127.0.0.1"),
+        ("PORT", "0"),
+        ("LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+    ]);
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child =
+        Killed(cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null()).spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let wait_for = |log: &mut Vec<String>, what: &str| -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+                log.push(line.clone());
+                if line.contains(what) {
+                    return Some(line);
+                }
+            }
+        }
+        None
+    };
+    let listening =
+        wait_for(&mut log, "\"listening\"").unwrap_or_else(|| panic!("no listening line:\n{}", log.join("\n")));
+    let set = log.iter().find(|l| l.contains("database credential set; kept fresh")).cloned();
+    assert!(
+        set.as_deref().is_some_and(|l| l.contains("IAM token (region eu-west-1, user guestbook_app)")),
+        "{}",
+        log.join("\n")
+    );
+    assert_eq!(
+        fetched.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the credentials are fetched once, before serving"
+    );
+    let addr: Value = serde_json::from_str(&listening).unwrap();
+    let url = format!("http://{}/api/messages", addr["fields"]["addr"].as_str().unwrap());
+    let res = common::client().get(&url).send().await.unwrap();
+    assert_eq!(res.status(), 503, "a local PostgreSQL refuses the token");
+    let renewed = wait_for(&mut log, "a login was refused: database credential renewed");
+    drop(child);
+    assert!(renewed.is_some(), "no renewal after the refused login:\n{}", log.join("\n"));
+    assert!(log.iter().any(|l| l.contains("28P01")), "{}", log.join("\n"));
 }

@@ -117,6 +117,8 @@ fn invalid_config_exits_2_with_one_line_naming_the_variable() {
         ("DATABASE_URL", "mysql://db.example/app"),
         ("DATABASE_URL", "sqlite:"),
         ("DB_SSLMODE", "maybe"),
+        ("DB_AUTH", "kerberos"),
+        ("DB_APP_ROLE", "Guestbook-App"),
         ("DB_POOL_SIZE", "0"),
         ("DB_PORT", "99999"),
         ("DB_ACQUIRE_TIMEOUT_SECS", "10"),

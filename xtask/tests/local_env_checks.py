@@ -59,24 +59,45 @@ def check_database(sgs, td):
     check(sm.describe_secret(SecretId=secret_arn)["ARN"] == secret_arn, "the master secret exists")
     password = json.loads(sm.get_secret_value(SecretId=secret_arn)["SecretString"])["password"]
 
+    def policy_statements(role):
+        statements = []
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+            doc = json.loads(doc) if isinstance(doc, str) else doc
+            statements += doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
+        return statements
+
+    def as_list(v):
+        return v if isinstance(v, list) else [v]
+
+    def secret_reads(statements):
+        reads = [st for st in statements if any(str(a).startswith("secretsmanager:") or a == "*" for a in as_list(st["Action"]))]
+        return reads, [r for st in reads for r in as_list(st["Resource"])]
+
+    # The serving task definition (#24): no secret, the app role with IAM tokens.
     app = next(c for c in td["containerDefinitions"] if c["name"] == "app")
-    secrets = {x["name"]: x["valueFrom"] for x in app.get("secrets", [])}
-    check(secrets == {"DB_USERNAME": f"{secret_arn}:username::", "DB_PASSWORD": f"{secret_arn}:password::"}, f"task definition secrets reference the master secret's username/password keys ({secrets})")
+    check(not app.get("secrets"), f"the serving task definition has no secrets ({app.get('secrets')})")
     env = {e["name"]: e["value"] for e in app.get("environment", [])}
     check(env.get("DB_HOST") == db["Endpoint"]["Address"] and env.get("DB_PORT") == str(db["Endpoint"]["Port"]) and env.get("DB_NAME") == db["DBName"], f"DB_HOST/DB_PORT/DB_NAME point at the instance ({env.get('DB_HOST')}:{env.get('DB_PORT')}/{env.get('DB_NAME')})")
     check(env.get("DB_SSLMODE") == "require", f"DB_SSLMODE=require ({env.get('DB_SSLMODE')})")
-    check(not {"DB_PASSWORD", "DB_USERNAME", "DATABASE_URL"} & set(env), f"no credential and no DATABASE_URL in the plain environment ({sorted(env)})")
-    check(password not in json.dumps(td), "the password appears nowhere in the task definition")
+    check(env.get("DB_AUTH") == "iam" and env.get("DB_USERNAME") == "guestbook_app" and env.get("AWS_REGION"), f"the serving tasks log in as guestbook_app with IAM tokens ({env.get('DB_AUTH')}, {env.get('DB_USERNAME')}, {env.get('AWS_REGION')})")
+    check(not {"DB_PASSWORD", "DB_PASSWORD_FILE", "DATABASE_URL"} & set(env), f"no password and no DATABASE_URL in the plain environment ({sorted(env)})")
+    check(password not in json.dumps(td), "the password appears nowhere in the serving task definition")
+    reads, resources = secret_reads(policy_statements(td["executionRoleArn"].split("/")[-1]))
+    check(not reads, f"the serving execution role reads no secret ({resources})")
+    task_statements = policy_statements(td["taskRoleArn"].split("/")[-1])
+    user_arn = f"arn:aws:rds-db:{db['DBInstanceArn'].split(':')[3]}:{db['DBInstanceArn'].split(':')[4]}:dbuser:{db['DbiResourceId']}/guestbook_app"
+    check([(as_list(st["Action"]), as_list(st["Resource"])) for st in task_statements] == [(["rds-db:connect"], [user_arn])], f"task role: rds-db:connect as guestbook_app on this instance only ({task_statements})")
 
-    role = td["executionRoleArn"].split("/")[-1]
-    statements = []
-    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
-        doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-        doc = json.loads(doc) if isinstance(doc, str) else doc
-        statements += doc["Statement"] if isinstance(doc["Statement"], list) else [doc["Statement"]]
-    reads = [st for st in statements if any(str(a).startswith("secretsmanager:") or a == "*" for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]))]
-    resources = [r for st in reads for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
-    check(resources == [secret_arn] and all(st["Action"] in ("secretsmanager:GetSecretValue", ["secretsmanager:GetSecretValue"]) for st in reads), f"execution role: GetSecretValue on the master secret only ({resources})")
+    # The migration task definition: the master secret, read by its own execution role.
+    mtd = ecs.describe_task_definition(taskDefinition=f"{P}-app-migrate")["taskDefinition"]
+    mapp = next(c for c in mtd["containerDefinitions"] if c["name"] == "app")
+    secrets = {x["name"]: x["valueFrom"] for x in mapp.get("secrets", [])}
+    check(secrets == {"DB_USERNAME": f"{secret_arn}:username::", "DB_PASSWORD": f"{secret_arn}:password::"}, f"the migration task definition's secrets reference the master secret ({secrets})")
+    check(mapp.get("command") == ["migrate"], f"the migration task runs `app migrate` ({mapp.get('command')})")
+    check(password not in json.dumps(mtd), "the password appears nowhere in the migration task definition")
+    reads, resources = secret_reads(policy_statements(mtd["executionRoleArn"].split("/")[-1]))
+    check(resources == [secret_arn] and all(st["Action"] in ("secretsmanager:GetSecretValue", ["secretsmanager:GetSecretValue"]) for st in reads), f"migration execution role: GetSecretValue on the master secret only ({resources})")
 
     db_sg = sgs.get(f"{P}-db")
     app_sg = sgs.get(f"{P}-app")
@@ -126,8 +147,7 @@ if phase == "deployed":
     check(app["image"] == image, f"... and the deployed image ({app['image']})")
     env = {e["name"]: e["value"] for e in app.get("environment", [])}
     check(env.get("TRUSTED_PROXY_HOPS") == "1", "... and Terraform's environment (TRUSTED_PROXY_HOPS=1)")
-    secrets = {x["name"]: x["valueFrom"] for x in app.get("secrets", [])}
-    check(sorted(secrets) == ["DB_PASSWORD", "DB_USERNAME"] and all(":secretsmanager:" in v for v in secrets.values()), f"... and Terraform's secrets, copied by the deploy ({sorted(secrets)})")
+    check(not app.get("secrets") and env.get("DB_AUTH") == "iam", f"... and no secrets, DB_AUTH=iam: Terraform's, copied by the deploy ({app.get('secrets')}, {env.get('DB_AUTH')})")
     sys.exit(1 if failures else 0)
 
 if phase == "applied":

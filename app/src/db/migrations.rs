@@ -284,6 +284,94 @@ impl Db {
     }
 }
 
+/// What [`Db::ensure_app_role`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRole {
+    pub name: String,
+    /// The role did not exist and was created.
+    pub created: bool,
+    /// `rds_iam` exists (RDS) and the role is a member: it logs in with IAM tokens only.
+    pub rds_iam: bool,
+}
+
+/// The serving tasks' role, made idempotently by the migrating (master) user: LOGIN without a
+/// password, a member of `rds_iam` where that role exists (RDS: IAM tokens are then its only
+/// way in; local PostgreSQL has no such role, so tests give it a password), and on this
+/// database exactly: CONNECT, USAGE on schema public, SELECT/INSERT/UPDATE/DELETE on the app's
+/// tables (SELECT only on sqlx's bookkeeping table, which the app reads to check the schema),
+/// USAGE on the sequences, and the same for tables and sequences the migrating user creates
+/// later (ALTER DEFAULT PRIVILEGES). It never gets CREATE (`REVOKE CREATE ON SCHEMA public FROM
+/// PUBLIC` is PostgreSQL 15's default, stated again for databases created before), owns
+/// nothing, so it can neither create nor drop nor alter a table. `role` is checked by the
+/// configuration (a plain identifier); it is quoted anyway.
+const APP_ROLE_SQL: &str = r#"
+DO $app_role$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+        BEGIN
+            CREATE ROLE "{role}" LOGIN;
+        EXCEPTION WHEN duplicate_object THEN
+            NULL; -- another migrator created it just now
+        END;
+    END IF;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'rds_iam') THEN
+        GRANT rds_iam TO "{role}";
+    END IF;
+    EXECUTE format('GRANT CONNECT ON DATABASE %I TO "{role}"', current_database());
+END
+$app_role$;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT USAGE ON SCHEMA public TO "{role}";
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}";
+REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON _sqlx_migrations FROM "{role}";
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO "{role}";
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{role}";
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO "{role}";
+"#;
+
+impl Db {
+    /// `app migrate` on PostgreSQL, after the migrations: the serving tasks' least-privileged
+    /// role ([`APP_ROLE_SQL`]). SQLite has no roles: `Ok(None)`. Run by the role itself (a local
+    /// setup whose DB_USERNAME is the app role): nothing to grant, `Ok(None)`.
+    pub async fn ensure_app_role(&self, role: &str) -> Result<Option<AppRole>, String> {
+        let Self::Postgres(pool) = self else { return Ok(None) };
+        if role.is_empty() || !role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(format!("DB_APP_ROLE={role:?} is not a plain role name"));
+        }
+        let failed = |e: sqlx::Error| {
+            let hint = match &e {
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => {
+                    " (the migrating user needs CREATEROLE, as RDS's master user has, and must own the app's tables)"
+                }
+                _ => "",
+            };
+            format!("setting up the app role {role}: {e}{hint}")
+        };
+        let mut conn = pool.acquire().await.map_err(failed)?;
+        let me: String = sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut *conn).await.map_err(failed)?;
+        if me == role {
+            return Ok(None);
+        }
+        let existed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)")
+            .bind(role)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(failed)?;
+        sqlx::raw_sql(&APP_ROLE_SQL.replace("{role}", role)).execute(&mut *conn).await.map_err(failed)?;
+        let rds_iam: bool = sqlx::query_scalar("SELECT pg_has_role($1, 'rds_iam', 'MEMBER')")
+            .bind(role)
+            .fetch_one(&mut *conn)
+            .await
+            .or_else(|e| match &e {
+                // No rds_iam role (not RDS): pg_has_role raises 42704.
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("42704") => Ok(false),
+                _ => Err(e),
+            })
+            .map_err(failed)?;
+        Ok(Some(AppRole { name: role.to_owned(), created: !existed, rds_iam }))
+    }
+}
+
 /// The line in a migration file that marks it as the contract step of expand-then-contract,
 /// with the reason it is safe: `-- contract: <what no running binary uses any more, since which
 /// release>`.

@@ -5,6 +5,8 @@
 //! Which database: `DATABASE_URL`, else PostgreSQL from `DB_*` when `DB_HOST` is set, else SQLite
 //! in `target/app-data/guestbook.db` (docs/database.md).
 
+pub mod credentials;
+pub mod iam;
 pub mod messages;
 pub mod migrations;
 
@@ -16,7 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::config::{DatabaseConfig, SslMode};
+use crate::config::{DatabaseConfig, DbAuth, SslMode};
+use credentials::CredentialSource;
 
 /// The embedded default's file, relative to the working directory (the repository root under
 /// `cargo run`): under `target/`, so `cargo clean` is the way to start over.
@@ -29,10 +32,12 @@ pub enum Db {
     Sqlite(SqlitePool),
 }
 
-/// Which database a configuration selects, before any connection is made.
+/// Which database a configuration selects, before any connection is made. PostgreSQL's
+/// options carry the credential as it is at start; [`Db::keep_credentials_fresh`] renews it
+/// when the source can change.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Postgres(Box<PgConnectOptions>),
+    Postgres(Box<PgConnectOptions>, CredentialSource),
     Sqlite { path: PathBuf },
     SqliteMemory,
 }
@@ -54,18 +59,21 @@ impl Target {
     /// The target the configuration selects; `Err` is one line naming the setting.
     pub fn from_config(c: &DatabaseConfig) -> Result<Self, String> {
         if let Some(url) = &c.database_url {
+            if c.db_auth == DbAuth::Iam {
+                return Err("DB_AUTH=iam takes the database from DB_HOST, DB_PORT, DB_NAME and DB_USERNAME: unset \
+                            DATABASE_URL"
+                    .into());
+            }
             return Self::from_url(url.expose());
         }
         let Some(host) = c.db_host.as_deref().filter(|h| !h.trim().is_empty()) else {
             return Ok(Self::Sqlite { path: DEFAULT_SQLITE_PATH.into() });
         };
         let user = c.db_username.as_deref().filter(|u| !u.is_empty()).ok_or("DB_HOST is set but DB_USERNAME is not")?;
-        let password = c.db_password.as_ref().ok_or("DB_HOST is set but DB_PASSWORD is not")?;
         let mut options = PgConnectOptions::new_without_pgpass()
             .host(host)
             .port(c.db_port)
             .username(user)
-            .password(password.expose())
             .database(c.db_name.as_deref().unwrap_or(user))
             .ssl_mode(match c.db_sslmode {
                 SslMode::Disable => PgSslMode::Disable,
@@ -80,7 +88,11 @@ impl Target {
             }
             options = options.ssl_root_cert(ca);
         }
-        Ok(Self::Postgres(Box::new(options)))
+        let (password, source) = credential(c, host, user)?;
+        if let Some(password) = password {
+            options = options.password(&password);
+        }
+        Ok(Self::Postgres(Box::new(options), source))
     }
 
     fn from_url(url: &str) -> Result<Self, String> {
@@ -97,7 +109,7 @@ impl Target {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             // The URL may hold a password: the error names the setting, never echoes the value.
             return PgConnectOptions::from_str(url)
-                .map(|o| Self::Postgres(Box::new(o)))
+                .map(|o| Self::Postgres(Box::new(o), CredentialSource::Password))
                 .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL: {}", redact(&e.to_string(), url)));
         }
         Err("DATABASE_URL must start with sqlite: or postgres:// (value not shown: it may hold a password)".into())
@@ -106,7 +118,7 @@ impl Target {
     /// Where it points, for logs: never the password.
     pub fn describe(&self) -> String {
         match self {
-            Self::Postgres(o) => format!(
+            Self::Postgres(o, _) => format!(
                 "postgres://{}@{}:{}/{}",
                 o.get_username(),
                 o.get_host(),
@@ -115,6 +127,49 @@ impl Target {
             ),
             Self::Sqlite { path } => format!("sqlite:{}", path.display()),
             Self::SqliteMemory => "sqlite::memory: (per process; lost on exit)".into(),
+        }
+    }
+}
+
+/// The credential the `DB_*` settings select: the password to start with (none for IAM: the first
+/// token is signed before serving) and where later ones come from. Errors name the settings.
+fn credential(c: &DatabaseConfig, host: &str, user: &str) -> Result<(Option<String>, CredentialSource), String> {
+    match c.db_auth {
+        DbAuth::Password => match (&c.db_password, &c.db_password_file) {
+            (Some(_), Some(_)) => Err("DB_PASSWORD and DB_PASSWORD_FILE are both set: set one".into()),
+            (Some(p), None) => Ok((Some(p.expose().to_owned()), CredentialSource::Password)),
+            (None, Some(file)) => {
+                Ok((Some(credentials::read_password_file(file)?), CredentialSource::PasswordFile(file.clone())))
+            }
+            (None, None) => {
+                Err("DB_HOST is set but DB_PASSWORD is not (nor DB_PASSWORD_FILE; or set DB_AUTH=iam)".into())
+            }
+        },
+        DbAuth::Iam => {
+            if c.db_password.is_some() || c.db_password_file.is_some() {
+                return Err("DB_AUTH=iam signs a token for each login: unset DB_PASSWORD and DB_PASSWORD_FILE".into());
+            }
+            let region = c
+                .aws_region
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .ok_or("DB_AUTH=iam needs AWS_REGION (the database's region, part of the token's signature)")?;
+            if matches!(c.db_sslmode, SslMode::Disable | SslMode::Prefer) {
+                return Err(
+                    "DB_AUTH=iam needs DB_SSLMODE=require, verify-ca or verify-full: RDS takes IAM tokens only over TLS"
+                        .into(),
+                );
+            }
+            Ok((
+                None,
+                CredentialSource::Iam(iam::TokenTarget {
+                    region: region.to_owned(),
+                    host: host.to_owned(),
+                    port: c.db_port,
+                    user: user.to_owned(),
+                }),
+            ))
         }
     }
 }
@@ -172,7 +227,7 @@ impl Db {
     /// created here.
     pub fn open(target: &Target, pool: PoolSettings) -> Result<Self, String> {
         match target {
-            Target::Postgres(options) => {
+            Target::Postgres(options, _) => {
                 let options = options
                     .clone()
                     .options([("statement_timeout", format!("{}ms", pool.statement_timeout.as_millis()))]);
@@ -224,6 +279,15 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(3))
                 .connect_lazy_with(options),
         )
+    }
+
+    /// Keep the credential of a PostgreSQL pool fresh when its source can change (a password
+    /// file, IAM tokens): sets the first one now, then renews it in the background
+    /// ([`credentials::keep_fresh`]). A fixed password: nothing to do. Call once per pool.
+    pub async fn keep_credentials_fresh(&self, target: &Target) {
+        if let (Self::Postgres(pool), Target::Postgres(_, source)) = (self, target) {
+            credentials::keep_fresh(pool, source).await;
+        }
     }
 
     pub fn kind(&self) -> &'static str {
@@ -319,6 +383,10 @@ impl From<sqlx::Error> for DbError {
             E::Database(db) => {
                 let code = db.code().unwrap_or_default();
                 let message = db.message();
+                if matches!(&*code, "28P01" | "28000") {
+                    // A refused login: a refreshable credential is renewed at once.
+                    credentials::login_rejected();
+                }
                 if code == "28P01" {
                     log_rejected_password(message);
                 }
@@ -366,10 +434,12 @@ impl EveryInterval {
     }
 }
 
-/// The RDS-managed master secret rotates (every 7 days by default). ECS resolved `DB_PASSWORD`
-/// when the task started, so once the password changes, NEW connections from this task fail
-/// with 28P01. Say so, clearly and at most once a minute, with the count of failures since the
-/// last line (`auth_failures`: what the CloudWatch metric filter sums).
+/// The database refused this process's credential (28P01). With DB_PASSWORD_FILE or DB_AUTH=iam
+/// a fresh one is already being fetched ([`credentials::login_rejected`]) and a line now and
+/// then is expected around a rotation; with a fixed DB_PASSWORD (read once at start: the
+/// migration task, local development) only a restart helps. Say so, clearly and at most once a
+/// minute, with the count of failures since the last line (`auth_failures`: what the CloudWatch
+/// metric filter sums).
 fn log_rejected_password(message: &str) {
     static FAILURES: EveryInterval = EveryInterval::new(60);
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -378,9 +448,11 @@ fn log_rejected_password(message: &str) {
             sqlstate = "28P01",
             auth_failures = count,
             detail = message,
-            "the database rejected this task's password (SQLSTATE 28P01): the RDS-managed secret was probably \
-             rotated after the task read DB_PASSWORD at start. Start new tasks to pick up the current secret: \
-             `cargo xtask deploy --force` or `aws ecs update-service --force-new-deployment`. See docs/database.md"
+            "the database rejected this task's credential (SQLSTATE 28P01). With DB_PASSWORD_FILE or DB_AUTH=iam a \
+             fresh one is being fetched; if this line repeats every minute, the credential itself is wrong (IAM: \
+             the role's rds-db:connect or GRANT rds_iam). With a fixed DB_PASSWORD, read at start, the password was \
+             probably rotated since: start new tasks (`cargo xtask deploy --force` or `aws ecs update-service \
+             --force-new-deployment`). See docs/database.md"
         );
     }
 }
@@ -503,13 +575,52 @@ mod tests {
         }
     }
 
+    fn target(args: &[&str]) -> Result<Target, String> {
+        let base = ["app", "--db-host", "db.example", "--db-username", "guestbook_app"];
+        let config = crate::Cli::parse_without_env(base.iter().chain(args)).unwrap().config;
+        Target::from_config(&config.database)
+    }
+
+    #[test]
+    fn the_credential_settings_select_a_source_and_errors_name_the_variables() {
+        let Ok(Target::Postgres(o, CredentialSource::Password)) = target(&["--db-password", "pw"]) else { panic!() };
+        assert_eq!(o.get_username(), "guestbook_app");
+        let iam = target(&["--db-auth", "iam", "--aws-region", "eu-central-1"]).unwrap();
+        let Target::Postgres(_, CredentialSource::Iam(t)) = iam else { panic!("{iam:?}") };
+        assert_eq!(
+            (t.region.as_str(), t.host.as_str(), t.port, t.user.as_str()),
+            ("eu-central-1", "db.example", 5432, "guestbook_app")
+        );
+        for (args, names) in [
+            (&[][..], &["DB_PASSWORD", "DB_PASSWORD_FILE", "DB_AUTH=iam"][..]),
+            (&["--db-password", "pw", "--db-password-file", "/f"], &["DB_PASSWORD", "DB_PASSWORD_FILE"]),
+            (&["--db-password-file", "/nonexistent/pw"], &["DB_PASSWORD_FILE=/nonexistent/pw"]),
+            (&["--db-auth", "iam"], &["DB_AUTH=iam", "AWS_REGION"]),
+            (
+                &["--db-auth", "iam", "--aws-region", "eu-central-1", "--db-password", "pw"],
+                &["DB_AUTH=iam", "DB_PASSWORD"],
+            ),
+            (&["--db-auth", "iam", "--aws-region", "eu-central-1", "--db-sslmode", "disable"], &["DB_SSLMODE"]),
+            (
+                &["--db-auth", "iam", "--aws-region", "eu-central-1", "--database-url", "postgres://h/d"],
+                &["DATABASE_URL"],
+            ),
+        ] {
+            let err = target(args).unwrap_err();
+            assert!(names.iter().all(|n| err.contains(n)), "{args:?}: {err}");
+        }
+    }
+
     #[test]
     fn urls_select_the_database_and_errors_never_show_the_password() {
         assert!(matches!(Target::from_url("sqlite::memory:"), Ok(Target::SqliteMemory)));
         assert!(
             matches!(Target::from_url("sqlite:data/g.db?mode=rwc"), Ok(Target::Sqlite { path }) if path == std::path::Path::new("data/g.db"))
         );
-        assert!(matches!(Target::from_url("postgres://u:p@h:5432/d"), Ok(Target::Postgres(_))));
+        assert!(matches!(
+            Target::from_url("postgres://u:p@h:5432/d"),
+            Ok(Target::Postgres(_, CredentialSource::Password))
+        ));
         for bad in ["mysql://u:hunter2@h/d", "sqlite:", "postgres://u:hunter2@h:notaport/d"] {
             let err = Target::from_url(bad).unwrap_err();
             assert!(!err.contains("hunter2") && err.contains("DATABASE_URL"), "{err}");

@@ -18,6 +18,9 @@ locals {
     task_family         = "${local.name}-app"
     task_role           = "${local.name}-task"
     task_execution_role = "${local.name}-task-execution"
+    # The migration task (`app migrate`, master credentials): its own family and execution role.
+    migration_task_family    = "${local.name}-app-migrate"
+    migration_execution_role = "${local.name}-migrate-execution"
   }
 
   state_bucket = coalesce(var.state_bucket, "${local.name}-tfstate")

@@ -406,6 +406,17 @@ variable "database_sslmode" {
   }
 }
 
+variable "database_app_role" {
+  description = "The PostgreSQL role the serving tasks log in as with IAM database authentication (DB_USERNAME; `app migrate` creates it: DB_APP_ROLE). The task role may rds-db:connect as this user only. docs/database.md, \"Credentials\"."
+  type        = string
+  default     = "guestbook_app"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_]{0,62}$", var.database_app_role)) && !startswith(var.database_app_role, "pg_") && !startswith(var.database_app_role, "rds")
+    error_message = "database_app_role: lower case letters, digits and _, not starting with a digit, pg_ or rds, at most 63 (the app's DB_APP_ROLE rule)."
+  }
+}
+
 ################################################################################
 # app layer: compute (Fargate, or ECS on an EC2 Auto Scaling group)
 ################################################################################

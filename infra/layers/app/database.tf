@@ -1,20 +1,25 @@
 # The service's connection to the core layer's database (database_enabled in envs/<env>.tfvars).
 # See docs/database.md for the whole picture (credentials, TLS, network, backups, rotation).
 #
-# - Credentials: the RDS-managed master secret goes into the task definition's `secrets`
-#   (`<secret arn>:username::` / `:password::`): the ECS agent reads it with the execution role
-#   when a task starts and hands the values to the container as DB_USERNAME / DB_PASSWORD. No
-#   password is in the task definition, in a plain environment variable or in Terraform state.
-#   The execution role's policy allows secretsmanager:GetSecretValue on this one ARN (the
-#   ecs-service module derives it from `secrets`; the permission contract test checks it).
+# - Credentials (issue #24): the serving tasks log in as the app role (`database_app_role`,
+#   created by `app migrate` with GRANT rds_iam and DML only) with an RDS IAM auth token the app
+#   signs with the task role's credentials for every new connection (DB_AUTH = "iam"): no
+#   password in the serving task definition, nothing that a rotation or a failover invalidates.
+#   The task role may `rds-db:connect` as exactly that user of exactly this instance (its
+#   DbiResourceId). The master secret goes only into the migration task definition
+#   (`<app>-migrate`: `<secret arn>:username::` / `:password::` as `secrets`), read by the
+#   migration's own execution role; the serving execution role reads no secret.
 # - TLS: DB_SSLMODE = "require" (encrypted; the server certificate is not verified because the
 #   FROM scratch image carries no RDS CA bundle: docs/database.md, "TLS"). The server refuses
-#   plain connections (rds.force_ssl = 1 in the module's parameter group).
+#   plain connections (rds.force_ssl = 1 in the module's parameter group); IAM tokens need TLS.
 # - Network: the database's security group admits the port only from the app's group, and the
 #   app's group reaches the port only on the database's group.
 # - Without a database the app keeps its data in memory (DATABASE_URL=sqlite::memory:): the
 #   container's root filesystem is read-only, so the file default cannot be written. Data is
 #   then per task and lost when the task stops.
+
+data "aws_partition" "current" {}
+data "aws_caller_identity" "current" {}
 
 locals {
   # Null when the environment has no database. With database_enabled the core layer must have
@@ -24,16 +29,30 @@ locals {
   database_environment = local.database == null ? {
     DATABASE_URL = "sqlite::memory:"
     } : {
-    DB_HOST    = local.database.address
-    DB_PORT    = tostring(local.database.port)
-    DB_NAME    = local.database.db_name
-    DB_SSLMODE = var.database_sslmode
+    DB_HOST     = local.database.address
+    DB_PORT     = tostring(local.database.port)
+    DB_NAME     = local.database.db_name
+    DB_SSLMODE  = var.database_sslmode
+    DB_USERNAME = var.database_app_role
+    DB_AUTH     = "iam"
+    AWS_REGION  = var.region
   }
 
-  database_secrets = local.database == null ? {} : {
-    DB_USERNAME = "${local.database.secret_arn}:username::"
-    DB_PASSWORD = "${local.database.secret_arn}:password::"
+  # The migration task: the master user with its password from the RDS-managed secret.
+  database_migration = local.database == null ? null : {
+    environment = { DB_AUTH = "password", DB_APP_ROLE = var.database_app_role }
+    secrets = {
+      DB_USERNAME = "${local.database.secret_arn}:username::"
+      DB_PASSWORD = "${local.database.secret_arn}:password::"
+    }
   }
+
+  # IAM database authentication: connect as the app role, on this instance only.
+  database_task_statements = local.database == null ? [] : [{
+    sid       = "ConnectAsTheAppRole"
+    actions   = ["rds-db:connect"]
+    resources = ["arn:${data.aws_partition.current.partition}:rds-db:${var.region}:${data.aws_caller_identity.current.account_id}:dbuser:${local.database.resource_id}/${var.database_app_role}"]
+  }]
 }
 
 resource "aws_vpc_security_group_ingress_rule" "database_from_app" {

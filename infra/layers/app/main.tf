@@ -94,8 +94,12 @@ module "service" {
       local.database_environment,
       var.app_environment,
     )
-    secrets = local.database_secrets
   }
+
+  # IAM database authentication (layers/app/database.tf): the app's only permission.
+  task_role_statements = local.database_task_statements
+  # The migration task: the only task definition with the database master secret.
+  migration = local.database_migration
 
   service = {
     desired_count = var.desired_count

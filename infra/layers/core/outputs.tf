@@ -44,13 +44,14 @@ output "cluster_arn" {
 }
 
 output "database" {
-  description = "The database (null when database_enabled = false): address, port, db_name, secret_arn (RDS-managed master secret, JSON with username and password), security_group_id (no rules: the app layer adds them), identifier."
+  description = "The database (null when database_enabled = false): address, port, db_name, secret_arn (RDS-managed master secret, JSON with username and password), security_group_id (no rules: the app layer adds them), identifier, resource_id (DbiResourceId, for rds-db:connect)."
   value = var.database_enabled ? {
     identifier        = module.database[0].identifier
     address           = module.database[0].address
     port              = module.database[0].port
     db_name           = module.database[0].db_name
     secret_arn        = module.database[0].master_user_secret_arn
+    resource_id       = module.database[0].resource_id
     security_group_id = module.database[0].security_group_id
   } : null
 }

@@ -62,7 +62,8 @@ module "github_oidc" {
     ecs_cluster_name             = local.names.cluster
     ecs_service_name             = local.names.service
     task_definition_family       = local.names.task_family
-    pass_role_names              = [local.names.task_role, local.names.task_execution_role]
+    migration_task_family        = local.names.migration_task_family
+    pass_role_names              = [local.names.task_role, local.names.task_execution_role, local.names.migration_execution_role]
     promote_from_repository_arns = local.promote_from_repository_arns
   }
 }

@@ -33,6 +33,11 @@ output "username" {
   value       = aws_db_instance.this.username
 }
 
+output "resource_id" {
+  description = "The instance's DbiResourceId (db-...), the resource of IAM database authentication: arn:aws:rds-db:<region>:<account>:dbuser:<resource_id>/<user>."
+  value       = aws_db_instance.this.resource_id
+}
+
 output "master_user_secret_arn" {
   description = "Secrets Manager secret holding the master credentials (JSON with `username` and `password`)."
   value       = try(aws_db_instance.this.master_user_secret[0].secret_arn, null)

@@ -19,6 +19,12 @@ locals {
     APP_VERSION        = var.container.app_version
     TRUSTED_PROXY_HOPS = tostring(var.container.trusted_proxy_hops)
   })
+
+  # The migration's: the serving environment without what its secrets or settings replace.
+  migration_environment = var.migration == null ? {} : merge(
+    { for k, v in local.environment : k => v if !contains(concat(keys(var.migration.secrets), var.migration.remove_environment), k) },
+    var.migration.environment,
+  )
 }
 
 ################################################################################
@@ -64,7 +70,7 @@ resource "aws_iam_role" "execution" {
 
 # Written out instead of attaching AmazonECSTaskExecutionRolePolicy, which allows pulling from
 # every repository and writing to every log group in the account.
-data "aws_iam_policy_document" "execution" {
+data "aws_iam_policy_document" "execution_base" {
   statement {
     sid       = "EcrAuth"
     actions   = ["ecr:GetAuthorizationToken"]
@@ -88,6 +94,10 @@ data "aws_iam_policy_document" "execution" {
     # and the permission contract test can read it from the plan.
     resources = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:${local.log_group_name}:*"]
   }
+}
+
+data "aws_iam_policy_document" "execution" {
+  source_policy_documents = [data.aws_iam_policy_document.execution_base.json]
 
   dynamic "statement" {
     for_each = length(var.container.secrets) > 0 ? [1] : []
@@ -107,15 +117,144 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
-# The app calls no AWS API today, so the task role has no permissions. It exists so that
-# permissions can be added in one place later, and so the deploy role can be limited to
-# passing exactly these two roles.
+# The app's own identity. Its permissions come from the caller (`task_role_statements`): with a
+# database, rds-db:connect as the app role (IAM database authentication, layers/app/database.tf);
+# otherwise none. The deploy role may pass exactly this role and the execution roles.
 resource "aws_iam_role" "task" {
   name               = "${var.name}-task"
   description        = "Runtime identity of the ${local.app_name} containers"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 
   tags = var.tags
+}
+
+data "aws_iam_policy_document" "task" {
+  count = length(var.task_role_statements) > 0 ? 1 : 0
+
+  dynamic "statement" {
+    for_each = var.task_role_statements
+
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "task" {
+  count = length(var.task_role_statements) > 0 ? 1 : 0
+
+  name   = "app-runtime"
+  role   = aws_iam_role.task.name
+  policy = data.aws_iam_policy_document.task[0].json
+}
+
+# The migration task (`app migrate`, one-off, run by the deploy before the rollout) runs as the
+# database's master user: only its task definition carries the master secret, and only its own
+# execution role may read that secret. The serving task definition has no secret at all.
+resource "aws_iam_role" "migration_execution" {
+  count = var.migration == null ? 0 : 1
+
+  name               = "${var.name}-migrate-execution"
+  description        = "ECS agent for the ${local.app_name} migration task: pull the image, write logs, read the database master secret"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "migration_execution" {
+  count = var.migration == null ? 0 : 1
+
+  source_policy_documents = [data.aws_iam_policy_document.execution_base.json]
+
+  dynamic "statement" {
+    for_each = length(var.migration.secrets) > 0 ? [1] : []
+
+    content {
+      sid       = "ReadMigrationSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = distinct([for v in values(var.migration.secrets) : regex("^(arn:[^:]+:secretsmanager:[^:]+:[^:]+:secret:[^:]+)", v)[0]])
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "migration_execution" {
+  count = var.migration == null ? 0 : 1
+
+  name   = "pull-image-write-logs-read-master-secret"
+  role   = aws_iam_role.migration_execution[0].name
+  policy = data.aws_iam_policy_document.migration_execution[0].json
+}
+
+################################################################################
+# The container, shared by the serving task definition and the migration's
+################################################################################
+
+locals {
+  container_definition = {
+    name      = local.container_name
+    image     = local.image
+    essential = true
+
+    portMappings = [
+      {
+        name          = "http"
+        containerPort = var.container.port
+        hostPort      = var.container.port
+        protocol      = "tcp"
+        appProtocol   = "http"
+      }
+    ]
+
+    environment = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
+    secrets     = [for k in sort(keys(var.container.secrets)) : { name = k, valueFrom = var.container.secrets[k] }]
+
+    # The image is FROM scratch: the binary writes nothing to disk and runs as a fixed
+    # unprivileged UID (matching the Dockerfile's USER).
+    readonlyRootFilesystem = true
+    user                   = var.container.user
+    privileged             = false
+
+    # Every Linux capability dropped: the app binds an unprivileged port and needs none.
+    # Fargate allows adding only SYS_PTRACE, and does not accept `dockerSecurityOptions`
+    # (so no `no-new-privileges` there: "This field isn't valid for containers in tasks using
+    # the Fargate launch type", ECS ContainerDefinition reference); with no capabilities, a
+    # non-root user and a FROM scratch image without setuid binaries, there is no privilege
+    # to gain.
+    linuxParameters = {
+      capabilities = {
+        add  = []
+        drop = ["ALL"]
+      }
+    }
+
+    # No shell in the image, so exec form: the binary probes its own /health.
+    healthCheck = {
+      command     = var.container.health_check
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 10
+    }
+
+    # Time between SIGTERM and SIGKILL; the app drains in-flight requests in that window.
+    stopTimeout = var.container.stop_timeout
+
+    # non-blocking: the driver buffers in memory (up to max-buffer-size, then drops lines)
+    # rather than stalling the app's stdout when CloudWatch is slow; the app itself writes
+    # its logs in 64 KiB batches (app/src/logging.rs).
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.app.name
+        awslogs-region        = data.aws_region.current.name
+        awslogs-stream-prefix = local.container_name
+        mode                  = "non-blocking"
+        max-buffer-size       = "25m"
+      }
+    }
+  }
 }
 
 ################################################################################
@@ -136,73 +275,40 @@ resource "aws_ecs_task_definition" "app" {
     cpu_architecture        = var.container.cpu_architecture
   }
 
-  container_definitions = jsonencode([
-    {
-      name      = local.container_name
-      image     = local.image
-      essential = true
-
-      portMappings = [
-        {
-          name          = "http"
-          containerPort = var.container.port
-          hostPort      = var.container.port
-          protocol      = "tcp"
-          appProtocol   = "http"
-        }
-      ]
-
-      environment = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
-      secrets     = [for k in sort(keys(var.container.secrets)) : { name = k, valueFrom = var.container.secrets[k] }]
-
-      # The image is FROM scratch: the binary writes nothing to disk and runs as a fixed
-      # unprivileged UID (matching the Dockerfile's USER).
-      readonlyRootFilesystem = true
-      user                   = var.container.user
-      privileged             = false
-
-      # Every Linux capability dropped: the app binds an unprivileged port and needs none.
-      # Fargate allows adding only SYS_PTRACE, and does not accept `dockerSecurityOptions`
-      # (so no `no-new-privileges` there: "This field isn't valid for containers in tasks using
-      # the Fargate launch type", ECS ContainerDefinition reference); with no capabilities, a
-      # non-root user and a FROM scratch image without setuid binaries, there is no privilege
-      # to gain.
-      linuxParameters = {
-        capabilities = {
-          add  = []
-          drop = ["ALL"]
-        }
-      }
-
-      # No shell in the image, so exec form: the binary probes its own /health.
-      healthCheck = {
-        command     = var.container.health_check
-        interval    = 15
-        timeout     = 5
-        retries     = 3
-        startPeriod = 10
-      }
-
-      # Time between SIGTERM and SIGKILL; the app drains in-flight requests in that window.
-      stopTimeout = var.container.stop_timeout
-
-      # non-blocking: the driver buffers in memory (up to max-buffer-size, then drops lines)
-      # rather than stalling the app's stdout when CloudWatch is slow; the app itself writes
-      # its logs in 64 KiB batches (app/src/logging.rs).
-      logConfiguration = {
-        logDriver = "awslogs"
-        options = {
-          awslogs-group         = aws_cloudwatch_log_group.app.name
-          awslogs-region        = data.aws_region.current.name
-          awslogs-stream-prefix = local.container_name
-          mode                  = "non-blocking"
-          max-buffer-size       = "25m"
-        }
-      }
-    }
-  ])
+  container_definitions = jsonencode([local.container_definition])
 
   tags = merge(var.tags, { Name = local.app_name })
+}
+
+# The migration's family, `<app>-migrate`: the serving container with the command `migrate`, no
+# port, no health check (it exits), the migration's environment and secrets on top. Deploys
+# register its revisions with the new image (xtask/src/deploy/migration.rs), as for the service.
+resource "aws_ecs_task_definition" "migrate" {
+  count = var.migration == null ? 0 : 1
+
+  family                   = "${local.app_name}-migrate"
+  requires_compatibilities = local.on_ec2 ? ["EC2"] : ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.container.cpu
+  memory                   = var.container.memory
+  execution_role_arn       = aws_iam_role.migration_execution[0].arn
+  # `app migrate` calls no AWS API: no task role.
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.container.cpu_architecture
+  }
+
+  container_definitions = jsonencode([merge(
+    { for k, v in local.container_definition : k => v if !contains(["portMappings", "healthCheck"], k) },
+    {
+      command     = ["migrate"]
+      environment = [for k in sort(keys(local.migration_environment)) : { name = k, value = local.migration_environment[k] }]
+      secrets     = [for k in sort(keys(var.migration.secrets)) : { name = k, valueFrom = var.migration.secrets[k] }]
+    }
+  )])
+
+  tags = merge(var.tags, { Name = "${local.app_name}-migrate" })
 }
 
 ################################################################################

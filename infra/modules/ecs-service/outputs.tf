@@ -111,3 +111,20 @@ output "container_security" {
     capabilities             = jsondecode(aws_ecs_task_definition.app.container_definitions)[0].linuxParameters.capabilities
   }
 }
+
+output "task_role_policy" {
+  description = "The task role's rendered policy (JSON; null when it has no permissions)."
+  value       = length(var.task_role_statements) > 0 ? data.aws_iam_policy_document.task[0].json : null
+}
+
+output "migration" {
+  description = "The migration task (null without one): its family, its execution role (arn, name), the container's environment, secrets and command as registered."
+  value = var.migration == null ? null : {
+    task_definition_family = aws_ecs_task_definition.migrate[0].family
+    execution_role_arn     = aws_iam_role.migration_execution[0].arn
+    execution_role_name    = aws_iam_role.migration_execution[0].name
+    container_environment  = local.migration_environment
+    container_secrets      = var.migration.secrets
+    command                = jsondecode(aws_ecs_task_definition.migrate[0].container_definitions)[0].command
+  }
+}

@@ -70,6 +70,31 @@ variable "container" {
   default = {}
 }
 
+variable "task_role_statements" {
+  description = "The app's own permissions, as IAM statements on the task role (e.g. rds-db:connect for IAM database authentication). Empty: the role has none."
+  type = list(object({
+    sid       = string
+    actions   = list(string)
+    resources = list(string)
+  }))
+  default = []
+}
+
+variable "migration" {
+  description = <<-EOT
+    The migration task (`app migrate`): a task definition family `<name>-app-migrate` with the
+    app container, the command `migrate`, the serving environment plus `environment`, minus the
+    names in `secrets` and `remove_environment`, and `secrets` (e.g. the database master
+    credentials) read by an execution role of its own. Null: no migration task definition.
+  EOT
+  type = object({
+    environment        = optional(map(string), {})
+    remove_environment = optional(list(string), [])
+    secrets            = optional(map(string), {})
+  })
+  default = null
+}
+
 variable "service" {
   description = "Service settings. `desired_count` is the initial count only (ignored afterwards: autoscaling and deploys own it)."
   type = object({

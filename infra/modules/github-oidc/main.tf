@@ -34,13 +34,15 @@ locals {
   # run of another branch still gets no role.
   apply_subjects = flatten([for e in var.github.apply_environments : local.environment_subjects[e]])
 
-  ecs_arn          = "arn:${local.partition}:ecs:${local.region}:${local.account_id}"
-  cluster_arn      = "${local.ecs_arn}:cluster/${var.deploy_targets.ecs_cluster_name}"
-  service_arn      = "${local.ecs_arn}:service/${var.deploy_targets.ecs_cluster_name}/${var.deploy_targets.ecs_service_name}"
-  family_arn       = "${local.ecs_arn}:task-definition/${var.deploy_targets.task_definition_family}:*"
-  tasks_arn        = "${local.ecs_arn}:task/${var.deploy_targets.ecs_cluster_name}/*"
-  pass_role_arns   = [for n in var.deploy_targets.pass_role_names : "arn:${local.partition}:iam::${local.account_id}:role/${n}"]
-  state_bucket_arn = var.state_bucket == null ? null : "arn:${local.partition}:s3:::${var.state_bucket}"
+  ecs_arn     = "arn:${local.partition}:ecs:${local.region}:${local.account_id}"
+  cluster_arn = "${local.ecs_arn}:cluster/${var.deploy_targets.ecs_cluster_name}"
+  service_arn = "${local.ecs_arn}:service/${var.deploy_targets.ecs_cluster_name}/${var.deploy_targets.ecs_service_name}"
+  family_arn  = "${local.ecs_arn}:task-definition/${var.deploy_targets.task_definition_family}:*"
+  # The migration task's family (master credentials; deploys register and run its revisions).
+  migration_family_arns = var.deploy_targets.migration_task_family == null ? [] : ["${local.ecs_arn}:task-definition/${var.deploy_targets.migration_task_family}:*"]
+  tasks_arn             = "${local.ecs_arn}:task/${var.deploy_targets.ecs_cluster_name}/*"
+  pass_role_arns        = [for n in var.deploy_targets.pass_role_names : "arn:${local.partition}:iam::${local.account_id}:role/${n}"]
+  state_bucket_arn      = var.state_bucket == null ? null : "arn:${local.partition}:s3:::${var.state_bucket}"
 
   # The emulator (moto) authorises every ECS call against the resource "*", so a statement
   # scoped to an ARN reads as denied there. Only envs/local.tfvars turns this on; the
@@ -48,7 +50,7 @@ locals {
   ecs_scoped = {
     service = var.emulator_iam_wildcards ? ["*"] : [local.service_arn]
     tasks   = var.emulator_iam_wildcards ? ["*"] : [local.tasks_arn]
-    family  = var.emulator_iam_wildcards ? ["*"] : [local.family_arn]
+    family  = var.emulator_iam_wildcards ? ["*"] : concat([local.family_arn], local.migration_family_arns)
   }
 
   managed           = "arn:${local.partition}:iam::aws:policy"

@@ -82,6 +82,8 @@ variable "deploy_targets" {
     What the deploy role may touch. These are names, not references, because the service and the
     task roles are created by a later layer: ARNs are built from the account ID and the names, so
     they must follow the `{project}-{environment}-...` convention (see infra/README.md).
+    `migration_task_family`: the migration task's family (it alone carries the database master
+    credentials), registered, run and deregistered like the service's.
     `promote_from_repository_arns`: repositories `cargo xtask image --promote` may copy images from
     (read-only; another account's repository must also grant this role in its repository policy).
   EOT
@@ -90,6 +92,7 @@ variable "deploy_targets" {
     ecs_cluster_name             = string
     ecs_service_name             = string
     task_definition_family       = string
+    migration_task_family        = optional(string)
     pass_role_names              = list(string)
     promote_from_repository_arns = optional(list(string), [])
   })

@@ -134,7 +134,9 @@ mod tests {
             missing,
             [
                 "ecs:TagResource (RegisterTaskDefinition) on arn:aws:ecs:eu-west-1:1:task-definition/rdeploy-dev-app:42",
-                "ecs:TagResource (TagResource) on arn:aws:ecs:eu-west-1:1:task-definition/rdeploy-dev-app:42"
+                "ecs:TagResource (TagResource) on arn:aws:ecs:eu-west-1:1:task-definition/rdeploy-dev-app:42",
+                "ecs:TagResource (RegisterTaskDefinition (migration family)) on \
+                 arn:aws:ecs:eu-west-1:1:task-definition/rdeploy-dev-app-migrate:42"
             ]
         );
     }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::Result;
 use aws_sdk_ecs::types::{Service, TaskDefinition};
 
-use super::api::{ApiError, Clock, Ecs, Logs, OneOffTask, Session, Ui};
+use super::api::{ApiError, ApiErrorKind, Clock, Ecs, Logs, OneOffTask, Session, Ui};
 use super::decide::short;
 use super::decide::task::{Launched, TaskObservation, TaskVerdict, TaskView, TaskWatch, launched, task_id};
 use super::outcome::{code, fail, human};
@@ -33,6 +33,16 @@ use super::taskdef::{self, APP_CONTAINER};
 use crate::env::Env;
 use crate::ops::interrupt::{self, Signal, Stage};
 use crate::ops::revisions::COMPLETED_TAG;
+
+/// The migration task's own family (infra/modules/ecs-service, `migration`): the serving family's
+/// name + this. Only its task definition carries the database master credentials (#24); the
+/// serving revisions log in with IAM tokens as the app role, which cannot migrate.
+pub const FAMILY_SUFFIX: &str = "-migrate";
+
+/// The family the migration task of `service_family` runs from.
+pub fn family(service_family: &str) -> String {
+    format!("{service_family}{FAMILY_SUFFIX}")
+}
 
 /// The command the app container runs instead of serving.
 pub const COMMAND: &str = "migrate";
@@ -182,11 +192,64 @@ pub(super) fn interrupted_as(err: anyhow::Error, command: &str, target: &Target)
 }
 
 impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
+    /// The revision the migration task runs: the newest revision of the migration family with
+    /// the app container's image and APP_VERSION set to `target`'s (registered when the newest does
+    /// not already carry them), or `None` when the environment has no migration family (its
+    /// infrastructure predates it): the caller then runs the serving family's revision, as before.
+    pub async fn migration_family_revision(&mut self, target: &Target) -> Result<Option<TaskDefinition>> {
+        let family = family(&target.family);
+        let (newest, tags) = match self.ecs.describe_task_definition(&family).await {
+            Ok(found) => found,
+            Err(e) if !e.transient && matches!(e.kind, ApiErrorKind::Other | ApiErrorKind::NotFound) => {
+                self.ui.line(&format!(
+                    "No task definition family {family} (the infrastructure predates the migration's own family): \
+                     the migration task runs the serving revision; apply the app layer to give it the master \
+                     credentials it needs"
+                ));
+                return Ok(None);
+            }
+            Err(e) => return Err(target.before_change(e)),
+        };
+        let next = taskdef::next_revision(&newest, &target.image, &target.version).map_err(|e| fail(code::USAGE, e))?;
+        if taskdef::same_registration(&next, &newest) {
+            return Ok(Some(newest));
+        }
+        let tags: Vec<_> = tags.iter().filter(|t| t.key() != Some(COMPLETED_TAG)).cloned().collect();
+        let registered = self.ecs.register_task_definition(&next, &tags).await.map_err(|e| target.before_change(e))?;
+        self.ui.line(&format!(
+            "Registered {} (the migration task's)",
+            short(registered.task_definition_arn().unwrap_or_default())
+        ));
+        Ok(Some(registered))
+    }
+
     /// `cargo xtask migrate`: pick the revision (serving, family's newest, or a new registration),
     /// then run the migration task alone. Returns the revision it ran (None for --dry-run).
     pub async fn migrate(&mut self, plan: &MigratePlan) -> Result<Option<String>> {
         let target = &plan.target;
         let found = revision::lookup(self.ecs, target).await?;
+        // The migration family (the master credentials) when the infrastructure has one.
+        let own_family = family(&target.family);
+        if target.dry_run {
+            if self.ecs.describe_task_definition(&own_family).await.is_ok() {
+                let shown = format!("(a revision of {own_family} with {})", target.image);
+                let preview = one_off(&found.service, &target.cluster, &shown, &plan.client_token);
+                self.ui.line(&format!(
+                    "--dry-run: would run the migration task: {}. Nothing registered or run.",
+                    request(&preview, &shown, plan.timeout)
+                ));
+                return Ok(None);
+            }
+        } else if let Some(def) = self.migration_family_revision(target).await? {
+            let revision = def.task_definition_arn().unwrap_or_default().to_owned();
+            self.ui.line(&format!("Migrating with {} ({own_family}, with {})", short(&revision), target.image));
+            let task = one_off(&found.service, &target.cluster, &revision, &plan.client_token);
+            let untouched = format!("The service {} was not touched.", target.service);
+            self.run_migration(&task, &def, plan.timeout, plan.poll_interval, &untouched)
+                .await
+                .map_err(|e| interrupted_as(e, "migrate", target))?;
+            return Ok(Some(revision));
+        }
         let next = found.next(target)?;
         let existing = if taskdef::same_registration(&next, &found.serving) {
             Some((found.serving.clone(), "the serving revision: this image already serves"))

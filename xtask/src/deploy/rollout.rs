@@ -208,13 +208,17 @@ impl<E: Ecs, L: Logs, C: Clock, U: Ui> Session<'_, E, L, C, U> {
         // 4. The migration task runs `revision` before the service points at it.
         let mut migrated = "";
         if let Migration::Run { timeout, poll_interval, client_token } = &plan.migration {
-            let task = migration::one_off(&found.service, &plan.target.cluster, &revision, client_token);
+            // The migration family's revision with the new image (the master credentials), or the
+            // new serving revision where the infrastructure has no migration family yet.
+            let migrating = self.migration_family_revision(&plan.target).await?.unwrap_or_else(|| registered.clone());
+            let migrating_arn = migrating.task_definition_arn().unwrap_or_default().to_owned();
+            let task = migration::one_off(&found.service, &plan.target.cluster, &migrating_arn, client_token);
             let untouched = format!(
                 "Not rolled out: the service was not touched and still runs {} ({} is registered, unused).",
                 short(&previous),
                 short(&revision)
             );
-            self.run_migration(&task, &registered, *timeout, *poll_interval, &untouched)
+            self.run_migration(&task, &migrating, *timeout, *poll_interval, &untouched)
                 .await
                 .map_err(|e| migration::interrupted_as(e, "deploy", &plan.target))?;
             // The rollout's --timeout counts from here.

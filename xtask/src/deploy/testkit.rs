@@ -241,8 +241,9 @@ impl Ecs for FakeEcs {
         let mut out = def.clone();
         let newest = std::iter::once(&self.current).chain(&self.newer).map(|(d, _)| d.revision()).max().unwrap();
         out.revision = newest + 1;
+        let family = def.family().unwrap_or("rdeploy-dev-app");
         out.task_definition_arn =
-            Some(format!("arn:aws:ecs:us-east-1:123456789012:task-definition/rdeploy-dev-app:{}", out.revision));
+            Some(format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{}", out.revision));
         Ok(out)
     }
     async fn update_service(&self, _cluster: &str, _service: &str, td: &str) -> Result<(), ApiError> {

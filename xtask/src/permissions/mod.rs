@@ -34,6 +34,10 @@ pub enum Res {
     Task,
     TaskRole,
     ExecutionRole,
+    /// A new revision of the migration task's family (`<family>-migrate`, #24).
+    MigrationRevision,
+    /// The migration task's execution role (it alone reads the database master secret).
+    MigrationExecutionRole,
     /// The environment's app log group (its log streams).
     LogStreams,
     /// The environment's app log group itself (FilterLogEvents is authorised on the group).
@@ -157,6 +161,34 @@ pub mod ops {
             Need { action: "iam:PassRole", resource: Res::ExecutionRole, context: PASS_TO_ECS },
         ]
     );
+    /// The migration family's new revision (the new image), registered like the service's: its
+    /// tags on create, and its own execution role passed (it has no task role).
+    pub const REGISTER_MIGRATION_TASK_DEFINITION: Operation = op!(
+        "RegisterTaskDefinition (migration family)",
+        None,
+        [
+            need("ecs:RegisterTaskDefinition", Res::MigrationRevision),
+            Need {
+                action: "ecs:TagResource",
+                resource: Res::MigrationRevision,
+                context: &[("ecs:CreateAction", Value::Text("RegisterTaskDefinition"))]
+            },
+            Need { action: "iam:PassRole", resource: Res::MigrationExecutionRole, context: PASS_TO_ECS },
+        ]
+    );
+    /// The migration task itself, from the migration family, in the cluster.
+    pub const RUN_MIGRATION_TASK: Operation = op!(
+        "RunTask (migration family)",
+        None,
+        [
+            Need {
+                action: "ecs:RunTask",
+                resource: Res::MigrationRevision,
+                context: &[("ecs:cluster", Value::ClusterArn)]
+            },
+            Need { action: "iam:PassRole", resource: Res::MigrationExecutionRole, context: PASS_TO_ECS },
+        ]
+    );
     /// A migration task still running at its deadline is stopped.
     pub const STOP_TASK: Operation = op!(
         "StopTask",
@@ -255,6 +287,8 @@ pub const OPERATIONS: &[Operation] = &[
     ops::TAG_RESOURCE,
     ops::DESCRIBE_TARGET_HEALTH,
     ops::RUN_TASK,
+    ops::REGISTER_MIGRATION_TASK_DEFINITION,
+    ops::RUN_MIGRATION_TASK,
     ops::STOP_TASK,
     ops::GET_LOG_EVENTS,
     ops::FILTER_LOG_EVENTS,
@@ -325,8 +359,11 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
                 DEREGISTER_TASK_DEFINITION,
                 // The revision a watch saw COMPLETED is tagged rdeploy:completed.
                 TAG_RESOURCE,
-                // With `database_enabled`: the migration task before the rollout.
+                // With `database_enabled`: the migration task before the rollout (from the
+                // migration family; the serving revision where there is none yet).
                 RUN_TASK,
+                REGISTER_MIGRATION_TASK_DEFINITION,
+                RUN_MIGRATION_TASK,
                 STOP_TASK,
                 GET_LOG_EVENTS,
                 // prod: a tag is resolved to its digest in the environment's repository.
@@ -344,6 +381,8 @@ pub fn command_operations(args: &[&str]) -> Option<Vec<Operation>> {
             LIST_TASK_DEFINITIONS,
             REGISTER_TASK_DEFINITION,
             RUN_TASK,
+            REGISTER_MIGRATION_TASK_DEFINITION,
+            RUN_MIGRATION_TASK,
             DESCRIBE_TASKS,
             STOP_TASK,
             GET_LOG_EVENTS,
@@ -399,6 +438,12 @@ impl Target<'_> {
             Res::Task => format!("arn:{p}:ecs:{r}:{a}:task/{}/0123456789abcdef0123456789abcdef", e.cluster()),
             Res::TaskRole => format!("arn:{p}:iam::{a}:role/{}-{}-task", e.project, e.name),
             Res::ExecutionRole => format!("arn:{p}:iam::{a}:role/{}-{}-task-execution", e.project, e.name),
+            Res::MigrationRevision => {
+                format!("arn:{p}:ecs:{r}:{a}:task-definition/{}-migrate:42", e.task_family())
+            }
+            Res::MigrationExecutionRole => {
+                format!("arn:{p}:iam::{a}:role/{}-{}-migrate-execution", e.project, e.name)
+            }
             Res::LogStreams => format!("arn:{p}:logs:{r}:{a}:log-group:/ecs/{}:log-stream:app/app/0123", e.service()),
             Res::LogGroup => format!("arn:{p}:logs:{r}:{a}:log-group:/ecs/{}", e.service()),
             Res::StateBucket => format!("arn:{p}:s3:::{bucket}"),

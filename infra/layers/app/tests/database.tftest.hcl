@@ -45,6 +45,7 @@ override_data {
         db_name           = "app"
         secret_arn        = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-0123abcd-aaaa-bbbb-cccc-0123456789ab-AbCdEf"
         security_group_id = "sg-0000000000000db00"
+        resource_id       = "db-ABCDEFGHIJKLMNOPQRSTUVWXY1"
       }
     }
   }
@@ -72,11 +73,42 @@ run "with_database" {
   }
 
   assert {
-    condition = jsonencode(module.service.container_secrets) == jsonencode({
-      DB_USERNAME = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-0123abcd-aaaa-bbbb-cccc-0123456789ab-AbCdEf:username::"
-      DB_PASSWORD = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-0123abcd-aaaa-bbbb-cccc-0123456789ab-AbCdEf:password::"
-    })
-    error_message = "the credentials come from the master secret through the task definition's secrets: ${jsonencode(module.service.container_secrets)}"
+    condition     = length(module.service.container_secrets) == 0
+    error_message = "the serving task definition carries no secret (no master credentials): ${jsonencode(module.service.container_secrets)}"
+  }
+  assert {
+    condition = (
+      module.service.container_environment.DB_USERNAME == "guestbook_app"
+      && module.service.container_environment.DB_AUTH == "iam"
+      && module.service.container_environment.AWS_REGION == var.region
+    )
+    error_message = "the serving tasks log in as the app role with IAM tokens: ${jsonencode(module.service.container_environment)}"
+  }
+  assert {
+    condition = jsonencode(local.database_task_statements) == jsonencode([{
+      sid       = "ConnectAsTheAppRole"
+      actions   = ["rds-db:connect"]
+      resources = ["arn:aws:rds-db:${var.region}:111122223333:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/guestbook_app"]
+    }])
+    error_message = "the task role may rds-db:connect as the app role on this instance only: ${jsonencode(local.database_task_statements)}"
+  }
+  assert {
+    condition = (
+      jsonencode(module.service.migration.container_secrets) == jsonencode({
+        DB_USERNAME = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-0123abcd-aaaa-bbbb-cccc-0123456789ab-AbCdEf:username::"
+        DB_PASSWORD = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-0123abcd-aaaa-bbbb-cccc-0123456789ab-AbCdEf:password::"
+      })
+      && module.service.migration.task_definition_family == "${var.project}-${var.environment}-app-migrate"
+      && module.service.migration.container_environment.DB_AUTH == "password"
+      && module.service.migration.container_environment.DB_APP_ROLE == "guestbook_app"
+      && !contains(keys(module.service.migration.container_environment), "DB_USERNAME")
+      && module.service.migration.container_environment.DB_HOST == module.service.container_environment.DB_HOST
+    )
+    error_message = "the migration task definition alone takes the master credentials from the secret: ${jsonencode(module.service.migration)}"
+  }
+  assert {
+    condition     = module.service.migration.command == ["migrate"]
+    error_message = "the migration task runs `app migrate`"
   }
   assert {
     condition = (
@@ -106,8 +138,8 @@ run "with_database" {
     error_message = "authentication failures alarm from a metric filter that sums the app's auth_failures counts"
   }
   assert {
-    condition     = length(setintersection(keys(module.service.container_environment), ["DATABASE_URL", "DB_PASSWORD", "DB_USERNAME"])) == 0
-    error_message = "with a database: no DATABASE_URL (it would win over DB_*) and no credential in the plain environment"
+    condition     = length(setintersection(keys(module.service.container_environment), ["DATABASE_URL", "DB_PASSWORD", "DB_PASSWORD_FILE"])) == 0
+    error_message = "with a database: no DATABASE_URL (it would win over DB_*) and no password in the plain environment"
   }
   assert {
     condition     = alltrue([for v in values(module.service.container_environment) : !strcontains(v, "secretsmanager")])
@@ -152,6 +184,10 @@ run "without_database" {
   assert {
     condition     = module.service.container_environment.DATABASE_URL == "sqlite::memory:" && length(module.service.container_secrets) == 0
     error_message = "no database: in-memory SQLite (read-only root fs), no secrets"
+  }
+  assert {
+    condition     = module.service.migration == null && module.service.task_role_policy == null
+    error_message = "no database: no migration task definition, no task role permissions"
   }
   assert {
     condition     = length([for k in keys(module.service.container_environment) : k if startswith(k, "DB_")]) == 0

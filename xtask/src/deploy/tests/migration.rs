@@ -122,6 +122,66 @@ async fn migration_exit_0_then_the_rollout_happens() {
     assert!(logs.asked.borrow().is_empty(), "no logs read on success");
 }
 
+/// The environment's migration family (#24: the only task definition with the database master
+/// secret), revision 2, still on the old image.
+fn migration_family(ecs: &mut FakeEcs) {
+    let mut def = ecs.current.0.clone();
+    def.family = Some("rdeploy-dev-app-migrate".into());
+    def.revision = 2;
+    def.task_definition_arn =
+        Some("arn:aws:ecs:us-east-1:123456789012:task-definition/rdeploy-dev-app-migrate:2".into());
+    let app = def.container_definitions.as_mut().unwrap().iter_mut().find(|c| c.name() == Some("app")).unwrap();
+    app.command = Some(vec!["migrate".into()]);
+    app.secrets = Some(vec![
+        aws_sdk_ecs::types::Secret::builder()
+            .name("DB_PASSWORD")
+            .value_from("arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1:password::")
+            .build()
+            .unwrap(),
+    ]);
+    ecs.newer.push((def, vec![]));
+}
+
+#[tokio::test]
+async fn the_migration_runs_its_own_family_with_the_new_image() {
+    let mut ecs = migrating(vec![vec![steady_in_vpc()], vec![settled(NEW)]], vec![running(), exited(0)]);
+    migration_family(&mut ecs);
+    let logs = FakeLogs::lines(&[]);
+    let (result, ui, _) = run_with_logs(&ecs, &logs, &with_migration(600)).await;
+    assert_eq!(result.unwrap(), Outcome::Deployed { revision: NEW.into() });
+    assert_eq!(
+        *ecs.calls.borrow(),
+        vec![
+            "RegisterTaskDefinition",
+            "RegisterTaskDefinition",
+            "RunTask",
+            "DescribeTasks",
+            "DescribeTasks",
+            "UpdateService",
+            "TagResource"
+        ],
+    );
+    let registered = ecs.registered.borrow();
+    let (serving, migrate) = (&registered[0].0, &registered[1].0);
+    assert_eq!(migrate.family(), Some("rdeploy-dev-app-migrate"));
+    assert_eq!(taskdef::app_image(migrate), taskdef::app_image(serving), "the migration runs the new image");
+    let app = migrate.container_definitions().iter().find(|c| c.name() == Some("app")).unwrap();
+    assert_eq!(app.secrets().len(), 1, "its secrets stay");
+    let run = &ecs.runs.borrow()[0];
+    assert!(run.task_definition.contains("task-definition/rdeploy-dev-app-migrate:"), "{}", run.task_definition);
+    assert!(ui.text().contains("(the migration task's)"), "{}", ui.text());
+}
+
+#[tokio::test]
+async fn without_a_migration_family_the_serving_revision_migrates_as_before_and_says_so() {
+    let ecs = migrating(vec![vec![steady_in_vpc()], vec![settled(NEW)]], vec![running(), exited(0)]);
+    let logs = FakeLogs::lines(&[]);
+    let (result, ui, _) = run_with_logs(&ecs, &logs, &with_migration(600)).await;
+    assert_eq!(result.unwrap(), Outcome::Deployed { revision: NEW.into() });
+    assert_eq!(ecs.runs.borrow()[0].task_definition, NEW);
+    assert!(ui.text().contains("No task definition family rdeploy-dev-app-migrate"), "{}", ui.text());
+}
+
 #[tokio::test]
 async fn a_failed_migration_leaves_the_service_untouched_and_shows_why_and_the_logs() {
     let failed =

@@ -270,11 +270,45 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
         assert_eq!(evaluate_bounded(apply, None, &foreign[0]), Decision::Allowed, "{me}: AdministratorAccess alone");
     }
 
-    // 3c. The execution role reads the database's master secret and nothing else.
+    // 3c. Only the migration task's execution role reads the database's master secret, and
+    //     nothing else; the serving task's execution role reads no secret at all (#24: the
+    //     serving tasks log in with IAM tokens); the task role may connect as the app role to
+    //     this instance and do nothing else.
     for (name, r) in &rendered {
         let secret = r.database_secret.as_deref().unwrap_or_else(|| panic!("{name}: database_enabled = true"));
-        let failures = secret_read_failures(&r.execution, secret);
-        assert!(failures.is_empty(), "{name}: execution role: {failures:#?}");
+        let failures = secret_read_failures(&r.migration_execution, secret);
+        assert!(failures.is_empty(), "{name}: migration execution role: {failures:#?}");
+        assert!(
+            no_secret_read(&r.execution, secret),
+            "{name}: the serving execution role must read no secret: {:?}",
+            r.execution
+        );
+        let user = r.database_user.as_deref().unwrap();
+        let failures = db_connect_failures(&r.task, user);
+        assert!(failures.is_empty(), "{name}: task role: {failures:#?}");
+    }
+    {
+        // Teeth: connecting as the master user, or to every instance, fails the check.
+        let r = &rendered["dev"];
+        let user = r.database_user.as_deref().unwrap();
+        let master = user.rsplit_once('/').unwrap().0.to_owned() + "/postgres";
+        let wide = |resource: &str| {
+            Policy::parse(
+                "wide",
+                &format!(r#"{{"Statement":[{{"Effect":"Allow","Action":"rds-db:connect","Resource":"{resource}"}}]}}"#),
+            )
+            .unwrap()
+        };
+        for resource in [master.as_str(), "arn:aws:rds-db:*:*:dbuser:*/*"] {
+            let mut widened = r.task.clone();
+            widened.push(wide(resource));
+            assert!(
+                !db_connect_failures(&widened, user).is_empty(),
+                "rds-db:connect on {resource} must fail the check"
+            );
+        }
+        assert!(!db_connect_failures(&[], user).is_empty(), "no rds-db:connect must fail the check");
+        assert!(!no_secret_read(&r.migration_execution, r.database_secret.as_deref().unwrap()));
     }
     {
         // Teeth: a policy that also reads every secret of the account fails the check.
@@ -285,11 +319,11 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
             r#"{"Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"arn:aws:secretsmanager:*:*:secret:*"}]}"#,
         )
         .unwrap();
-        let mut widened = r.execution.clone();
+        let mut widened = r.migration_execution.clone();
         widened.push(wide);
         assert!(!secret_read_failures(&widened, secret).is_empty(), "a wider secret read must fail the check");
         let none: Vec<Policy> =
-            r.execution.iter().map(|p| p.without(|s| s.to_string().contains("secretsmanager"))).collect();
+            r.migration_execution.iter().map(|p| p.without(|s| s.to_string().contains("secretsmanager"))).collect();
         assert!(!secret_read_failures(&none, secret).is_empty(), "no secret read must fail the check");
     }
 
@@ -400,6 +434,52 @@ fn roles_terraform_renders_grant_what_each_workflow_job_runs() {
         plan_app(s, "prod", &["-var=domain_name=app.example.com".into(), "-var=route53_zone_name=example.com".into()]);
     assert_https(&domain, true);
     let _ = OPERATIONS;
+}
+
+/// Whether `policies` grant no Secrets Manager read of `secret` (nor of any other secret).
+fn no_secret_read(policies: &[Policy], secret: &str) -> bool {
+    let account_prefix = secret.split(":secret:").next().unwrap();
+    [secret.to_owned(), format!("{account_prefix}:secret:prod/other-app-AbCdEf")]
+        .iter()
+        .all(|s| evaluate(policies, &Request::new("secretsmanager:GetSecretValue", s)) != Decision::Allowed)
+}
+
+/// What is wrong with the task role's database access: it must `rds-db:connect` as `user` (the
+/// app role's dbuser ARN on the planned instance), not as another user (the master), not to
+/// another instance, and grant nothing else at all.
+fn db_connect_failures(task: &[Policy], user: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    if evaluate(task, &Request::new("rds-db:connect", user)) != Decision::Allowed {
+        failures.push(format!("cannot rds-db:connect as {user}"));
+    }
+    let (instance, _) = user.rsplit_once('/').unwrap();
+    let (prefix, _) = instance.rsplit_once(':').unwrap();
+    for other in [
+        format!("{instance}/postgres"),
+        format!("{instance}/rdsadmin"),
+        format!("{prefix}:db-ZZZZZZZZZZZZZZZZZZZZZZZZZ9/{}", user.rsplit_once('/').unwrap().1),
+    ] {
+        if evaluate(task, &Request::new("rds-db:connect", &other)) == Decision::Allowed {
+            failures.push(format!("may also rds-db:connect as {other}"));
+        }
+    }
+    let list = |v: &Json| -> Vec<String> {
+        match v {
+            Json::Array(a) => a.iter().map(|x| x.as_str().unwrap_or_default().to_owned()).collect(),
+            Json::String(s) => vec![s.clone()],
+            _ => Vec::new(),
+        }
+    };
+    for st in task.iter().flat_map(|p| p.statements()) {
+        let exact = list(&st["Action"]) == ["rds-db:connect"]
+            && list(&st["Resource"]) == [user]
+            && st.get("NotAction").is_none()
+            && st.get("NotResource").is_none();
+        if st["Effect"] == "Allow" && !exact {
+            failures.push(format!("statement grants more than rds-db:connect as the app role: {st}"));
+        }
+    }
+    failures
 }
 
 /// What is wrong with the execution role's access to secrets: it must get `secret` (its JSON

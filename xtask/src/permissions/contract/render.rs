@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// The DbiResourceId the app layer is planned with (the core layer's output, a placeholder).
+pub(super) const DB_RESOURCE_ID: &str = "db-ABCDEFGHIJKLMNOPQRSTUVWXY1";
+
 /// What Terraform rendered for one environment.
 pub(super) struct Rendered {
     pub(super) env: Env,
@@ -10,6 +13,10 @@ pub(super) struct Rendered {
     /// Shared-layer output name -> (role ARN, its policies, its trust policy).
     pub(super) roles: BTreeMap<String, (String, Vec<Policy>, Policy)>,
     pub(super) execution: Vec<Policy>,
+    /// The migration task's execution role (the only reader of the master secret), if any.
+    pub(super) migration_execution: Vec<Policy>,
+    /// The task role's inline policies (IAM database authentication with a database).
+    pub(super) task: Vec<Policy>,
     pub(super) source_repository: Option<String>,
     /// The app layer's plan JSON (for the TLS checks).
     pub(super) app_plan: Json,
@@ -20,6 +27,8 @@ pub(super) struct Rendered {
     /// The database master secret the app layer was planned with (the core layer's output,
     /// a placeholder here), when the environment has `database_enabled = true`.
     pub(super) database_secret: Option<String>,
+    /// The `rds-db:connect` resource of the app role on the planned instance, with a database.
+    pub(super) database_user: Option<String>,
 }
 
 pub(super) struct Scratch {
@@ -185,7 +194,7 @@ pub(super) fn render(name: &str) -> (Rendered, Scratch) {
     });
     let database = match &database_secret {
         Some(arn) => format!(
-            "{{\n    identifier = \"{p}-{e}-db\"\n    address = \"{p}-{e}-db.abcdefghijkl.{region}.rds.amazonaws.com\"\n    port = 5432\n    db_name = \"app\"\n    secret_arn = \"{arn}\"\n    security_group_id = \"sg-0000000000000db00\"\n  }}",
+            "{{\n    identifier = \"{p}-{e}-db\"\n    address = \"{p}-{e}-db.abcdefghijkl.{region}.rds.amazonaws.com\"\n    port = 5432\n    db_name = \"app\"\n    secret_arn = \"{arn}\"\n    security_group_id = \"sg-0000000000000db00\"\n    resource_id = \"{DB_RESOURCE_ID}\"\n  }}",
             p = env.project,
             e = env.name
         ),
@@ -202,15 +211,22 @@ pub(super) fn render(name: &str) -> (Rendered, Scratch) {
     std::fs::write(app.join("zz_contract_override.tf"), override_app).unwrap();
     std::fs::write(app.join("shared-outputs.json"), serde_json::to_string(&outputs).unwrap()).unwrap();
     let app_plan = plan_app(&s, name, &tls);
-    let execution: Vec<Policy> = resources(&app_plan["planned_values"]["root_module"])
-        .into_iter()
-        .filter(|r| {
-            r["type"] == "aws_iam_role_policy"
-                && r["values"]["role"] == format!("{}-{}-task-execution", env.project, env.name).as_str()
-        })
-        .map(|r| Policy::parse("execution", &policy_text(&r["values"]["policy"])).unwrap())
-        .collect();
+    let role_policies = |role: &str| -> Vec<Policy> {
+        let role = format!("{}-{}-{role}", env.project, env.name);
+        resources(&app_plan["planned_values"]["root_module"])
+            .into_iter()
+            .filter(|r| r["type"] == "aws_iam_role_policy" && r["values"]["role"] == role.as_str())
+            .map(|r| Policy::parse(&role, &policy_text(&r["values"]["policy"])).unwrap())
+            .collect()
+    };
+    let execution = role_policies("task-execution");
     assert_eq!(execution.len(), 1, "{name}: the execution role's policy is rendered at plan time");
+    let migration_execution = role_policies("migrate-execution");
+    let task = role_policies("task");
+    let database_user = database_secret.as_ref().map(|_| {
+        let role = env.values.get("database_app_role").map_or("guestbook_app", |r| r.trim_matches('"'));
+        format!("arn:aws:rds-db:{region}:{account}:dbuser:{DB_RESOURCE_ID}/{role}")
+    });
     let subject_claim_keys = outputs["github_oidc_subject_claim_keys"]
         .as_array()
         .expect("shared output github_oidc_subject_claim_keys")
@@ -224,9 +240,12 @@ pub(super) fn render(name: &str) -> (Rendered, Scratch) {
             roles,
             boundaries,
             execution,
+            migration_execution,
+            task,
             source_repository,
             app_plan,
             database_secret,
+            database_user,
             subject_claim_keys,
         },
         s,
