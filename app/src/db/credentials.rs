@@ -129,18 +129,14 @@ impl Fresh {
                     CredentialSource::Iam(t) => t.region.clone(),
                     _ => unreachable!("AWS credentials only for IAM"),
                 };
-                let chain = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-                    .region(aws_config::Region::new(region))
-                    .build()
-                    .await;
-                let p = SharedCredentialsProvider::new(chain);
+                let p = SharedCredentialsProvider::new(credentials_chain(region));
                 self.aws = Some(p.clone());
                 p
             }
         };
         let c = provider.provide_credentials().await.map_err(|e| {
             format!(
-                "no AWS credentials for the RDS IAM token (in ECS: the task role; locally: AWS_PROFILE or \
+                "no AWS credentials for the RDS IAM token (in ECS: the task role through the container credentials endpoint; locally: \
                  AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY): {}",
                 aws_error_chain(&e)
             )
@@ -148,6 +144,25 @@ impl Fresh {
         self.cached = Some((c.clone(), Instant::now()));
         Ok(c)
     }
+}
+
+/// Where the task role's credentials come from: the environment (AWS_ACCESS_KEY_ID, ...; a
+/// laptop), else the ECS container credentials endpoint (Fargate and ECS on EC2:
+/// AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI). Not the SDK's whole default chain
+/// (profiles, SSO, web identity through STS, IMDS): a serving task has none of them, and they
+/// cost the FROM scratch image megabytes. The HTTP client is rustls on ring, as sqlx's TLS.
+fn credentials_chain(region: String) -> aws_config::meta::credentials::CredentialsProviderChain {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    let config = aws_config::provider_config::ProviderConfig::without_region()
+        .with_region(Some(aws_config::Region::new(region)))
+        .with_http_client(http);
+    let ecs = aws_config::ecs::EcsCredentialsProvider::builder().configure(&config).build();
+    aws_config::meta::credentials::CredentialsProviderChain::first_try(
+        "Environment",
+        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+    )
+    .or_else("EcsContainer", ecs)
 }
 
 fn aws_error_chain(e: &dyn std::error::Error) -> String {
