@@ -5,12 +5,13 @@
 //! sizes, so the default `DB_POOL_SIZE` is chosen from measurements (docs/database.md, "Pool").
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 use xshell::cmd;
 
+use super::pgbench::{self, PgbenchRun};
 use super::{APP, Load, parse_oha, start};
 use crate::base::paths;
 use crate::run::Ctx;
@@ -18,7 +19,12 @@ use crate::tools;
 
 /// PostgreSQL pool sizes measured; the app's default (10) is among them.
 pub const POOL_SIZES: [u32; 4] = [2, 4, 10, 32];
-const CREATE_BODY: &str = r#"{"author":"bench","text":"a message written by cargo xtask bench"}"#;
+/// The message every create posts (pgbench's create inserts the same).
+pub const CREATE_AUTHOR: &str = "bench";
+pub const CREATE_TEXT: &str = "a message written by cargo xtask bench";
+/// The page size every list asks for.
+pub const LIST_LIMIT: i64 = 20;
+pub const POSTGRES: &str = "PostgreSQL";
 
 /// One oha run against the app on a database.
 #[derive(Debug, Clone, Serialize)]
@@ -35,9 +41,11 @@ pub struct DbLoad {
 
 pub const ENDPOINTS: [(&str, &str); 2] = [("create", "POST /api/messages"), ("list", "GET /api/messages?limit=20")];
 
-/// Run the database loads: every pool size on PostgreSQL, then SQLite.
-pub fn run(ctx: &Ctx, release: &Path, seconds: u64, connections: u32) -> Result<Vec<DbLoad>> {
+/// Run the database loads: every pool size on PostgreSQL (each followed by pgbench with as many
+/// clients as the pool), then SQLite.
+pub fn run(ctx: &Ctx, release: &Path, seconds: u64, connections: u32) -> Result<(Vec<DbLoad>, Vec<PgbenchRun>)> {
     let initdb = tools::ensure(&ctx.sh, &ctx.root, &tools::POSTGRES)?;
+    let pgbench = pgbench_beside(&initdb)?;
     let options = pg_harness::Options {
         durable: true,
         max_connections: 200,
@@ -55,18 +63,23 @@ pub fn run(ctx: &Ctx, release: &Path, seconds: u64, connections: u32) -> Result<
     if !migrated.status.success() {
         bail!("app migrate failed: {}", String::from_utf8_lossy(&migrated.stderr));
     }
-    let mut loads = vec![];
+    let (mut loads, mut runs) = (vec![], vec![]);
     for pool in POOL_SIZES {
         let pool_size = pool.to_string();
         loads.extend(measure(
             ctx,
             &app,
-            "PostgreSQL",
+            POSTGRES,
             pool,
             &[("DATABASE_URL", &pg_url), ("DB_POOL_SIZE", &pool_size)],
             seconds,
             connections,
         )?);
+        for (endpoint, _) in ENDPOINTS {
+            let r = pgbench::run(ctx, &pgbench, &pg_url, pool, seconds, endpoint)?;
+            eprintln!("bench: pgbench, {} clients: {endpoint}: {:.0} tps, {} failed", r.pool_size, r.tps, r.failed);
+            runs.push(r);
+        }
     }
     let dir = paths::bench(&ctx.root);
     std::fs::create_dir_all(&dir)?;
@@ -77,7 +90,23 @@ pub fn run(ctx: &Ctx, release: &Path, seconds: u64, connections: u32) -> Result<
     let sqlite_url = format!("sqlite:{}", file.display());
     loads.extend(measure(ctx, &app, "SQLite (embedded)", 4, &[("DATABASE_URL", &sqlite_url)], seconds, connections)?);
     drop(pg);
-    Ok(loads)
+    Ok((loads, runs))
+}
+
+/// pgbench from the PostgreSQL the tool table found: beside initdb (through a symlink such as
+/// /usr/local/bin/initdb, the directory it points into), else on PATH (Debian's wrapper).
+fn pgbench_beside(initdb: &Path) -> Result<PathBuf> {
+    let real = std::fs::canonicalize(initdb).unwrap_or_else(|_| initdb.to_owned());
+    for dir in [initdb.parent(), real.parent()].into_iter().flatten() {
+        let candidate = dir.join("pgbench");
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|d| d.join("pgbench")).find(|p| p.is_file()).with_context(|| {
+        format!("no pgbench beside {} or on PATH (Debian: apt-get install postgresql-client)", initdb.display())
+    })
 }
 
 fn measure(
@@ -104,12 +133,13 @@ fn measure(
     let mut out = vec![];
     for (endpoint, _) in ENDPOINTS {
         let json = if endpoint == "create" {
+            let body = serde_json::json!({ "author": CREATE_AUTHOR, "text": CREATE_TEXT }).to_string();
             let url = format!("http://127.0.0.1:{}/api/messages", server.port);
-            cmd!(sh, "oha -z {secs} -c {conns} --no-tui --output-format json -m POST -T application/json -d {CREATE_BODY} {url}")
+            cmd!(sh, "oha -z {secs} -c {conns} --no-tui --output-format json -m POST -T application/json -d {body} {url}")
                 .quiet()
                 .read()?
         } else {
-            let url = format!("http://127.0.0.1:{}/api/messages?limit=20", server.port);
+            let url = format!("http://127.0.0.1:{}/api/messages?limit={LIST_LIMIT}", server.port);
             cmd!(sh, "oha -z {secs} -c {conns} --no-tui --output-format json {url}").quiet().read()?
         };
         let l: Load = parse_oha(APP, "/api/messages", &json)?;

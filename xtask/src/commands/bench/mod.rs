@@ -11,6 +11,7 @@
 //! Results go to target/bench/results.json and results.md.
 
 pub mod database;
+pub mod pgbench;
 mod report;
 mod server;
 
@@ -88,6 +89,8 @@ pub struct Report {
     pub slow_clients: Vec<SlowClientRun>,
     /// The guestbook API on PostgreSQL (per pool size) and SQLite.
     pub database: Vec<database::DbLoad>,
+    /// The app on PostgreSQL against pgbench with the same SQL and connections.
+    pub pgbench: Vec<pgbench::Comparison>,
 }
 
 /// Slowloris clients kept connected while the normal load runs.
@@ -238,12 +241,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         println!("{} &  # {APP_SLOW}", show(&release.join("app"), &unlimited));
         println!("{}", oha("/"));
         println!(
-            "# then a local PostgreSQL (initdb + postgres, fsync on), app migrate, the app with DB_POOL_SIZE in {:?} and on SQLite, each under create and list",
+            "# then a local PostgreSQL (initdb + postgres, fsync on), app migrate, the app with DB_POOL_SIZE in {:?} (each followed by pgbench -M prepared with as many clients, the app's SQL) and on SQLite, each under create and list",
             database::POOL_SIZES
         );
         return Ok(());
     }
-    let db_load = (database::POOL_SIZES.len() as u64 + 1) * database::ENDPOINTS.len() as u64 * args.seconds;
+    // The app on each pool size and SQLite, and pgbench on each pool size.
+    let db_load = (2 * database::POOL_SIZES.len() as u64 + 1) * database::ENDPOINTS.len() as u64 * args.seconds;
     let total = u64::from(rounds) * per_round + db_load;
     eprintln!("bench: {rounds} round(s) and the database loads, about {total} s of load");
     let mut runs = vec![];
@@ -289,7 +293,8 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         );
         slow_runs.push(run);
     }
-    let db_loads = database::run(ctx, &release, args.seconds, args.connections)?;
+    let (db_loads, pgbench_runs) = database::run(ctx, &release, args.seconds, args.connections)?;
+    let comparisons = pgbench::compare(&db_loads, &pgbench_runs);
     let (loads, ratios) = summarise(&runs);
     let servers = servers
         .iter()
@@ -313,9 +318,11 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         runs,
         slow_clients: slow_runs,
         database: db_loads,
+        pgbench: comparisons,
     };
     let mut md = if args.database_only { String::new() } else { markdown(&report) };
     md.push_str(&database::markdown(&report.database, report.connections));
+    md.push_str(&pgbench::markdown(&report.pgbench));
     let dir = paths::bench(&ctx.root);
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&report)?)?;
@@ -395,6 +402,7 @@ mod tests {
                 answered: 0,
             }],
             database: vec![],
+            pgbench: vec![],
         };
         let md = markdown(&report);
         assert!(md.contains("full stack at 70% of bare axum throughput (MISSES target: >= 80%)"), "{md}");
