@@ -11,6 +11,7 @@
 //! Results go to target/bench/results.json and results.md.
 
 pub mod database;
+pub mod hostile;
 pub mod pgbench;
 mod report;
 mod server;
@@ -42,8 +43,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
     /// Only the database part (create and list on PostgreSQL and SQLite), not the HTTP rounds.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "hostile")]
     pub database_only: bool,
+    /// Only the hostile-traffic scenarios, on loopback: the API's p99 with and without a /ready
+    /// flood (--rounds, --seconds each), one client's POST flood against the write quota, and a
+    /// 429 storm's log bytes per second against a baseline. Exit 1 when a bounded target (the
+    /// write quota, the log bytes) is missed; target/bench/hostile.{json,md}.
+    #[arg(long)]
+    pub hostile: bool,
 }
 
 /// One oha run, or (in `Report::loads`) the medians of a server's runs on one path.
@@ -220,6 +227,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         (APP, release.join("app"), unlimited.to_vec()),
         (APP_LOG_ALL, release.join("app"), [&unlimited[..], &[("ACCESS_LOG", "all")]].concat()),
     ];
+    if args.hostile {
+        if ctx.dry_run {
+            println!("{}", hostile::plan(args.rounds, args.seconds));
+            return Ok(());
+        }
+        return hostile::run(ctx, &release, args.rounds, args.seconds);
+    }
     let per_round = (servers.len() * PATHS.len()) as u64 * args.seconds + args.seconds.max(SLOW_OBSERVE.as_secs());
     let rounds = if args.database_only { 0 } else { args.rounds };
     if ctx.dry_run {
