@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::database::{CREATE_AUTHOR, CREATE_TEXT};
+use super::pgbench::{CREATE_AUTHOR, CREATE_TEXT};
 use super::server::{Server, start_with};
 use super::{median, parse_oha};
 use crate::base::error::CodedError;
@@ -98,7 +98,10 @@ pub fn evaluate_logs(baseline: (u64, f64), storm: (u64, f64), rejected: u64) -> 
             per_sec(rejected, storm_secs),
             per_sec(base_bytes, base_secs)
         ),
-        target: format!("<= {allowed} bytes ({:.1} B/s: the baseline + a summary line per kind per 10 s)", per_sec(allowed, storm_secs)),
+        target: format!(
+            "<= {allowed} bytes ({:.1} B/s: the baseline + a summary line per kind per 10 s)",
+            per_sec(allowed, storm_secs)
+        ),
         pass: storm_bytes <= allowed && rejected > 0,
         bounded: true,
     }
@@ -407,11 +410,16 @@ mod tests {
         assert!(same.pass && !same.bounded, "{same:?}");
         let worse = evaluate_p99(&[2.0, 2.0, 2.0], &[3.1, 3.2, 2.9]);
         assert!(!worse.pass);
-        assert!(violations(&[worse.clone()]).is_empty());
+        assert!(violations(std::slice::from_ref(&worse)).is_empty());
         let md = markdown(&[worse, evaluate_writes(9, 5, 6, 5.0)], "1.00 2.00 3.00");
         assert!(md.contains("machine load before: 1.00 2.00 3.00"), "{md}");
         assert!(md.contains("| outside noise (reported, not failed) |"), "{md}");
-        assert!(md.contains("| one client's POST flood | 9 writes accepted (201) in 5.0 s | <= 5 (burst 5 + 6/min x 5.0 s) | FAIL |"), "{md}");
+        assert!(
+            md.contains(
+                "| one client's POST flood | 9 writes accepted (201) in 5.0 s | <= 5 (burst 5 + 6/min x 5.0 s) | FAIL |"
+            ),
+            "{md}"
+        );
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub struct Report {
     /// The guestbook API on PostgreSQL (per pool size) and SQLite.
     pub database: Vec<database::DbLoad>,
     /// The app on PostgreSQL against pgbench with the same SQL and connections.
-    pub pgbench: Vec<pgbench::Comparison>,
+    pub pgbench: Vec<database::Comparison>,
 }
 
 /// Slowloris clients kept connected while the normal load runs.
@@ -308,7 +308,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         slow_runs.push(run);
     }
     let (db_loads, pgbench_runs) = database::run(ctx, &release, args.seconds, args.connections)?;
-    let comparisons = pgbench::compare(&db_loads, &pgbench_runs);
+    let comparisons = database::compare(&db_loads, &pgbench_runs);
     let (loads, ratios) = summarise(&runs);
     let servers = servers
         .iter()
@@ -336,7 +336,7 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
     };
     let mut md = if args.database_only { String::new() } else { markdown(&report) };
     md.push_str(&database::markdown(&report.database, report.connections));
-    md.push_str(&pgbench::markdown(&report.pgbench));
+    md.push_str(&database::pgbench_markdown(&report.pgbench));
     let dir = paths::bench(&ctx.root);
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&report)?)?;
