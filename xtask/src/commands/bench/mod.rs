@@ -11,6 +11,8 @@
 //! Results go to target/bench/results.json and results.md.
 
 pub mod database;
+pub mod hostile;
+pub mod pgbench;
 mod report;
 mod server;
 
@@ -41,8 +43,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
     /// Only the database part (create and list on PostgreSQL and SQLite), not the HTTP rounds.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "hostile")]
     pub database_only: bool,
+    /// Only the hostile-traffic scenarios, on loopback: the API's p99 with and without a /ready
+    /// flood (--rounds, --seconds each), one client's POST flood against the write quota, and a
+    /// 429 storm's log bytes per second against a baseline. Exit 1 when a bounded target (the
+    /// write quota, the log bytes) is missed; target/bench/hostile.{json,md}.
+    #[arg(long)]
+    pub hostile: bool,
 }
 
 /// One oha run, or (in `Report::loads`) the medians of a server's runs on one path.
@@ -88,6 +96,8 @@ pub struct Report {
     pub slow_clients: Vec<SlowClientRun>,
     /// The guestbook API on PostgreSQL (per pool size) and SQLite.
     pub database: Vec<database::DbLoad>,
+    /// The app on PostgreSQL against pgbench with the same SQL and connections.
+    pub pgbench: Vec<database::Comparison>,
 }
 
 /// Slowloris clients kept connected while the normal load runs.
@@ -217,6 +227,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         (APP, release.join("app"), unlimited.to_vec()),
         (APP_LOG_ALL, release.join("app"), [&unlimited[..], &[("ACCESS_LOG", "all")]].concat()),
     ];
+    if args.hostile {
+        if ctx.dry_run {
+            println!("{}", hostile::plan(args.rounds, args.seconds));
+            return Ok(());
+        }
+        return hostile::run(ctx, &release, args.rounds, args.seconds);
+    }
     let per_round = (servers.len() * PATHS.len()) as u64 * args.seconds + args.seconds.max(SLOW_OBSERVE.as_secs());
     let rounds = if args.database_only { 0 } else { args.rounds };
     if ctx.dry_run {
@@ -238,12 +255,13 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         println!("{} &  # {APP_SLOW}", show(&release.join("app"), &unlimited));
         println!("{}", oha("/"));
         println!(
-            "# then a local PostgreSQL (initdb + postgres, fsync on), app migrate, the app with DB_POOL_SIZE in {:?} and on SQLite, each under create and list",
+            "# then a local PostgreSQL (initdb + postgres, fsync on), app migrate, the app with DB_POOL_SIZE in {:?} (each followed by pgbench -M prepared with as many clients, the app's SQL) and on SQLite, each under create and list",
             database::POOL_SIZES
         );
         return Ok(());
     }
-    let db_load = (database::POOL_SIZES.len() as u64 + 1) * database::ENDPOINTS.len() as u64 * args.seconds;
+    // The app on each pool size and SQLite, and pgbench on each pool size.
+    let db_load = (2 * database::POOL_SIZES.len() as u64 + 1) * database::ENDPOINTS.len() as u64 * args.seconds;
     let total = u64::from(rounds) * per_round + db_load;
     eprintln!("bench: {rounds} round(s) and the database loads, about {total} s of load");
     let mut runs = vec![];
@@ -289,7 +307,8 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         );
         slow_runs.push(run);
     }
-    let db_loads = database::run(ctx, &release, args.seconds, args.connections)?;
+    let (db_loads, pgbench_runs) = database::run(ctx, &release, args.seconds, args.connections)?;
+    let comparisons = database::compare(&db_loads, &pgbench_runs);
     let (loads, ratios) = summarise(&runs);
     let servers = servers
         .iter()
@@ -313,9 +332,11 @@ pub fn run(ctx: &Ctx, args: &BenchArgs) -> Result<()> {
         runs,
         slow_clients: slow_runs,
         database: db_loads,
+        pgbench: comparisons,
     };
     let mut md = if args.database_only { String::new() } else { markdown(&report) };
     md.push_str(&database::markdown(&report.database, report.connections));
+    md.push_str(&database::pgbench_markdown(&report.pgbench));
     let dir = paths::bench(&ctx.root);
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&report)?)?;
@@ -395,6 +416,7 @@ mod tests {
                 answered: 0,
             }],
             database: vec![],
+            pgbench: vec![],
         };
         let md = markdown(&report);
         assert!(md.contains("full stack at 70% of bare axum throughput (MISSES target: >= 80%)"), "{md}");

@@ -118,9 +118,19 @@ pub(super) fn command(bin: &Path, vars: &[(&str, &str)], port: &str) -> Command 
 
 /// Start `bin` on a free port on 127.0.0.1 and wait for its first 200 on /health.
 pub(super) fn start(name: &str, bin: &Path, vars: &[(&str, &str)]) -> Result<(Server, f64)> {
+    start_with(name, bin, vars, None)
+}
+
+/// [`start`], with the server's stdout and stderr going to `log` (created) when given.
+pub(super) fn start_with(name: &str, bin: &Path, vars: &[(&str, &str)], log: Option<&Path>) -> Result<(Server, f64)> {
     let port = free_port()?;
+    let mut cmd = command(bin, vars, &port.to_string());
+    if let Some(log) = log {
+        let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        cmd.stdout(file.try_clone()?).stderr(file);
+    }
     let started = Instant::now();
-    let child = command(bin, vars, &port.to_string()).spawn().with_context(|| format!("starting {}", bin.display()))?;
+    let child = cmd.spawn().with_context(|| format!("starting {}", bin.display()))?;
     let server = Server { child, port };
     while status(port, "/health") != Some(200) {
         if started.elapsed() > Duration::from_secs(10) {
