@@ -172,7 +172,7 @@ pub fn detect_engine(ctx: &Ctx) -> Result<Engine> {
         }
     }
     Err(CodedError::usage(
-        "no container engine works here: install podman (`apt-get install podman runc`) or start Docker, or pass --engine",
+        "no container engine works here: install podman (`apt-get install podman runc nftables`) or start Docker, or pass --engine",
     ))
 }
 

@@ -302,8 +302,10 @@ pub const PODMAN: Tool = Tool {
     version_args: &["--version"],
     version_via: None,
     source: Source::System {
-        install: "apt-get install podman runc (or pass --engine docker to image)",
-        apt: &["podman", "runc"],
+        install: "apt-get install podman runc nftables (or pass --engine docker to image)",
+        // nftables: Debian 13's netavark only recommends it, and without `nft` no container starts
+        // with a published port ("netavark: nftables error: unable to execute nft").
+        apt: &["podman", "runc", "nftables"],
         brew: &["podman"],
     },
     locate: Locate::Path,

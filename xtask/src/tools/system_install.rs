@@ -307,7 +307,7 @@ mod tests {
             shown(&plan),
             [
                 "env DEBIAN_FRONTEND=noninteractive apt-get update -qq",
-                "env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc llvm-22 chromium chromium-driver",
+                "env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman runc nftables llvm-22 chromium chromium-driver",
             ]
         );
         assert_eq!(plan.stop, None);
@@ -331,7 +331,7 @@ mod tests {
         assert!(stop.contains("sudo -n true"), "says why: {stop}");
         assert!(
             stop.contains(
-                "\n  sudo apt-get install -y --no-install-recommends podman runc llvm-22 chromium chromium-driver\n"
+                "\n  sudo apt-get install -y --no-install-recommends podman runc nftables llvm-22 chromium chromium-driver\n"
             ),
             "{stop}"
         );
@@ -387,7 +387,7 @@ mod tests {
             .stop
             .unwrap();
         assert!(stop.contains("not on Fedora Linux 41"), "{stop}");
-        assert!(stop.contains("  podman: apt-get install podman runc") && stop.contains("  postgresql: "), "{stop}");
+        assert!(stop.contains("  podman: apt-get install podman runc nftables") && stop.contains("  postgresql: "), "{stop}");
     }
 
     /// The install list is the tool table: every system tool the suite needs is installed by the
@@ -409,6 +409,7 @@ mod tests {
                 "python3-venv",
                 "podman",
                 "runc",
+                "nftables",
                 "llvm-22",
                 "postgresql",
                 "openssl",
