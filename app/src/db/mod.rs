@@ -7,6 +7,7 @@
 
 pub mod messages;
 pub mod migrations;
+pub mod rds_ca;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -79,6 +80,9 @@ impl Target {
                 return Err(format!("DB_SSLROOTCERT={} is not a readable file", ca.display()));
             }
             options = options.ssl_root_cert(ca);
+        } else if matches!(c.db_sslmode, SslMode::VerifyCa | SslMode::VerifyFull) {
+            // The image has no CA store: verify against RDS's roots, compiled in.
+            options = options.ssl_root_cert_from_pem(rds_ca::BUNDLE.to_vec());
         }
         Ok(Self::Postgres(Box::new(options)))
     }
