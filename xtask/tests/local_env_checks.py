@@ -64,7 +64,7 @@ def check_database(sgs, td):
     check(secrets == {"DB_USERNAME": f"{secret_arn}:username::", "DB_PASSWORD": f"{secret_arn}:password::"}, f"task definition secrets reference the master secret's username/password keys ({secrets})")
     env = {e["name"]: e["value"] for e in app.get("environment", [])}
     check(env.get("DB_HOST") == db["Endpoint"]["Address"] and env.get("DB_PORT") == str(db["Endpoint"]["Port"]) and env.get("DB_NAME") == db["DBName"], f"DB_HOST/DB_PORT/DB_NAME point at the instance ({env.get('DB_HOST')}:{env.get('DB_PORT')}/{env.get('DB_NAME')})")
-    check(env.get("DB_SSLMODE") == "require", f"DB_SSLMODE=require ({env.get('DB_SSLMODE')})")
+    check(env.get("DB_SSLMODE") == "verify-full" and "DB_SSLROOTCERT" not in env, f"DB_SSLMODE=verify-full with the app's built-in RDS bundle ({env.get('DB_SSLMODE')}, DB_SSLROOTCERT={env.get('DB_SSLROOTCERT')})")
     check(not {"DB_PASSWORD", "DB_USERNAME", "DATABASE_URL"} & set(env), f"no credential and no DATABASE_URL in the plain environment ({sorted(env)})")
     check(password not in json.dumps(td), "the password appears nowhere in the task definition")
 

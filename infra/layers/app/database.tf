@@ -7,9 +7,9 @@
 #   password is in the task definition, in a plain environment variable or in Terraform state.
 #   The execution role's policy allows secretsmanager:GetSecretValue on this one ARN (the
 #   ecs-service module derives it from `secrets`; the permission contract test checks it).
-# - TLS: DB_SSLMODE = "require" (encrypted; the server certificate is not verified because the
-#   FROM scratch image carries no RDS CA bundle: docs/database.md, "TLS"). The server refuses
-#   plain connections (rds.force_ssl = 1 in the module's parameter group).
+# - TLS: DB_SSLMODE = "verify-full" (database_sslmode): the app checks the server certificate
+#   against the RDS CA bundle compiled into it and the endpoint's name (docs/database.md, "TLS").
+#   The server refuses plain connections (rds.force_ssl = 1 in the module's parameter group).
 # - Network: the database's security group admits the port only from the app's group, and the
 #   app's group reaches the port only on the database's group.
 # - Without a database the app keeps its data in memory (DATABASE_URL=sqlite::memory:): the
