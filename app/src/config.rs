@@ -188,10 +188,13 @@ pub struct DatabaseConfig {
     #[arg(long, env = "DB_APP_ROLE", value_name = "DB_APP_ROLE", default_value = "guestbook_app", value_parser = role_name, global = true)]
     pub db_app_role: String,
     /// TLS to PostgreSQL: `require` encrypts without checking the certificate; `verify-full`
-    /// checks it against DB_SSLROOTCERT and the host name.
+    /// checks that it chains to DB_SSLROOTCERT (unset: the RDS CA bundle built into the app) and
+    /// names DB_HOST; `verify-ca` checks the chain (with sqlx 0.8.6 the name too). In AWS the
+    /// infra sets verify-full.
     #[arg(long, env = "DB_SSLMODE", value_name = "DB_SSLMODE", value_enum, default_value_t = SslMode::Require, global = true)]
     pub db_sslmode: SslMode,
-    /// CA bundle (PEM) for `verify-ca` / `verify-full`, e.g. RDS's global-bundle.pem.
+    /// CA bundle (PEM) for `verify-ca` / `verify-full`, instead of the built-in RDS bundle
+    /// (app/certs/rds-global-bundle.pem, every region's RDS roots).
     #[arg(long, env = "DB_SSLROOTCERT", value_name = "DB_SSLROOTCERT", global = true)]
     pub db_sslrootcert: Option<std::path::PathBuf>,
     /// Connections to PostgreSQL per process (docs/database.md explains the default).

@@ -148,17 +148,35 @@ impl PgServer {
 
     /// A CA, and a certificate for `localhost` / `127.0.0.1` signed by it, in the data directory.
     fn make_certificates(&self) -> Result<(), String> {
-        let data = self.data();
-        let ext = self.root.join("san.ext");
-        fs::write(&ext, "subjectAltName=DNS:localhost,IP:127.0.0.1\n").map_err(|e| e.to_string())?;
         let root = self.root.display().to_string();
-        let data_s = data.display().to_string();
-        let steps: [Vec<String>; 3] = [
+        let ca: Vec<String> =
             ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pg-harness test CA"]
                 .iter()
                 .map(|s| (*s).to_owned())
                 .chain(["-keyout".into(), format!("{root}/ca.key"), "-out".into(), format!("{root}/ca.crt")])
-                .collect(),
+                .collect();
+        openssl(&ca)?;
+        self.write_server_certificate("DNS:localhost,IP:127.0.0.1")
+    }
+
+    /// Replace the server's certificate with one for `subject_alt_names` (openssl syntax, e.g.
+    /// `DNS:db.example.invalid`), signed by the same CA ([`PgServer::ca_file`]). PostgreSQL
+    /// reads it on its next configuration reload (`SELECT pg_reload_conf()`); connections made
+    /// after that see the new certificate. With [`Options::tls`] only.
+    pub fn reissue_server_certificate(&self, subject_alt_names: &str) -> Result<(), String> {
+        if !self.options.tls {
+            return Err("reissue_server_certificate needs Options::tls".into());
+        }
+        self.write_server_certificate(subject_alt_names)
+    }
+
+    fn write_server_certificate(&self, subject_alt_names: &str) -> Result<(), String> {
+        let data = self.data();
+        let ext = self.root.join("san.ext");
+        fs::write(&ext, format!("subjectAltName={subject_alt_names}\n")).map_err(|e| e.to_string())?;
+        let root = self.root.display().to_string();
+        let data_s = data.display().to_string();
+        let steps: [Vec<String>; 2] = [
             ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"]
                 .iter()
                 .map(|s| (*s).to_owned())
@@ -182,14 +200,7 @@ impl PgServer {
                 .collect(),
         ];
         for args in steps {
-            let out = Command::new("openssl")
-                .args(&args)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("cannot run openssl (apt-get install openssl): {e}"))?;
-            if !out.status.success() {
-                return Err(format!("openssl {} failed: {}", args[0], String::from_utf8_lossy(&out.stderr)));
-            }
+            openssl(&args)?;
         }
         for file in ["server.key", "server.crt"] {
             let path = data.join(file);
@@ -343,6 +354,18 @@ fn signal(pid: u32, sig: &str) -> Result<(), String> {
         .status()
         .map_err(|e| format!("cannot run kill: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("kill -{sig} {pid} failed ({status})")) }
+}
+
+fn openssl(args: &[String]) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run openssl (apt-get install openssl): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("openssl {} failed: {}", args[0], String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(())
 }
 
 /// The directory holding `initdb` and `postgres`, by the rules of the module docs.

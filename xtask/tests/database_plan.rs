@@ -6,8 +6,9 @@
 //!   definition gets DB_HOST/PORT/NAME/SSLMODE as environment and DB_USERNAME/DB_PASSWORD as
 //!   `secrets` from the master secret (no credential, no DATABASE_URL in the environment), the
 //!   security-group rule pair app <-> database and no CIDR egress on 5432; without a database
-//!   DATABASE_URL=sqlite::memory:; verify-full needs a CA bundle path; database_enabled with a
-//!   core layer that has no database is refused.
+//!   DATABASE_URL=sqlite::memory:; DB_SSLMODE verify-full by default with no DB_SSLROOTCERT (the
+//!   app's built-in RDS bundle), another mode or bundle can be chosen, a mode without TLS is
+//!   refused; database_enabled with a core layer that has no database is refused.
 //!
 //! - infra/layers/core/tests/database.tftest.hcl with dev's and prod's env files: the database
 //!   exists, backups are on, prod has deletion protection and a final snapshot.
@@ -75,8 +76,9 @@ fn dev_and_prod_wire_the_database_into_the_service() {
             &[
                 "with_database",
                 "without_database",
-                "verify_full_can_be_chosen_with_a_bundle",
-                "verify_full_without_a_bundle_is_refused",
+                "another_mode_and_bundle_can_be_chosen",
+                "require_needs_no_bundle",
+                "a_mode_without_tls_is_refused",
                 "core_without_a_database_is_refused",
             ],
         );

@@ -79,7 +79,7 @@ def check_database(sgs, td):
     check(not app.get("secrets"), f"the serving task definition has no secrets ({app.get('secrets')})")
     env = {e["name"]: e["value"] for e in app.get("environment", [])}
     check(env.get("DB_HOST") == db["Endpoint"]["Address"] and env.get("DB_PORT") == str(db["Endpoint"]["Port"]) and env.get("DB_NAME") == db["DBName"], f"DB_HOST/DB_PORT/DB_NAME point at the instance ({env.get('DB_HOST')}:{env.get('DB_PORT')}/{env.get('DB_NAME')})")
-    check(env.get("DB_SSLMODE") == "require", f"DB_SSLMODE=require ({env.get('DB_SSLMODE')})")
+    check(env.get("DB_SSLMODE") == "verify-full" and "DB_SSLROOTCERT" not in env, f"DB_SSLMODE=verify-full with the app's built-in RDS bundle ({env.get('DB_SSLMODE')}, DB_SSLROOTCERT={env.get('DB_SSLROOTCERT')})")
     check(env.get("DB_AUTH") == "iam" and env.get("DB_USERNAME") == "guestbook_app" and env.get("AWS_REGION"), f"the serving tasks log in as guestbook_app with IAM tokens ({env.get('DB_AUTH')}, {env.get('DB_USERNAME')}, {env.get('AWS_REGION')})")
     check(not {"DB_PASSWORD", "DB_PASSWORD_FILE", "DATABASE_URL"} & set(env), f"no password and no DATABASE_URL in the plain environment ({sorted(env)})")
     check(password not in json.dumps(td), "the password appears nowhere in the serving task definition")

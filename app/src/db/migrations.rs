@@ -207,7 +207,9 @@ fn sqlstate(e: &MigrateError) -> Option<String> {
 }
 
 fn unreachable(e: &sqlx::Error) -> bool {
+    // A refused server certificate arrives as an I/O error too, but waiting will not fix it.
     matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+        && super::tls_verification_failure(&e.to_string()).is_none()
 }
 
 impl Db {

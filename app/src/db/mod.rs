@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod iam;
 pub mod messages;
 pub mod migrations;
+pub mod rds_ca;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -87,6 +88,9 @@ impl Target {
                 return Err(format!("DB_SSLROOTCERT={} is not a readable file", ca.display()));
             }
             options = options.ssl_root_cert(ca);
+        } else if matches!(c.db_sslmode, SslMode::VerifyCa | SslMode::VerifyFull) {
+            // The image has no CA store: verify against RDS's roots, compiled in.
+            options = options.ssl_root_cert_from_pem(rds_ca::BUNDLE.to_vec());
         }
         let (password, source) = credential(c, host, user)?;
         if let Some(password) = password {
@@ -378,7 +382,7 @@ impl From<sqlx::Error> for DbError {
         use sqlx::Error as E;
         match &e {
             E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::Protocol(_) | E::WorkerCrashed => {
-                Self::Unavailable(e.to_string())
+                Self::Unavailable(tls_verification_failure(&e.to_string()).unwrap_or_else(|| e.to_string()))
             }
             E::Database(db) => {
                 let code = db.code().unwrap_or_default();
@@ -457,6 +461,26 @@ fn log_rejected_password(message: &str) {
     }
 }
 
+/// sqlx's message for a server certificate that `verify-ca` / `verify-full` refused (rustls:
+/// "invalid peer certificate: ..."), as one line saying what to check; `None` for any other
+/// error. The raw message stays at the end, in brackets.
+pub fn tls_verification_failure(message: &str) -> Option<String> {
+    let detail = &message[message.find("invalid peer certificate")?..];
+    let check = if detail.contains("NotValidForName") || detail.contains("not valid for name") {
+        "the server's certificate does not name DB_HOST: check that DB_HOST is the name in the certificate \
+         (RDS: the instance endpoint, not an IP address, a CNAME or a tunnel's 127.0.0.1)"
+    } else if ["Expired", "NotValidYet", "expired", "not valid yet"].iter().any(|w| detail.contains(w)) {
+        "the server's certificate is outside its validity period: check the server's certificate (RDS: \
+         ca_cert_identifier) and this machine's clock"
+    } else {
+        "the server's certificate does not chain to a CA in DB_SSLROOTCERT (unset: the RDS CA bundle built \
+         into the app): check DB_SSLROOTCERT and the server's CA (RDS: ca_cert_identifier)"
+    };
+    Some(format!(
+        "TLS verification of the database server failed (DB_SSLMODE verify-ca/verify-full): {check} [{detail}]"
+    ))
+}
+
 /// Number of seconds a client should wait before retrying after [`DbError::Unavailable`].
 pub const RETRY_AFTER_SECS: u64 = 5;
 
@@ -480,6 +504,30 @@ pub(crate) use on_pool;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_server_certificate_reads_as_one_line_saying_what_to_check() {
+        // rustls 0.23's messages, as sqlx 0.8.6 wraps them (seen in guestbook.rs's TLS test).
+        let io = "error communicating with database: invalid peer certificate: ";
+        let name = tls_verification_failure(&format!(
+            "{io}certificate not valid for name \"localhost\"; certificate is only valid for DnsName(\"db.example.invalid\")"
+        ))
+        .unwrap();
+        assert!(name.starts_with("TLS verification of the database server failed"), "{name}");
+        assert!(name.contains("does not name DB_HOST") && name.contains("db.example.invalid"), "{name}");
+        let issuer = tls_verification_failure(&format!("{io}UnknownIssuer")).unwrap();
+        assert!(issuer.contains("does not chain to a CA in DB_SSLROOTCERT"), "{issuer}");
+        assert!(issuer.ends_with("[invalid peer certificate: UnknownIssuer]"), "{issuer}");
+        let expired = tls_verification_failure(&format!(
+            "{io}certificate expired: verification time 1 (UNIX), but certificate is not valid after 0 (1 seconds ago)"
+        ))
+        .unwrap();
+        assert!(expired.contains("validity period"), "{expired}");
+        assert_eq!(
+            tls_verification_failure("error communicating with database: Connection refused (os error 111)"),
+            None
+        );
+    }
 
     fn io(kind: std::io::ErrorKind) -> sqlx::Error {
         sqlx::Error::Io(std::io::Error::from(kind))

@@ -391,18 +391,13 @@ variable "database_performance_insights" {
 }
 
 variable "database_sslmode" {
-  description = "DB_SSLMODE of the app's connection: \"require\" (encrypted, server certificate not verified; the FROM scratch image has no RDS CA bundle) or \"verify-full\" / \"verify-ca\", which need the bundle in the image and DB_SSLROOTCERT (its path) in app_environment. docs/database.md, \"TLS\"."
+  description = "DB_SSLMODE of the app's connection. \"verify-full\" (default): the server certificate must chain to the RDS CA bundle built into the app (app/certs/rds-global-bundle.pem) and name DB_HOST (the instance endpoint). \"verify-ca\": the chain only (sqlx 0.8.6 checks the name too). \"require\": encrypted, not verified. app_environment.DB_SSLROOTCERT may name another bundle in the image. docs/database.md, \"TLS\"."
   type        = string
-  default     = "require"
+  default     = "verify-full"
 
   validation {
     condition     = contains(["require", "verify-ca", "verify-full"], var.database_sslmode)
     error_message = "database_sslmode must be \"require\", \"verify-ca\" or \"verify-full\" (RDS refuses connections without TLS)."
-  }
-
-  validation {
-    condition     = var.database_sslmode == "require" || contains(keys(var.app_environment), "DB_SSLROOTCERT")
-    error_message = "database_sslmode verify-ca/verify-full needs app_environment.DB_SSLROOTCERT: the path of the RDS CA bundle inside the image."
   }
 }
 

@@ -9,9 +9,10 @@
 #   DbiResourceId). The master secret goes only into the migration task definition
 #   (`<app>-migrate`: `<secret arn>:username::` / `:password::` as `secrets`), read by the
 #   migration's own execution role; the serving execution role reads no secret.
-# - TLS: DB_SSLMODE = "require" (encrypted; the server certificate is not verified because the
-#   FROM scratch image carries no RDS CA bundle: docs/database.md, "TLS"). The server refuses
-#   plain connections (rds.force_ssl = 1 in the module's parameter group); IAM tokens need TLS.
+# - TLS: DB_SSLMODE = "verify-full" (database_sslmode): the app checks the server certificate
+#   against the RDS CA bundle compiled into it and the endpoint's name (docs/database.md, "TLS").
+#   The server refuses plain connections (rds.force_ssl = 1 in the module's parameter group);
+#   IAM tokens need TLS.
 # - Network: the database's security group admits the port only from the app's group, and the
 #   app's group reaches the port only on the database's group.
 # - Without a database the app keeps its data in memory (DATABASE_URL=sqlite::memory:): the

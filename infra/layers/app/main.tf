@@ -88,7 +88,7 @@ module "service" {
     memory      = var.task_memory
     # The app keeps idle connections open longer than the ALB does (see alb_idle_timeout).
     # database.tf: DB_* (or DATABASE_URL=sqlite::memory: without a database); app_environment
-    # comes last so an environment can override them (e.g. DB_SSLMODE = "verify-full").
+    # comes last so an environment can override them (e.g. DB_SSLMODE = "require" for a server without an RDS certificate).
     environment = merge(
       { KEEP_ALIVE_TIMEOUT_SECS = tostring(var.alb_idle_timeout + 15) },
       local.database_environment,

@@ -115,9 +115,10 @@ run "with_database" {
       module.service.container_environment.DB_HOST == "rdeploy-x-db.abcdefghijkl.eu-west-1.rds.amazonaws.com"
       && module.service.container_environment.DB_PORT == "5432"
       && module.service.container_environment.DB_NAME == "app"
-      && module.service.container_environment.DB_SSLMODE == "require"
+      && module.service.container_environment.DB_SSLMODE == "verify-full"
+      && !contains(keys(module.service.container_environment), "DB_SSLROOTCERT")
     )
-    error_message = "DB_HOST/PORT/NAME/SSLMODE are plain environment: ${jsonencode(module.service.container_environment)}"
+    error_message = "DB_HOST/PORT/NAME/SSLMODE are plain environment, verify-full by default with the app's built-in RDS bundle (no DB_SSLROOTCERT): ${jsonencode(module.service.container_environment)}"
   }
   assert {
     condition = (
@@ -199,27 +200,41 @@ run "without_database" {
   }
 }
 
-run "verify_full_can_be_chosen_with_a_bundle" {
+run "another_mode_and_bundle_can_be_chosen" {
   command = plan
 
   variables {
     database_enabled = true
-    database_sslmode = "verify-full"
-    app_environment  = { DB_SSLROOTCERT = "/etc/rds/global-bundle.pem" }
+    database_sslmode = "verify-ca"
+    app_environment  = { DB_SSLROOTCERT = "/etc/rds/other-bundle.pem" }
   }
 
   assert {
-    condition     = module.service.container_environment.DB_SSLMODE == "verify-full" && module.service.container_environment.DB_SSLROOTCERT == "/etc/rds/global-bundle.pem"
+    condition     = module.service.container_environment.DB_SSLMODE == "verify-ca" && module.service.container_environment.DB_SSLROOTCERT == "/etc/rds/other-bundle.pem"
     error_message = "database_sslmode and app_environment reach the container"
   }
 }
 
-run "verify_full_without_a_bundle_is_refused" {
+run "require_needs_no_bundle" {
   command = plan
 
   variables {
     database_enabled = true
-    database_sslmode = "verify-full"
+    database_sslmode = "require"
+  }
+
+  assert {
+    condition     = module.service.container_environment.DB_SSLMODE == "require"
+    error_message = "require reaches the container"
+  }
+}
+
+run "a_mode_without_tls_is_refused" {
+  command = plan
+
+  variables {
+    database_enabled = true
+    database_sslmode = "disable"
   }
 
   expect_failures = [var.database_sslmode]
