@@ -387,7 +387,10 @@ mod tests {
             .stop
             .unwrap();
         assert!(stop.contains("not on Fedora Linux 41"), "{stop}");
-        assert!(stop.contains("  podman: apt-get install podman runc nftables") && stop.contains("  postgresql: "), "{stop}");
+        assert!(
+            stop.contains("  podman: apt-get install podman runc nftables") && stop.contains("  postgresql: "),
+            "{stop}"
+        );
     }
 
     /// The install list is the tool table: every system tool the suite needs is installed by the
