@@ -59,6 +59,9 @@ pub struct PoolSettings {
 impl Target {
     /// The target the configuration selects; `Err` is one line naming the setting.
     pub fn from_config(c: &DatabaseConfig) -> Result<Self, String> {
+        // One crypto provider for sqlx's TLS: ring (already the process default, or another
+        // one installed first: either way nothing to do).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         if let Some(url) = &c.database_url {
             if c.db_auth == DbAuth::Iam {
                 return Err("DB_AUTH=iam takes the database from DB_HOST, DB_PORT, DB_NAME and DB_USERNAME: unset \

@@ -48,6 +48,7 @@ override_data {
         port              = 5432
         db_name           = "app"
         secret_arn        = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-0123abcd-aaaa-bbbb-cccc-0123456789ab-AbCdEf"
+        resource_id       = "db-ABCDEFGHIJKLMNOPQRSTUVWXY1"
         security_group_id = "sg-0000000000000db00"
       }
     }

@@ -210,7 +210,7 @@ tps = 891.711530 (without initial connection time)
             assert!(app.contains(&format!("\"{piece}\"")), "app/src/db/messages.rs no longer has {piece:?}");
         }
         assert!(
-            app.contains(&format!("pub static POSTGRES: Sql = dialect!(r#\"{CREATED_AT}\"#);")),
+            app.contains(&format!("pub static POSTGRES: Sql = dialect!(\n    r#\"{CREATED_AT}\"#,")),
             "the app's PostgreSQL created_at changed"
         );
         assert!(app.contains("insert: concat!(") && app.contains("page: concat!("));
