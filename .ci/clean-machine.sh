@@ -57,10 +57,13 @@ git clone -q "$repo" "$root/work/rdeploy"
 # The root a mount point of its own: podman's layer unpacking remounts / private (MS_REC |
 # MS_PRIVATE), which fails with EINVAL inside a chroot whose / is a plain directory.
 mountpoint -q "$root" || mount --bind "$root" "$root"
-for fs in proc sys dev dev/pts; do
+# /sys with its submounts (--rbind): runc finds the cgroup hierarchy under /sys/fs/cgroup, and a
+# plain bind of /sys leaves that empty ("no cgroup mount found in mountinfo").
+for fs in proc dev dev/pts; do
   mountpoint -q "$root/$fs" || mount --bind "/$fs" "$root/$fs"
 done
-trap 'for fs in dev/pts dev sys proc; do umount "$root/$fs" 2>/dev/null || true; done; umount "$root" 2>/dev/null || true' EXIT
+mountpoint -q "$root/sys" || mount --rbind /sys "$root/sys"
+trap 'umount -R "$root/sys" 2>/dev/null || true; for fs in dev/pts dev proc; do umount "$root/$fs" 2>/dev/null || true; done; umount "$root" 2>/dev/null || true' EXIT
 
 inside() {
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
