@@ -72,6 +72,13 @@ inside() {
     /bin/bash -euo pipefail -c "$1"
 }
 
+# The chroot shares the host's network namespace. When the host's own podman has left its bridge
+# on podman's default subnet (10.88.0.0/16, e.g. cni-podman0), the host's route wins and the
+# chroot's containers are unreachable ("no answer on /health"). A subnet of the chroot's own
+# avoids that; a real machine has only one podman and needs nothing.
+mkdir -p "$root/etc/containers/containers.conf.d"
+printf '[network]\ndefault_subnet = "10.99.0.0/16"\n' >"$root/etc/containers/containers.conf.d/40-clean-machine-subnet.conf"
+
 log "the README's prerequisites: a C compiler and git"
 inside 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev git ca-certificates curl >/dev/null && update-ca-certificates >/dev/null'
 

@@ -82,10 +82,20 @@ impl Scratch {
     }
 
     pub(super) fn python(&self, script: &str, args: &[&str]) -> String {
-        let out = Command::new("python3").arg("-c").arg(script).arg(self.endpoint()).args(args).output().unwrap();
+        let out = Command::new(boto3_python()).arg("-c").arg(script).arg(self.endpoint()).args(args).output().unwrap();
         assert!(out.status.success(), "python failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
+}
+
+/// A python with boto3, as the emulator has it: the moto venv's when xtask installed moto (a clean
+/// machine's `python3` has no boto3), else the system's `python3` (moto found there).
+fn boto3_python() -> PathBuf {
+    let venv = crate::tools::tools_dir(&repo()).join("venvs/moto/bin/python");
+    [venv, PathBuf::from("python3")]
+        .into_iter()
+        .find(|p| Command::new(p).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success()))
+        .expect("a python with boto3: run the tests through `cargo xtask test` (it installs moto[server], which brings boto3)")
 }
 
 impl Drop for Scratch {
