@@ -8,6 +8,7 @@ use std::process::{Command, Output};
 
 mod fs;
 pub use fs::copy_tree;
+mod python;
 
 pub const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
@@ -176,10 +177,7 @@ pub fn terraform_test(tag: &str, dir: &str, args: &[&str]) -> (bool, String) {
 /// A python with boto3: the tools venv's (moto brings it) or the system's.
 pub fn tools_python() -> PathBuf {
     let dir = std::env::var_os("XTASK_TOOLS_DIR").map_or_else(|| repo().join("target/tools"), PathBuf::from);
-    [dir.join("venvs/moto/bin/python"), PathBuf::from("python3")]
-        .into_iter()
-        .find(|p| Command::new(p).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success()))
-        .expect("a python with boto3 (installed with moto by `cargo xtask local up`)")
+    python::boto3_python(&dir).expect("a python with boto3 (installed with moto by `cargo xtask local up`)")
 }
 
 /// Run a checks script with the tools python; print its lines, fail the test on exit != 0.

@@ -44,10 +44,12 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
-// The same copy the integration tests use (their support module includes this file too).
+// The same copies the integration tests use (their support module includes these files too).
 #[path = "../../../tests/support/fs.rs"]
 mod fs;
 use fs::copy_tree;
+#[path = "../../../tests/support/python.rs"]
+mod python;
 
 mod render;
 mod workflows;

@@ -88,14 +88,11 @@ impl Scratch {
     }
 }
 
-/// A python with boto3, as the emulator has it: the moto venv's when xtask installed moto (a clean
-/// machine's `python3` has no boto3), else the system's `python3` (moto found there).
+/// A python with boto3, as the emulator has it (a clean machine's `python3` has none).
 fn boto3_python() -> PathBuf {
-    let venv = crate::tools::tools_dir(&repo()).join("venvs/moto/bin/python");
-    [venv, PathBuf::from("python3")]
-        .into_iter()
-        .find(|p| Command::new(p).args(["-c", "import boto3"]).output().is_ok_and(|o| o.status.success()))
-        .expect("a python with boto3: run the tests through `cargo xtask test` (it installs moto[server], which brings boto3)")
+    super::python::boto3_python(&crate::tools::tools_dir(&repo())).expect(
+        "a python with boto3: run the tests through `cargo xtask test` (it installs moto[server], which brings boto3)",
+    )
 }
 
 impl Drop for Scratch {
