@@ -62,8 +62,21 @@ mountpoint -q "$root" || mount --bind "$root" "$root"
 for fs in proc dev dev/pts; do
   mountpoint -q "$root/$fs" || mount --bind "/$fs" "$root/$fs"
 done
-mountpoint -q "$root/sys" || mount --rbind /sys "$root/sys"
-trap 'umount -R "$root/sys" 2>/dev/null || true; for fs in dev/pts dev proc; do umount "$root/$fs" 2>/dev/null || true; done; umount "$root" 2>/dev/null || true' EXIT
+mountpoint -q "$root/sys" || { mount --rbind /sys "$root/sys" && mount --make-rslave "$root/sys"; }
+# On exit: first every process still rooted in the chroot (a test's leftover server keeps /dev
+# busy), then the mounts, innermost first. Delete $root only once `mount | grep "$root"` is empty:
+# while /dev is bound in, rm -rf would reach the host's /dev.
+cleanup() {
+  local p
+  for p in /proc/[0-9]*; do
+    case $(readlink "$p/root" 2>/dev/null) in "$root" | "$root"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac
+  done
+  sleep 1
+  umount -R "$root/sys" 2>/dev/null || true
+  findmnt -rn -o TARGET | grep -F "$root/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  umount "$root" 2>/dev/null || true
+}
+trap cleanup EXIT
 
 inside() {
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
