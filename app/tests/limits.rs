@@ -122,7 +122,9 @@ async fn idle_keep_alive_outlasts_the_header_timeout_and_then_closes() {
         assert!(read_response(&mut s).expect("the idle connection is still open").starts_with("HTTP/1.1 200"));
         let idle = Instant::now();
         assert!(closed_by_server(&mut s), "an idle connection is closed");
-        assert!(idle.elapsed() >= Duration::from_secs(4), "closed before the keep-alive timeout: {:?}", idle.elapsed());
+        // The server's 4 s idle timer starts when it has written the response, a moment before
+        // this clock does (CI measured 3.9999 s): 3 s still tells it from the 1 s header timeout.
+        assert!(idle.elapsed() >= Duration::from_secs(3), "closed before the keep-alive timeout: {:?}", idle.elapsed());
     })
     .await
     .unwrap();
