@@ -81,7 +81,7 @@ pub fn cache_key(python: &str) -> String {
     h.update(format!("xtask-tools 1\npython {python}\n").as_bytes());
     for tool in tools::ALL.iter().filter(|t| t.hosted == Hosted::Xtask) {
         let source = match tool.source {
-            Source::Cargo { krate } => format!("cargo {krate}@{}", tool.version),
+            Source::Cargo { krate, .. } => format!("cargo {krate}@{}", tool.version),
             Source::Pip { package, version } => format!("pip {package}=={version}"),
             Source::System { .. } => continue,
         };

@@ -4,8 +4,11 @@
 /// How a tool gets onto the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
-    /// `cargo install --locked --root <tools>/cargo <crate>@<version>`.
-    Cargo { krate: &'static str },
+    /// `cargo install --locked --root <tools>/cargo <crate>@<version>`. `optimized`: built with
+    /// the release profile the crate ships (oha: a load generator must outrun the server it
+    /// measures); otherwise with opt-level 1, no LTO and 16 codegen units, which compiles in
+    /// about half the time, for tools that run for seconds (see `install.rs`).
+    Cargo { krate: &'static str, optimized: bool },
     /// `pip install <package>==<version>` into its own venv `<tools>/venvs/<name>`.
     Pip { package: &'static str, version: &'static str },
     /// Provided by the system; xtask detects it and says how to install it. `cargo xtask ci` and
@@ -88,7 +91,7 @@ pub const CARGO_LLVM_COV: Tool = Tool {
     version: "0.9.1",
     version_args: &["llvm-cov", "--version"],
     version_via: None,
-    source: Source::Cargo { krate: "cargo-llvm-cov" },
+    source: Source::Cargo { krate: "cargo-llvm-cov", optimized: false },
     locate: Locate::Path,
     // test: a CLI test runs `coverage` on a scratch project.
     used_by: &["coverage", "test"],
@@ -101,7 +104,7 @@ pub const CARGO_DENY: Tool = Tool {
     version: "0.20.2",
     version_args: &["--version"],
     version_via: None,
-    source: Source::Cargo { krate: "cargo-deny" },
+    source: Source::Cargo { krate: "cargo-deny", optimized: false },
     locate: Locate::Path,
     used_by: &["lint"],
     hosted: Hosted::Xtask,
@@ -113,7 +116,7 @@ pub const CARGO_AUDIT: Tool = Tool {
     version: "0.22.2",
     version_args: &["audit", "--version"],
     version_via: None,
-    source: Source::Cargo { krate: "cargo-audit" },
+    source: Source::Cargo { krate: "cargo-audit", optimized: false },
     locate: Locate::Path,
     used_by: &["lint", "image", "test"],
     hosted: Hosted::Xtask,
@@ -126,7 +129,7 @@ pub const CARGO_AUDITABLE: Tool = Tool {
     // It has no --version of its own: read cargo's install record instead.
     version_args: &[],
     version_via: None,
-    source: Source::Cargo { krate: "cargo-auditable" },
+    source: Source::Cargo { krate: "cargo-auditable", optimized: false },
     locate: Locate::Path,
     used_by: &["image", "test"],
     hosted: Hosted::Xtask,
@@ -150,7 +153,7 @@ pub const OHA: Tool = Tool {
     version: "1.16.0",
     version_args: &["--version"],
     version_via: None,
-    source: Source::Cargo { krate: "oha" },
+    source: Source::Cargo { krate: "oha", optimized: true },
     locate: Locate::Path,
     used_by: &["bench"],
     hosted: Hosted::Xtask,

@@ -16,7 +16,7 @@ use crate::base::error::CodedError;
 pub fn install_hint(tool: &Tool, root: &Path) -> String {
     let dir = tools_dir(root);
     match tool.source {
-        Source::Cargo { krate } => {
+        Source::Cargo { krate, .. } => {
             format!("cargo install --locked --root {} {krate}@{}", dir.join("cargo").display(), tool.version)
         }
         Source::Pip { package, version } => {
@@ -70,14 +70,56 @@ pub fn prepare(sh: &Shell, root: &Path, tools: &[&'static Tool]) -> Result<()> {
     if !problems.is_empty() {
         return Err(CodedError::usage(problems.join("\n")));
     }
-    for tool in tools.iter().filter(|t| !matches!(t.source, Source::System { .. })) {
-        ensure(sh, root, tool)?;
+    let (pip, cargo): (Vec<&Tool>, Vec<&Tool>) = tools
+        .iter()
+        .copied()
+        .filter(|t| !matches!(t.source, Source::System { .. }))
+        .partition(|t| matches!(t.source, Source::Pip { .. }));
+    // The cargo installs compile and the pip ones mostly download and unpack: on a fresh
+    // machine they overlap, one thread each (a shell of its own: xshell's is not `Sync`).
+    let builds = cargo.iter().any(|t| !matches!(probe(t, &path), Probe::Ok { .. }));
+    let result = std::thread::scope(|scope| {
+        let pip_sh = sh.clone();
+        let pips = scope.spawn(move || pip.iter().try_for_each(|t| ready(&pip_sh, root, t).map(drop)));
+        let cargos = cargo.iter().try_for_each(|t| ready(sh, root, t).map(drop));
+        let pips = pips.join().unwrap_or_else(|_| Err(anyhow::anyhow!("installing the pip tools panicked")));
+        cargos.and(pips)
+    });
+    if builds {
+        remove_build_dir(root)?;
     }
-    Ok(())
+    result
+}
+
+/// Where `cargo install` builds: one directory for every cargo tool, so the crates they share
+/// (clap, serde, tokio, ...) compile once per `prepare`, which removes it when done.
+fn build_dir(root: &Path) -> PathBuf {
+    tools_dir(root).join("cargo-build")
+}
+
+fn remove_build_dir(root: &Path) -> Result<()> {
+    let dir = build_dir(root);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing the tool build directory {}", dir.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Make sure the pinned `tool` is runnable, installing it into the tools directory if needed.
 pub fn ensure(sh: &Shell, root: &Path, tool: &Tool) -> Result<PathBuf> {
+    let builds = matches!(tool.source, Source::Cargo { .. })
+        && !matches!(probe(tool, &sh.var_os("PATH").unwrap_or_default()), Probe::Ok { .. });
+    let result = ready(sh, root, tool);
+    if builds {
+        remove_build_dir(root)?;
+    }
+    result
+}
+
+/// [`ensure`], leaving the cargo build directory for the next install.
+fn ready(sh: &Shell, root: &Path, tool: &Tool) -> Result<PathBuf> {
     let path = sh.var_os("PATH").unwrap_or_default();
     match probe(tool, &path) {
         Probe::Ok { path, .. } => return Ok(path),
@@ -98,18 +140,35 @@ pub fn ensure(sh: &Shell, root: &Path, tool: &Tool) -> Result<PathBuf> {
     }
 }
 
+/// The release profile for tools that run for seconds: a quick build, not the fastest binary.
+const FAST_BUILD: [(&str, &str); 4] = [
+    ("CARGO_PROFILE_RELEASE_OPT_LEVEL", "1"),
+    ("CARGO_PROFILE_RELEASE_LTO", "false"),
+    ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16"),
+    ("CARGO_PROFILE_RELEASE_DEBUG", "false"),
+];
+
 fn install(sh: &Shell, root: &Path, tool: &Tool) -> Result<()> {
     let dir = tools_dir(root);
     let (version, name) = (tool.version, tool.name);
     match tool.source {
-        Source::Cargo { krate } => {
-            let root = dir.join("cargo");
+        Source::Cargo { krate, optimized } => {
+            let install_root = dir.join("cargo");
             eprintln!(
                 "xtask: installing {name} {version} into {} (first use only; compiling takes a few minutes)",
-                root.display()
+                install_root.display()
             );
             let spec = format!("{krate}@{version}");
-            cmd!(sh, "cargo install --locked --quiet --root {root} {spec}").run()?;
+            let target = build_dir(root);
+            let mut install =
+                cmd!(sh, "cargo install --locked --quiet --root {install_root} --target-dir {target} {spec}");
+            if !optimized {
+                // Cargo's config (these variables) outranks the profile in the crate's manifest.
+                for (var, value) in FAST_BUILD {
+                    install = install.env(var, value);
+                }
+            }
+            install.run()?;
         }
         Source::Pip { package, version } => {
             let venv = dir.join("venvs").join(name);

@@ -176,7 +176,7 @@ mod tests {
         for tool in ALL {
             let hint = install_hint(tool, Path::new("/repo"));
             assert!(!hint.is_empty(), "{}", tool.name);
-            if let Source::Cargo { krate } = tool.source {
+            if let Source::Cargo { krate, .. } = tool.source {
                 assert!(hint.contains(&format!("{krate}@{}", tool.version)));
             }
         }

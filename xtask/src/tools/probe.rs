@@ -96,7 +96,7 @@ pub fn probe(tool: &Tool, path: &OsStr) -> Probe {
         };
     }
     let Some(exe) = locate(tool, path) else { return Probe::Missing };
-    if let (true, Source::Cargo { krate }) = (tool.version_args.is_empty(), tool.source) {
+    if let (true, Source::Cargo { krate, .. }) = (tool.version_args.is_empty(), tool.source) {
         return match installed_version(&exe, krate) {
             Some(v) if version_matches(tool, &v) => Probe::Ok { path: exe, version: v },
             Some(v) => Probe::WrongVersion { path: exe, version: v },
