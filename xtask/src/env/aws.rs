@@ -16,7 +16,7 @@ pub const EMULATOR_SECRET: &str = "test";
 /// `XTASK_EMULATOR_CREDENTIALS=caller`: for `--env local`, use the caller's AWS_ACCESS_KEY_ID,
 /// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN instead of the static test/test, e.g. a role's
 /// credentials from the emulator's AssumeRoleWithWebIdentity once its IAM enforcement is on
-/// (xtask/tests/local_env.rs deploys as the GitHub deploy role that way). Never a profile, SSO
+/// (xtask/tests/local_env_day2.rs deploys as the GitHub deploy role that way). Never a profile, SSO
 /// or instance metadata: only those variables.
 pub const CALLER_CREDENTIALS_VAR: &str = "XTASK_EMULATOR_CREDENTIALS";
 

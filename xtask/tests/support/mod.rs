@@ -38,7 +38,10 @@ impl Scratch {
     }
 
     pub fn xtask(&self, args: &[&str]) -> Output {
+        let started = std::time::Instant::now();
         let out = Command::new(XTASK).env("XTASK_ROOT", &self.root).args(args).output().unwrap();
+        // In the log of a failed or slow run: where the time went.
+        println!("xtask {args:?}: exit {:?} after {:.1}s", out.status.code(), started.elapsed().as_secs_f64());
         if !out.status.success() {
             eprintln!("--- xtask {args:?} stderr:\n{}", String::from_utf8_lossy(&out.stderr));
         }
