@@ -41,14 +41,21 @@ if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
 fi
 
 log "the offline settings .ci/run points at (terraform, provider mirror, advisory database)"
+# Found as .ci/run finds them: without them the first `cargo audit` fails (no network here).
+cd "$repo"
+# shellcheck source=.ci/offline-env.sh
+source .ci/offline-env.sh
+cd - >/dev/null
+if [ -z "${XTASK_TF_MIRROR:-}" ] || [ -z "${XTASK_ADVISORY_DB:-}" ]; then
+  echo "clean-machine: no provider mirror or advisory database found; set XTASK_TF_MIRROR and XTASK_ADVISORY_DB" >&2
+  exit 2
+fi
+echo "XTASK_TF_MIRROR=$XTASK_TF_MIRROR XTASK_ADVISORY_DB=$XTASK_ADVISORY_DB"
 install -m 0755 "$(command -v terraform)" "$root/usr/local/bin/terraform"
-if [ -n "${XTASK_TF_MIRROR:-}" ]; then
-  mkdir -p "$root/opt/tf-plugins" && cp -a "$XTASK_TF_MIRROR/." "$root/opt/tf-plugins/"
-fi
+mkdir -p "$root/opt/tf-plugins" && cp -a "$XTASK_TF_MIRROR/." "$root/opt/tf-plugins/"
 mkdir -p "$root/work/shared"
-if [ -n "${XTASK_ADVISORY_DB:-}" ]; then
-  cp -a "$XTASK_ADVISORY_DB" "$root/work/shared/rustsec-advisory-db"
-fi
+rm -rf "$root/work/shared/rustsec-advisory-db"
+cp -a "$XTASK_ADVISORY_DB" "$root/work/shared/rustsec-advisory-db"
 
 log "a fresh clone of $(git -C "$repo" rev-parse --short HEAD)"
 rm -rf "$root/work/rdeploy"
