@@ -85,8 +85,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Each step runs the way a container runtime would start it, not in a bare chroot: a mount
+# namespace whose root is $root (pivot_root) and a PID namespace with its own /proc. `runc exec`
+# (podman exec, podman healthcheck run) called from a chroot cannot find the container's files
+# (opencontainers/runc#1499: "stat /app: no such file or directory"), and when the step ends
+# the kernel ends every process it left behind (a test's emulator, a container's conmon).
 inside() {
-  chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
+  # shellcheck disable=SC2016 # expanded by the namespace's shell
+  unshare --mount --pid --fork /bin/sh -ec '
+    root=$1
+    shift
+    mount --make-rprivate /
+    cd "$root"
+    mkdir -p .host
+    pivot_root . .host
+    cd /
+    mount -t proc proc /proc
+    umount -l /.host
+    rmdir /.host
+    exec "$@"' inside "$root" /usr/bin/env -i HOME=/root TERM=dumb \
     PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     XTASK_TF_MIRROR=${XTASK_TF_MIRROR:+/opt/tf-plugins} \
     /bin/bash -euo pipefail -c "$1"
