@@ -23,11 +23,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Scratch, XTASK, changes, free_port, gaps, repo, tools_python};
+use support::{Scratch, XTASK, changes, free_port, gaps, have_terraform, run_checks};
 
 #[test]
 fn local_environment_end_to_end() {
-    if Command::new("terraform").arg("version").output().is_err() {
+    if !have_terraform() {
         eprintln!("skipped: terraform is not installed (cargo xtask doctor says how to get it)");
         return;
     }
@@ -85,30 +85,14 @@ fn local_environment_end_to_end() {
     assert!(String::from_utf8_lossy(&stale.stderr).contains("is stale"));
     std::fs::write(&tfvars, original).unwrap();
 
-    let python = tools_python();
-    let checks = repo().join("xtask/tests/local_env_checks.py");
     // The alarms the checks expect are the ones Terraform's state holds (no hand-kept count).
     let alarms = serde_json::to_string(&alarm_names(&root)).unwrap();
-    let out = Command::new(&python).arg(&checks).arg(&endpoint).args(["applied", &alarms]).output().unwrap();
-    println!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(
-        out.status.success(),
-        "checks after apply failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_checks("local_env_checks.py", &[&endpoint, "applied", &alarms]);
 
     // Day 2 on an applied stack (drift, a deploy as the GitHub deploy role) is
     // local_env_day2.rs: its own emulator, run beside this one.
     s.ok(&["destroy", "--env", "local", "--yes"]);
-    let out = Command::new(&python).arg(&checks).arg(&endpoint).arg("destroyed").output().unwrap();
-    println!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(
-        out.status.success(),
-        "leftovers after destroy:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_checks("local_env_checks.py", &[&endpoint, "destroyed"]);
 
     s.ok(&["local", "down"]);
     assert!(!root.join("target/local/endpoint").exists());

@@ -16,7 +16,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::{Scratch, XTASK, free_port, have_terraform, repo, tools_python};
+use support::{Scratch, XTASK, free_port, have_terraform, repo, run_checks, tools_python};
 
 #[test]
 fn drift_and_deploys_on_the_applied_local_environment() {
@@ -94,14 +94,7 @@ fn deploy_terraform_changes_as_the_deploy_role(s: &Scratch, python: &Path, check
         String::from_utf8_lossy(&role.stderr)
     );
 
-    let out = Command::new(python).arg(checks).arg(endpoint).args(["deployed", "1024", IMAGE_B]).output().unwrap();
-    println!("{}", String::from_utf8_lossy(&out.stdout));
-    assert!(
-        out.status.success(),
-        "after the deploy:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_checks("local_env_checks.py", &[endpoint, "deployed", "1024", IMAGE_B]);
 }
 
 /// Issue #13, drift: on the applied stack, `drift` is clean (the emulator's known read-back gaps

@@ -77,15 +77,15 @@ pub fn prepare(sh: &Shell, root: &Path, tools: &[&'static Tool]) -> Result<()> {
         .partition(|t| matches!(t.source, Source::Pip { .. }));
     // The cargo installs compile and the pip ones mostly download and unpack: on a fresh
     // machine they overlap, one thread each (a shell of its own: xshell's is not `Sync`).
-    let builds = cargo.iter().any(|t| !matches!(probe(t, &path), Probe::Ok { .. }));
+    let mut built = false;
     let result = std::thread::scope(|scope| {
         let pip_sh = sh.clone();
-        let pips = scope.spawn(move || pip.iter().try_for_each(|t| ready(&pip_sh, root, t).map(drop)));
-        let cargos = cargo.iter().try_for_each(|t| ready(sh, root, t).map(drop));
+        let pips = scope.spawn(move || pip.iter().try_for_each(|t| ready(&pip_sh, root, t, &mut false).map(drop)));
+        let cargos = cargo.iter().try_for_each(|t| ready(sh, root, t, &mut built).map(drop));
         let pips = pips.join().unwrap_or_else(|_| Err(anyhow::anyhow!("installing the pip tools panicked")));
         cargos.and(pips)
     });
-    if builds {
+    if built {
         remove_build_dir(root)?;
     }
     result
@@ -109,17 +109,18 @@ fn remove_build_dir(root: &Path) -> Result<()> {
 
 /// Make sure the pinned `tool` is runnable, installing it into the tools directory if needed.
 pub fn ensure(sh: &Shell, root: &Path, tool: &Tool) -> Result<PathBuf> {
-    let builds = matches!(tool.source, Source::Cargo { .. })
-        && !matches!(probe(tool, &sh.var_os("PATH").unwrap_or_default()), Probe::Ok { .. });
-    let result = ready(sh, root, tool);
-    if builds {
+    let mut built = false;
+    let result = ready(sh, root, tool, &mut built);
+    if built {
         remove_build_dir(root)?;
     }
     result
 }
 
-/// [`ensure`], leaving the cargo build directory for the next install.
-fn ready(sh: &Shell, root: &Path, tool: &Tool) -> Result<PathBuf> {
+/// [`ensure`], leaving the cargo build directory for the next install; sets `built` when it ran
+/// `cargo install` (only then may the caller remove that directory: another process's install
+/// may be using it).
+fn ready(sh: &Shell, root: &Path, tool: &Tool, built: &mut bool) -> Result<PathBuf> {
     let path = sh.var_os("PATH").unwrap_or_default();
     match probe(tool, &path) {
         Probe::Ok { path, .. } => return Ok(path),
@@ -129,6 +130,7 @@ fn ready(sh: &Shell, root: &Path, tool: &Tool) -> Result<PathBuf> {
         }
         _ => {}
     }
+    *built |= matches!(tool.source, Source::Cargo { .. });
     install(sh, root, tool).with_context(|| {
         format!("could not install {}; install it by hand with: {}", tool.name, install_hint(tool, root))
     })?;
